@@ -1,0 +1,124 @@
+# shanhai: settlement daemon for Mountain-Sea enclave parks.
+#
+#   make            build build/shanhaid and build/shanhai
+#   make check      the whole test suite (unit + integration), ends "N passed, N failed"
+#   make demo       the main job end to end on the sample agreements
+#   make bench      benchmarks (print figures; not tests)
+#   make fuzz       libFuzzer targets, each run for FUZZ_SECONDS
+#   make install    PREFIX=/usr/local DESTDIR=
+#   ASAN=1          AddressSanitizer + UndefinedBehaviorSanitizer (objects in build/asan)
+#   V=1             show the commands
+#
+# Modules are discovered: every daemon/*.c except the two mains goes into
+# libshanhai.a; every tests/test_*.c is a cmocka binary linked against it.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+PKG_CONFIG ?= pkg-config
+
+PKGS      = libevent libevent_openssl openssl sqlite3 libconfig jansson libsystemd
+TEST_PKGS = cmocka
+
+ifeq ($(ASAN),1)
+BUILD    ?= build/asan
+SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD    ?= build
+SANFLAGS  =
+endif
+
+WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter
+# The deps stamp comes first: pkg-config below must not run before packages exist.
+DEPS_OK := $(shell sh .ci/deps --quiet >&2; echo $$?)
+ifneq ($(DEPS_OK),0)
+$(error missing packages; see the message above)
+endif
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS))
+TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
+TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
+
+ALL_CFLAGS  = $(WARN) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lm
+
+MAINS     = daemon/shanhaid.c daemon/shanhai.c
+LIB_SRCS  = $(filter-out $(MAINS),$(wildcard daemon/*.c))
+LIB_OBJS  = $(LIB_SRCS:daemon/%.c=$(BUILD)/obj/%.o)
+TEST_SRCS = $(wildcard tests/test_*.c)
+TESTS     = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRCS = $(wildcard bench/*.c)
+BENCHES   = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+ifeq ($(V),1)
+Q =
+msg = @true
+else
+Q = @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+.PHONY: all check demo bench fuzz install clean
+.SECONDARY:
+all: $(BUILD)/shanhaid $(BUILD)/shanhai
+
+$(BUILD)/obj/%.o: daemon/%.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libshanhai.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/shanhaid: $(BUILD)/obj/shanhaid.o $(BUILD)/libshanhai.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/shanhai: $(BUILD)/obj/shanhai.o $(BUILD)/libshanhai.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libshanhai.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+$(BUILD)/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libshanhai.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+check: all $(TESTS)
+	@BUILD=$(BUILD) ASAN=$(ASAN) sh tests/run.sh 2>&1
+
+demo: all
+	@BUILD=$(BUILD) sh tests/demo.sh
+
+bench: all $(BENCHES)
+	@BUILD=$(BUILD) sh bench/run.sh
+
+fuzz:
+	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) sh fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/shanhaid $(DESTDIR)$(PREFIX)/sbin/shanhaid
+	install -m 0755 $(BUILD)/shanhai $(DESTDIR)$(PREFIX)/bin/shanhai
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)

@@ -1,0 +1,55 @@
+/*
+ * shanhai: the tool for people. Thin: it finds the verb and hands over argv.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "shanhai/cmd.h"
+#include "shanhai/version.h"
+
+struct verb {
+	const char	*name;
+	int		(*run)(int, char **);
+	const char	*usage;
+};
+
+static int	cmd_version(int, char **);
+
+static const struct verb verbs[] = {
+	{ "version", cmd_version, "version" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: shanhai VERB [ARGS]\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "       shanhai %s\n", verbs[i].usage);
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	printf("shanhai %s\n", SHANHAI_VERSION);
+	return CMD_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CMD_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return CMD_OK;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[1], verbs[i].name) == 0)
+			return verbs[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "shanhai: unknown verb '%s'\n", argv[1]);
+	usage(stderr);
+	return CMD_USAGE;
+}

@@ -1,0 +1,14 @@
+/*
+ * cmd: the verbs of the `shanhai` tool. Each verb lives in daemon/cmd_<verb>.c
+ * and is listed in the table of daemon/shanhai.c. A verb gets argv from its
+ * own name on (argv[0] is the verb) and returns the process exit status:
+ * 0 ok, 1 a check failed or input was refused, 2 usage or I/O error.
+ */
+#ifndef SHANHAI_CMD_H
+#define SHANHAI_CMD_H
+
+#define CMD_OK		0
+#define CMD_FAILED	1
+#define CMD_USAGE	2
+
+#endif
