@@ -1,0 +1,313 @@
+/*
+ * canon: RFC 8785 canonical JSON. Object members are ordered by the UTF-16
+ * code units of their names (which differs from UTF-8 byte order only for
+ * characters above U+FFFF against U+E000..U+FFFF); strings carry the minimal
+ * escapes; numbers may only be integers that a double holds exactly.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "shanhai/canon.h"
+
+struct buf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 failed;
+};
+
+static void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *np;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+buf_addc(struct buf *b, char c)
+{
+	buf_add(b, &c, 1);
+}
+
+/*
+ * Next UTF-16 code unit of the UTF-8 string s[*i..len); *pending holds the
+ * low surrogate still owed for a character above U+FFFF. Input is valid
+ * UTF-8 (jansson checks strings it creates).
+ */
+static unsigned
+next_unit(const unsigned char *s, size_t len, size_t *i, unsigned *pending)
+{
+	unsigned cp, c;
+
+	if (*pending) {
+		c = *pending;
+		*pending = 0;
+		return c;
+	}
+	c = s[(*i)++];
+	if (c < 0x80)
+		return c;
+	if (c < 0xe0) {
+		cp = c & 0x1f;
+		cp = (cp << 6) | (*i < len ? s[(*i)++] & 0x3f : 0);
+	} else if (c < 0xf0) {
+		cp = c & 0x0f;
+		for (int k = 0; k < 2; k++)
+			cp = (cp << 6) | (*i < len ? s[(*i)++] & 0x3f : 0);
+	} else {
+		cp = c & 0x07;
+		for (int k = 0; k < 3; k++)
+			cp = (cp << 6) | (*i < len ? s[(*i)++] & 0x3f : 0);
+	}
+	if (cp < 0x10000)
+		return cp;
+	cp -= 0x10000;
+	*pending = 0xdc00 | (cp & 0x3ff);
+	return 0xd800 | (cp >> 10);
+}
+
+static int
+utf16_cmp(const char *a, const char *b)
+{
+	const unsigned char *ua = (const unsigned char *)a;
+	const unsigned char *ub = (const unsigned char *)b;
+	size_t la = strlen(a), lb = strlen(b), i = 0, j = 0;
+	unsigned pa = 0, pb = 0;
+
+	while ((i < la || pa) && (j < lb || pb)) {
+		unsigned ca = next_unit(ua, la, &i, &pa);
+		unsigned cb = next_unit(ub, lb, &j, &pb);
+
+		if (ca != cb)
+			return ca < cb ? -1 : 1;
+	}
+	if (i < la || pa)
+		return 1;
+	if (j < lb || pb)
+		return -1;
+	return 0;
+}
+
+static int
+key_cmp(const void *x, const void *y)
+{
+	return utf16_cmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static void
+put_string(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	buf_addc(b, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = NULL;
+		char u[6];
+
+		switch (c) {
+		case '"':  esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		default:
+			if (c >= 0x20)
+				continue;
+			memcpy(u, "\\u00", 4);
+			u[4] = hex[c >> 4];
+			u[5] = hex[c & 0xf];
+			break;
+		}
+		buf_add(b, s + run, i - run);
+		if (esc != NULL)
+			buf_add(b, esc, strlen(esc));
+		else
+			buf_add(b, u, 6);
+		run = i + 1;
+	}
+	buf_add(b, s + run, len - run);
+	buf_addc(b, '"');
+}
+
+/* Integers a double holds exactly: |i| <= 2^53 - 1 (RFC 8785 §3.2.2.3). */
+#define CANON_INT_MAX	((json_int_t)9007199254740991LL)
+
+static int
+put_value(struct buf *b, const json_t *v, char *err, size_t errlen)
+{
+	char num[32];
+
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		buf_add(b, "null", 4);
+		return 0;
+	case JSON_TRUE:
+		buf_add(b, "true", 4);
+		return 0;
+	case JSON_FALSE:
+		buf_add(b, "false", 5);
+		return 0;
+	case JSON_INTEGER: {
+		json_int_t i = json_integer_value(v);
+
+		if (i > CANON_INT_MAX || i < -CANON_INT_MAX) {
+			snprintf(err, errlen, "integer %" JSON_INTEGER_FORMAT
+			    " is beyond the exact range of JSON numbers", i);
+			return -1;
+		}
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, i);
+		buf_add(b, num, strlen(num));
+		return 0;
+	}
+	case JSON_REAL:
+		snprintf(err, errlen, "real number refused: entries hold no "
+		    "floating point");
+		return -1;
+	case JSON_STRING:
+		put_string(b, json_string_value(v), json_string_length(v));
+		return 0;
+	case JSON_ARRAY:
+		buf_addc(b, '[');
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (i > 0)
+				buf_addc(b, ',');
+			if (put_value(b, json_array_get(v, i), err, errlen) == -1)
+				return -1;
+		}
+		buf_addc(b, ']');
+		return 0;
+	case JSON_OBJECT: {
+		size_t n = json_object_size(v), k = 0;
+		const char **keys;
+		const char *key;
+		json_t *val;
+		int rc = 0;
+
+		if (n == 0) {
+			buf_add(b, "{}", 2);
+			return 0;
+		}
+		if ((keys = calloc(n, sizeof(*keys))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		/* json_object_foreach wants a non-const object; it only reads. */
+		json_object_foreach((json_t *)v, key, val)
+			keys[k++] = key;
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		buf_addc(b, '{');
+		for (k = 0; k < n && rc == 0; k++) {
+			if (k > 0)
+				buf_addc(b, ',');
+			put_string(b, keys[k], strlen(keys[k]));
+			buf_addc(b, ':');
+			rc = put_value(b, json_object_get(v, keys[k]), err, errlen);
+		}
+		buf_addc(b, '}');
+		free(keys);
+		return rc;
+	}
+	}
+	snprintf(err, errlen, "unknown JSON type");
+	return -1;
+}
+
+char *
+canon_dump(const json_t *v, size_t *lenp, char *err, size_t errlen)
+{
+	struct buf b = { NULL, 0, 0, 0 };
+
+	if (v == NULL) {
+		snprintf(err, errlen, "no value");
+		return NULL;
+	}
+	if (put_value(&b, v, err, errlen) == -1 || b.failed) {
+		if (b.failed)
+			snprintf(err, errlen, "out of memory");
+		free(b.p);
+		return NULL;
+	}
+	if (b.p == NULL)
+		buf_add(&b, "", 0);
+	if (lenp != NULL)
+		*lenp = b.len;
+	return b.p;
+}
+
+json_t *
+canon_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+	json_error_t e;
+	json_t *v;
+
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+	if (v == NULL)
+		snprintf(err, errlen, "not JSON: %s at byte %d", e.text,
+		    e.position);
+	return v;
+}
+
+int
+canon_check(const char *buf, size_t len, char *err, size_t errlen)
+{
+	json_t *v;
+	char *c;
+	size_t clen;
+	int rc = -1;
+
+	if ((v = canon_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	if ((c = canon_dump(v, &clen, err, errlen)) != NULL) {
+		if (clen == len && memcmp(c, buf, len) == 0)
+			rc = 0;
+		else {
+			size_t i = 0;
+
+			while (i < len && i < clen && c[i] == buf[i])
+				i++;
+			snprintf(err, errlen, "not canonical JSON from byte %zu",
+			    i);
+		}
+	}
+	free(c);
+	json_decref(v);
+	return rc;
+}
+
+void
+canon_sha256_hex(const void *buf, size_t len, char out[CANON_HASH_BUFSZ])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(buf, len, md);
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[CANON_HASH_HEXLEN] = '\0';
+}

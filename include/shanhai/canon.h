@@ -1,0 +1,43 @@
+/*
+ * canon: RFC 8785 (JCS) canonical JSON for ledger entries and reports, and
+ * the SHA-256 hex used for report hashes. Keys sorted by UTF-16 code units,
+ * no whitespace, UTF-8 output, the minimal escapes (\" \\ \b \f \n \r \t,
+ * other control characters as \u00xx), integers in decimal; any real number
+ * is refused, since entries never hold floating point. Pure: no I/O.
+ */
+#ifndef SHANHAI_CANON_H
+#define SHANHAI_CANON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* Hex SHA-256 length, and buffer size with its NUL. */
+#define CANON_HASH_HEXLEN	64
+#define CANON_HASH_BUFSZ	65
+
+/*
+ * Serializes v canonically into a malloc'd NUL-terminated string (its length
+ * in *lenp when lenp is not NULL). NULL when v holds a real number or a
+ * string that is not valid UTF-8, with the reason in err.
+ */
+char	*canon_dump(const json_t *v, size_t *lenp, char *err, size_t errlen);
+
+/*
+ * Parses len bytes strictly (duplicate keys refused) into a new reference;
+ * NULL with the reason in err when they are not one JSON value.
+ */
+json_t	*canon_parse(const char *buf, size_t len, char *err, size_t errlen);
+
+/*
+ * 0 when buf[0..len) is exactly the canonical form of the JSON it holds;
+ * -1 with the reason in err otherwise (not JSON, duplicate keys, real
+ * numbers, or any byte that differs from the canonical form).
+ */
+int	canon_check(const char *buf, size_t len, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+
+/* Writes the lowercase hex SHA-256 of buf[0..len) and a NUL into out. */
+void	canon_sha256_hex(const void *buf, size_t len, char out[CANON_HASH_BUFSZ]);
+
+#endif

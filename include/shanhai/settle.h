@@ -1,0 +1,132 @@
+/*
+ * settle: the settlement engine of SPEC §5. Pure: raw report bytes in,
+ * ledger entries out; no I/O, no clock. One engine holds the agreements and
+ * all state of their periods, so the daemon, `shanhai settle` and
+ * `shanhai verify` run the very same code: the daemon and the auditor
+ * rebuild an engine by feeding the ledger's `rules` and `report` entries
+ * back through settle_install() and settle_submit(), in ledger order, and
+ * compare the entries it gives with the stored ones (doc/DESIGN.md, Engine).
+ */
+#ifndef SHANHAI_SETTLE_H
+#define SHANHAI_SETTLE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "shanhai/rules.h"
+
+struct settle;
+struct settle_result;
+
+/* Largest report accepted (SPEC §3). */
+#define SETTLE_REPORT_MAX	65536
+
+/* What settle_submit() made of a report; refusals carry the HTTP status. */
+enum settle_code {
+	SETTLE_ACCEPTED		= 0,	/* entries were caused */
+	SETTLE_DUPLICATE	= 1,	/* byte-identical canonical resubmission: no entries */
+	SETTLE_BADJSON		= -400,	/* not JSON, or not an object */
+	SETTLE_FORBIDDEN	= -403,	/* the caller does not speak for the report's side */
+	SETTLE_CONFLICT		= -409,	/* report_id reused, period already reported, stale supersedes */
+	SETTLE_TOOLARGE		= -413,	/* over SETTLE_REPORT_MAX bytes */
+	SETTLE_INVALID		= -422,	/* a field is wrong; the message names it */
+};
+
+enum settle_status {
+	SETTLE_NONE,		/* no report yet */
+	SETTLE_WAITING,
+	SETTLE_SETTLED,
+	SETTLE_DISPUTED,
+};
+
+struct settle	*settle_new(void);
+/* Frees the engine and every agreement installed in it. */
+void		 settle_free(struct settle *s);
+
+/*
+ * 0 when installing r (new, or replacing the agreement with its id) keeps
+ * every settled period as it is: only title, comments and terms for periods
+ * not yet settled may change. -1 with the reason (naming the term or key)
+ * in err otherwise. Does not take r.
+ */
+int		 settle_check_replace(const struct settle *s, const struct rules *r,
+		    char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Installs r, replacing the agreement with the same id and keeping the
+ * state of its periods. Takes ownership of r on success (0); on refusal
+ * (-1, as settle_check_replace()) the caller keeps r.
+ */
+int		 settle_install(struct settle *s, struct rules *r, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Withdraws agreement id (its file left the rules folder): refused (-1)
+ * when any of its periods settled. The state is kept so that the same
+ * agreement installed again continues where it stopped; until then its
+ * reports are refused as for an unknown agreement.
+ */
+int		 settle_check_remove(const struct settle *s, const char *id,
+		    char *err, size_t errlen) __attribute__((warn_unused_result));
+int		 settle_remove(struct settle *s, const char *id, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+/* The agreement in force with that id, or NULL (borrowed). */
+const struct rules *settle_get0_rules(const struct settle *s, const char *id);
+/* Agreements in force, sorted by id: count and the i-th (borrowed). */
+size_t		 settle_rules_count(const struct settle *s);
+const struct rules *settle_get0_rules_at(const struct settle *s, size_t i);
+
+/*
+ * Submits one report: buf[0..len) as received. sides lists the side codes
+ * the submitter speaks for (a report of role host needs the agreement's host
+ * code, role home its home code: SETTLE_FORBIDDEN otherwise, checked after
+ * every field is valid and before conflicts); sides NULL skips the check.
+ * time (RFC 3339) is added to every entry and submitter (hex fingerprint)
+ * to the report entry, each when not NULL.
+ * Returns a settle_code. On SETTLE_ACCEPTED and SETTLE_DUPLICATE *res is a
+ * new result (free with settle_result_free()); on a refusal *res is NULL,
+ * err says which field and why, and the engine is unchanged.
+ */
+int		 settle_submit(struct settle *s, const char *buf, size_t len,
+		    const char *const *sides, size_t nsides, const char *time,
+		    const char *submitter, struct settle_result **res, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+
+/* The report hash (hex); for a duplicate, the original's (the same). */
+const char	*settle_result_hash(const struct settle_result *res);
+/* Agreement id, period and role of the report (borrowed). */
+const char	*settle_result_agreement(const struct settle_result *res);
+const char	*settle_result_period(const struct settle_result *res);
+const char	*settle_result_role(const struct settle_result *res);
+/* The period's status after the report. */
+enum settle_status settle_result_status(const struct settle_result *res);
+/*
+ * The entries the report caused, in ledger order: report, dispute,
+ * adjustments, settlements (none for a duplicate). Entry i as canonical
+ * JSON (borrowed, NUL-terminated, length in *lenp when not NULL) and as
+ * jansson (borrowed reference).
+ */
+size_t		 settle_result_count(const struct settle_result *res);
+const char	*settle_result_entry(const struct settle_result *res, size_t i,
+		    size_t *lenp);
+json_t		*settle_result_get0_json(const struct settle_result *res, size_t i);
+void		 settle_result_free(struct settle_result *res);
+
+/* "waiting", "settled", "disputed", "none". */
+const char	*settle_status_name(enum settle_status st);
+
+/*
+ * A period's state for GET /v1/agreements/{id}/periods/{period} (new
+ * reference): {"agreement","period","status","term", "figures": the values
+ * in force (settlement plus adjustments: base, home, host, floor_topup,
+ * beneficiaries, statistics) or null, "reports": hashes of the reports whose
+ * figures are in force, "host_report"/"home_report": hashes of the latest
+ * reports of each side or null}. NULL with the reason in err for an unknown
+ * agreement or a period that is ill-formed or outside [start, end].
+ */
+json_t		*settle_period_json(const struct settle *s, const char *agreement,
+		    const char *period, char *err, size_t errlen);
+/* The status of one period; SETTLE_NONE also for unknown ones. */
+enum settle_status settle_period_status(const struct settle *s,
+		    const char *agreement, const char *period);
+
+#endif
