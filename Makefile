@@ -5,6 +5,7 @@
 #   make demo       the main job end to end on the sample agreements
 #   make bench      benchmarks (print figures; not tests)
 #   make fuzz       libFuzzer targets, each run for FUZZ_SECONDS
+#   make valgrind   the unit tests under valgrind memcheck
 #   make install    PREFIX=/usr/local DESTDIR=
 #   ASAN=1          AddressSanitizer + UndefinedBehaviorSanitizer (objects in build/asan)
 #   V=1             show the commands
@@ -53,6 +54,10 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 TESTS     = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS = $(wildcard bench/*.c)
 BENCHES   = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+# Each fuzz target also builds with the ordinary compiler as a replayer of
+# its corpus and past crashes (tests/it/fuzz_replay.sh).
+REPLAYS   = $(wildcard fuzz/fuzz_*.c)
+REPLAYS  := $(REPLAYS:fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 
 ifeq ($(V),1)
 Q =
@@ -62,7 +67,7 @@ Q = @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-.PHONY: all check demo bench fuzz install clean
+.PHONY: all check valgrind demo bench fuzz install clean
 .SECONDARY:
 all: $(BUILD)/shanhaid $(BUILD)/shanhai
 
@@ -92,6 +97,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
+$(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(BUILD)/libshanhai.a
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< fuzz/replay.c \
+	    $(BUILD)/libshanhai.a $(LIBS)
+
 $(BUILD)/bench/%.o: bench/%.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)
@@ -101,8 +112,13 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-check: all $(TESTS)
+check: all $(TESTS) $(REPLAYS)
 	@BUILD=$(BUILD) ASAN=$(ASAN) sh tests/run.sh 2>&1
+
+# The unit binaries under valgrind's memcheck (not with ASAN=1: they clash).
+valgrind: all $(TESTS)
+	@test "$(ASAN)" != 1 || { echo "make valgrind: not with ASAN=1" >&2; exit 2; }
+	@BUILD=$(BUILD) VALGRIND=1 sh tests/run.sh 2>&1
 
 demo: all
 	@BUILD=$(BUILD) sh tests/demo.sh
@@ -110,8 +126,35 @@ demo: all
 bench: all $(BENCHES)
 	@BUILD=$(BUILD) sh bench/run.sh
 
-fuzz:
-	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) sh fuzz/run.sh
+# libFuzzer: every fuzz/fuzz_*.c is a target linked against the library
+# sources rebuilt with clang under ASan+UBSan and coverage (build/fuzz).
+# -Werror stays on for the targets but not for the library under clang,
+# whose warnings can differ from gcc's (gcc's build is the one that gates).
+FUZZ_CC    ?= clang
+FUZZ_BUILD  = build/fuzz
+FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = $(filter-out -Werror,$(WARN)) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -g -O1 -MMD -MP
+FUZZ_SRCS   = $(wildcard fuzz/fuzz_*.c)
+FUZZERS     = $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJS   = $(LIB_SRCS:daemon/%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: daemon/%.c
+	@mkdir -p $(@D)
+	$(call msg,FUZZCC,$<)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ_BUILD)/libshanhai.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_BUILD)/libshanhai.a
+	@mkdir -p $(@D)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -Wno-missing-prototypes -fsanitize=fuzzer $(FUZZ_SAN) \
+	    -o $@ $< $(FUZZ_BUILD)/libshanhai.a $(LIBS)
+
+fuzz: $(FUZZERS)
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) sh fuzz/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
@@ -121,4 +164,5 @@ install: all
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d $(BUILD)/fuzz/*.d \
+    $(FUZZ_BUILD)/obj/*.d $(FUZZ_BUILD)/*.d)

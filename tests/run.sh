@@ -13,6 +13,31 @@ failures=
 LIMIT=${TEST_TIMEOUT:-300}
 ONLY=${TESTS:-}
 
+# Under ASAN=1 every process a test starts (unit binaries, and the daemon and
+# tools the integration tests run from $BUILD) reports to files in a folder of
+# its own, so a report from a daemon whose stderr a test swallows, or from a
+# leak at its exit, still fails the test: any report file is a failure.
+sanitize() {
+	[ "${ASAN:-}" = 1 ] || return 0
+	sanlog=$(mktemp -d "${TMPDIR:-/tmp}/shanhai-san.XXXXXX")
+	ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:log_path=$sanlog/asan${ASAN_EXTRA:+:$ASAN_EXTRA}"
+	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$sanlog/ubsan"
+	LSAN_OPTIONS="suppressions=$TOP/tests/lsan.supp:print_suppressions=0"
+	export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+}
+sanitizer_reports() {
+	[ "${ASAN:-}" = 1 ] || return 1
+	found=1
+	for f in "$sanlog"/*; do
+		[ -f "$f" ] || continue
+		echo "sanitizer report $f:"
+		cat "$f"
+		found=0
+	done
+	rm -rf "$sanlog"
+	return $found
+}
+
 run_one() {
 	name=$1; shift
 	case " $ONLY " in
@@ -22,23 +47,35 @@ run_one() {
 	esac
 	echo "=== $name"
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/shanhai-test.XXXXXX")
-	if TMPDIR=$scratch timeout -k 5 "$LIMIT" "$@" 2>&1; then
+	sanitize
+	if TMPDIR=$scratch timeout -k 5 "$LIMIT" "$@" 2>&1 &&
+	    ! sanitizer_reports; then
 		passed=$((passed + 1))
 		echo "--- ok $name"
 		rm -rf "$scratch"
 	else
 		rc=$?
+		sanitizer_reports
 		failed=$((failed + 1))
 		failures="$failures $name"
 		echo "--- FAIL $name (exit $rc; scratch kept in $scratch)"
 	fi
 }
 
+# VALGRIND=1 (make valgrind): the unit binaries under memcheck, no
+# integration tests (the daemon under valgrind is ASAN=1's job, faster).
+vg=
+if [ "${VALGRIND:-}" = 1 ]; then
+	vg="valgrind --quiet --error-exitcode=99 --leak-check=full
+	    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
+	    --track-origins=yes --trace-children=no"
+fi
 for t in "$BUILD"/tests/test_*; do
 	case $t in *.o|*.d) continue ;; esac
 	[ -x "$t" ] || continue
-	run_one "$(basename "$t")" "$t"
+	run_one "$(basename "$t")" $vg "$t"
 done
+[ -n "$vg" ] && { [ -n "$failures" ] && echo "failed:$failures"; echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
 for s in tests/it/*.sh; do
 	[ -f "$s" ] || continue
 	run_one "$(basename "$s" .sh)" sh "$s"
