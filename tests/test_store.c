@@ -336,6 +336,19 @@ test_report_index(void **state)
 	assert_int_equal(store_report(s, "kecheng-yuhang", "host",
 	    "yh-2026-10", &got), 0);
 	assert_memory_equal(&got, &r, sizeof(r));
+	assert_int_equal(store_report_by_hash(s, r.sha256, &got), 0);
+	assert_memory_equal(&got, &r, sizeof(r));
+	assert_int_equal(store_report_by_hash(s, "00", &got), STORE_ENOENT);
+	/* One report hash, one report. */
+	strcpy(r.report_id, "yh-2026-10b");
+	r.index = 2;
+	r.count = 1;
+	assert_int_equal(store_put_report(s, &r), STORE_EREFUSED);
+	r.sha256[0] = 'e';
+	assert_int_equal(store_put_report(s, &r), 0);
+	strcpy(r.report_id, "yh-2026-10");
+	r.index = 1;
+	r.count = 3;
 	assert_int_equal(store_report(s, "kecheng-yuhang", "home",
 	    "yh-2026-10", &got), STORE_ENOENT);
 	/* An entry may be the report entry of one report only. */
@@ -344,8 +357,9 @@ test_report_index(void **state)
 	r.index = 9;
 	assert_int_equal(store_put_report(s, &r), STORE_EREFUSED);
 	strcpy(r.role, "both");
-	r.index = 2;
+	r.index = 3;
 	r.count = 1;
+	r.sha256[0] = 'd';
 	assert_int_equal(store_put_report(s, &r), STORE_EREFUSED);
 
 	/* Rules versions: the latest per agreement. */
@@ -361,6 +375,37 @@ test_report_index(void **state)
 	assert_int_equal(store_rules_latest(s, "a", sha, &idx), 0);
 	assert_int_equal(idx, 3);
 	assert_int_equal(sha[0], '2');
+	store_close(s);
+}
+
+static void
+test_period_index(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = open_ok(f);
+	uint64_t *v;
+	size_t n;
+
+	append_n(s, 0, 4);
+	assert_int_equal(store_put_period(s, "a", "2026-01", 0), 0);
+	assert_int_equal(store_put_period(s, "a", "2026-01", 3), 0);
+	assert_int_equal(store_put_period(s, "a", "2026-02", 1), 0);
+	assert_int_equal(store_put_period(s, "a", "2026-01", 2), 0);
+	assert_int_equal(store_put_period(s, "a", "2026-01", 2),
+	    STORE_EREFUSED);
+	assert_int_equal(store_put_period(s, "a", "2026-01", 4),
+	    STORE_EREFUSED);
+	assert_int_equal(store_period(s, "a", "2026-01", &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0], 0);
+	assert_int_equal(v[1], 2);
+	assert_int_equal(v[2], 3);
+	free(v);
+	assert_int_equal(store_period(s, "b", "2026-01", &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(v);
+	assert_int_equal(raw_exec(f, "DELETE FROM period", NULL, 0),
+	    SQLITE_CONSTRAINT);
 	store_close(s);
 }
 
@@ -510,6 +555,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoint_monotonic,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_index, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_period_index, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrations, setup,
 		    teardown),

@@ -3,8 +3,8 @@
  * includes sqlite3.h. It holds the ledger entries (canonical bytes exactly as
  * hashed, and their leaf hashes), the complete aligned Merkle subtree hashes
  * above the leaves, every signed checkpoint, the report index that makes
- * resubmission idempotent, and which rules version each agreement's latest
- * `rules` entry carries. Everything else the daemon knows is rebuilt from it.
+ * resubmission idempotent, the entries of each period, and which rules
+ * version each agreement's latest `rules` entry carries. Everything else the daemon knows is rebuilt from it.
  *
  * The database runs in WAL mode with synchronous=FULL (a commit is on disk
  * when store_commit() returns), foreign keys on, STRICT tables, and a schema
@@ -123,6 +123,22 @@ int	store_put_report(struct store *s, const struct store_report *r)
 	    __attribute__((warn_unused_result));
 int	store_report(struct store *s, const char *agreement, const char *role,
 	    const char *report_id, struct store_report *out)
+	    __attribute__((warn_unused_result));
+
+/* The report whose hash (hex) is sha256. */
+int	store_report_by_hash(struct store *s, const char *sha256,
+	    struct store_report *out) __attribute__((warn_unused_result));
+
+/*
+ * The period index: which entries (report, dispute, settlement, adjustment)
+ * concern a period of an agreement. store_period() gives them in ledger
+ * order as a malloc'd array (NULL and 0 when none).
+ */
+int	store_put_period(struct store *s, const char *agreement,
+	    const char *period, uint64_t index)
+	    __attribute__((warn_unused_result));
+int	store_period(struct store *s, const char *agreement,
+	    const char *period, uint64_t **indexes, size_t *count)
 	    __attribute__((warn_unused_result));
 
 /*
