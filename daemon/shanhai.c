@@ -17,6 +17,8 @@ static int	cmd_version(int, char **);
 
 static const struct verb verbs[] = {
 	{ "version", cmd_version, "version" },
+	{ "settle", cmd_settle, "settle --rules DIR REPORTS.jsonl" },
+	{ "rules", cmd_rules, "rules check DIR" },
 };
 
 static void

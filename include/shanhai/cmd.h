@@ -11,4 +11,9 @@
 #define CMD_FAILED	1
 #define CMD_USAGE	2
 
+/* shanhai settle --rules DIR REPORTS.jsonl */
+int	cmd_settle(int argc, char **argv);
+/* shanhai rules check DIR */
+int	cmd_rules(int argc, char **argv);
+
 #endif

@@ -1,0 +1,1732 @@
+/*
+ * settle: the settlement engine of SPEC §5.
+ *
+ * State per agreement: the report ids seen per side (for idempotence and
+ * conflicts), and per period the latest report of each side, the effective
+ * figures and, once settled, the values in force (settlement plus
+ * adjustments). A report changes at most one period's effective figures;
+ * its segment is then recomputed from the effective figures of its planned
+ * periods (at most 12), which gives the adjustments of periods already
+ * settled and the settlements of periods that can now settle. Everything is
+ * computed first and committed only when no step overflowed, so a refused
+ * report leaves the engine as it was. Entries are written directly in
+ * canonical form (keys in RFC 8785 order), which is what the ledger stores.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "shanhai/canon.h"
+#include "shanhai/money.h"
+#include "shanhai/rules.h"
+#include "shanhai/settle.h"
+#include "rules_impl.h"
+
+#define ROLE_HOST	0
+#define ROLE_HOME	1
+#define HEXBUF		CANON_HASH_BUFSZ
+#define SEG_MAX		12	/* periods in a segment: at most a year of months */
+
+/* --- string builder ------------------------------------------------------- */
+
+struct sb {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 failed;
+};
+
+static void
+sb_add(struct sb *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 512;
+		char *np;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+sb_puts(struct sb *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* "key":"value" for values that need no escaping (validated ids, codes). */
+static void
+sb_kv(struct sb *b, const char *key, const char *val)
+{
+	sb_puts(b, "\"");
+	sb_puts(b, key);
+	sb_puts(b, "\":\"");
+	sb_puts(b, val);
+	sb_puts(b, "\"");
+}
+
+static void
+sb_kamount(struct sb *b, const char *key, int64_t fen)
+{
+	char buf[MONEY_BUFSZ];
+
+	sb_kv(b, key, money_format(fen, buf));
+}
+
+/* --- maps ------------------------------------------------------------------ */
+
+struct period;
+
+/* Open addressing, linear probing, power-of-two capacity. */
+struct pmap {
+	struct period	**slots;
+	size_t		  cap;
+	size_t		  n;
+};
+
+struct idrec {
+	char		*id;
+	unsigned char	 hash[32];
+	int32_t		 period;
+};
+
+struct idmap {
+	struct idrec	*slots;
+	size_t		 cap;
+	size_t		 n;
+};
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static uint64_t
+hash_int(int32_t v)
+{
+	uint64_t h = (uint32_t)v * 0x9e3779b97f4a7c15ULL;
+
+	return h ^ (h >> 29);
+}
+
+/* --- state ----------------------------------------------------------------- */
+
+struct period {
+	int32_t		 p;
+	int		 has[2];		/* a latest report of the side */
+	char		 id[2][65];		/* its report_id */
+	char		 hash[2][HEXBUF];	/* its hash */
+	int		 has_eff;		/* effective figures exist */
+	int		 neff;			/* reports behind them: 1 or 2 */
+	char		 eff_hash[2][HEXBUF];
+	int64_t		 eff_base;
+	int		 settled;
+	int64_t		*fig[2];		/* latest figures per side */
+	int64_t		*eff;			/* effective figures */
+	int64_t		*cur;			/* values in force once settled */
+};
+
+struct agr {
+	char		*id;
+	struct rules	*r;
+	int		 active;
+	size_t		 nreports;
+	size_t		 nfig;		/* taxes, deductions, statistics */
+	size_t		 nvals;		/* base home host topup, benefs, stats h/h */
+	struct pmap	 periods;
+	struct idmap	 ids[2];
+	size_t		*border;	/* beneficiaries sorted by id */
+	size_t		*sorder;	/* statistics sorted by code */
+	int64_t		*weights;	/* beneficiaries' weights, as listed */
+};
+
+struct settle {
+	struct agr	**agrs;		/* sorted by id */
+	size_t		  nagrs;
+	struct agr	**active;	/* those in force, sorted by id */
+	size_t		  nactive;
+};
+
+struct settle_result {
+	char		 hash[HEXBUF];
+	char		*agreement;
+	char		 period[RULES_PERIOD_BUFSZ];
+	const char	*role;
+	enum settle_status st;
+	size_t		 n;
+	char		*entries[3 + 2 * SEG_MAX];
+	size_t		 lens[3 + 2 * SEG_MAX];
+	json_t		*json[3 + 2 * SEG_MAX];
+};
+
+/* Value layout of a settled period's `cur`. */
+#define V_BASE	0
+#define V_HOME	1
+#define V_HOST	2
+#define V_TOPUP	3
+#define V_BEN	4
+
+static size_t
+v_stat_home(const struct agr *a, size_t i)
+{
+	return V_BEN + a->r->nbenefs + 2 * i;
+}
+
+static struct period *
+pmap_get(const struct pmap *m, int32_t p)
+{
+	if (m->cap == 0)
+		return NULL;
+	for (size_t i = hash_int(p) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (m->slots[i] == NULL)
+			return NULL;
+		if (m->slots[i]->p == p)
+			return m->slots[i];
+	}
+}
+
+static int
+pmap_put(struct pmap *m, struct period *pe)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 16;
+		struct period **ns = calloc(ncap, sizeof(*ns));
+
+		if (ns == NULL)
+			return -1;
+		for (size_t i = 0; i < m->cap; i++) {
+			struct period *q = m->slots[i];
+			size_t j;
+
+			if (q == NULL)
+				continue;
+			for (j = hash_int(q->p) & (ncap - 1); ns[j] != NULL;
+			    j = (j + 1) & (ncap - 1))
+				;
+			ns[j] = q;
+		}
+		free(m->slots);
+		m->slots = ns;
+		m->cap = ncap;
+	}
+	for (size_t i = hash_int(pe->p) & (m->cap - 1);; i = (i + 1) & (m->cap - 1))
+		if (m->slots[i] == NULL) {
+			m->slots[i] = pe;
+			m->n++;
+			return 0;
+		}
+}
+
+static struct idrec *
+idmap_get(const struct idmap *m, const char *id)
+{
+	if (m->cap == 0)
+		return NULL;
+	for (size_t i = hash_str(id) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (m->slots[i].id == NULL)
+			return NULL;
+		if (strcmp(m->slots[i].id, id) == 0)
+			return &m->slots[i];
+	}
+}
+
+static int
+idmap_put(struct idmap *m, const char *id, const unsigned char *hash,
+    int32_t period)
+{
+	size_t i;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 16;
+		struct idrec *ns = calloc(ncap, sizeof(*ns));
+
+		if (ns == NULL)
+			return -1;
+		for (size_t k = 0; k < m->cap; k++) {
+			size_t j;
+
+			if (m->slots[k].id == NULL)
+				continue;
+			for (j = hash_str(m->slots[k].id) & (ncap - 1);
+			    ns[j].id != NULL; j = (j + 1) & (ncap - 1))
+				;
+			ns[j] = m->slots[k];
+		}
+		free(m->slots);
+		m->slots = ns;
+		m->cap = ncap;
+	}
+	for (i = hash_str(id) & (m->cap - 1); m->slots[i].id != NULL;
+	    i = (i + 1) & (m->cap - 1))
+		;
+	if ((m->slots[i].id = strdup(id)) == NULL)
+		return -1;
+	memcpy(m->slots[i].hash, hash, 32);
+	m->slots[i].period = period;
+	m->n++;
+	return 0;
+}
+
+static void
+hex_to_bin(const char *hex, unsigned char *out)
+{
+	for (int i = 0; i < 32; i++) {
+		int hi = hex[2 * i], lo = hex[2 * i + 1];
+
+		hi = hi <= '9' ? hi - '0' : hi - 'a' + 10;
+		lo = lo <= '9' ? lo - '0' : lo - 'a' + 10;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+}
+
+static void
+period_free(struct period *pe)
+{
+	free(pe);
+}
+
+static void
+agr_free(struct agr *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->periods.cap; i++)
+		if (a->periods.slots[i] != NULL)
+			period_free(a->periods.slots[i]);
+	free(a->periods.slots);
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < a->ids[k].cap; i++)
+			free(a->ids[k].slots[i].id);
+		free(a->ids[k].slots);
+	}
+	free(a->border);
+	free(a->sorder);
+	free(a->weights);
+	rules_free(a->r);
+	free(a->id);
+	free(a);
+}
+
+struct settle *
+settle_new(void)
+{
+	return calloc(1, sizeof(struct settle));
+}
+
+void
+settle_free(struct settle *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nagrs; i++)
+		agr_free(s->agrs[i]);
+	free(s->agrs);
+	free(s->active);
+	free(s);
+}
+
+static struct agr *
+find_agr(const struct settle *s, const char *id)
+{
+	size_t lo = 0, hi = s->nagrs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(s->agrs[mid]->id, id);
+
+		if (c == 0)
+			return s->agrs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int
+rebuild_active(struct settle *s)
+{
+	struct agr **act = NULL;
+	size_t n = 0;
+
+	if (s->nagrs > 0 && (act = calloc(s->nagrs, sizeof(*act))) == NULL)
+		return -1;
+	for (size_t i = 0; i < s->nagrs; i++)
+		if (s->agrs[i]->active)
+			act[n++] = s->agrs[i];
+	free(s->active);
+	s->active = act;
+	s->nactive = n;
+	return 0;
+}
+
+/* --- segments ---------------------------------------------------------------- */
+
+struct seg {
+	const struct rules_term *t;
+	int32_t		 first;		/* planned periods first..last */
+	int32_t		 last;
+	int		 n;
+	int		 months;	/* M */
+};
+
+static size_t
+term_index(const struct rules *r, int32_t p)
+{
+	size_t i = 0;
+
+	while (i + 1 < r->nterms && r->terms[i + 1].from <= p)
+		i++;
+	return i;
+}
+
+/* The segment of period p (which lies in [start, end]). */
+static void
+seg_of(const struct rules *r, int32_t p, struct seg *sg)
+{
+	int per = r->cadence == RULES_MONTHLY ? 12 : 4;
+	int32_t y0 = p / per * per, y1 = y0 + per - 1;
+	size_t ti = term_index(r, p);
+
+	sg->t = &r->terms[ti];
+	sg->first = y0;
+	if (sg->t->from > sg->first)
+		sg->first = sg->t->from;
+	if (r->start > sg->first)
+		sg->first = r->start;
+	sg->last = y1;
+	if (ti + 1 < r->nterms && r->terms[ti + 1].from - 1 < sg->last)
+		sg->last = r->terms[ti + 1].from - 1;
+	if (r->end < sg->last)
+		sg->last = r->end;
+	sg->n = (int)(sg->last - sg->first + 1);
+	sg->months = sg->n * rules_period_months(r->cadence);
+}
+
+/* base = Σ round(amount_t × retain_t) − deductions */
+static int
+compute_base(const struct rules *r, const int64_t *fig, int64_t *base)
+{
+	int64_t b = 0, v;
+
+	for (size_t i = 0; i < r->ntaxes; i++)
+		if (money_mul_ratio(fig[i], &r->taxes[i].retain, &v) == -1 ||
+		    money_add(b, v, &b) == -1)
+			return -1;
+	return money_sub(b, fig[r->ntaxes], base);
+}
+
+/* R = the home side's cumulative amount for cumulative base C (before cap). */
+static int
+cumulative_home(const struct rules_term *t, int64_t C, int months, int64_t *R)
+{
+	switch (t->kind) {
+	case RULES_TERM_FIXED:
+		return money_mul_div(t->annual, months, 12, R);
+	case RULES_TERM_HOME:
+		return money_mul_ratio(C, &t->home, R);
+	case RULES_TERM_BANDS: {
+		__int128 num = 0, lo = 0;
+
+		if (C < 0)
+			return money_round((__int128)C * t->bands[0].num,
+			    t->band_den, R);
+		for (size_t i = 0; i < t->nbands && C > lo; i++) {
+			const struct rules_band *b = &t->bands[i];
+			__int128 hi = b->has_upto ? b->upto : C;
+			__int128 slice = (C < hi ? C : hi) - lo, prod;
+
+			if (slice > 0 && (__builtin_mul_overflow(slice, b->num,
+			    &prod) || __builtin_add_overflow(num, prod, &num)))
+				return -1;
+			if (b->has_upto)
+				lo = b->upto;
+		}
+		return money_round(num, t->band_den, R);
+	}
+	}
+	return -1;
+}
+
+/*
+ * Computes the values of the first k planned periods of segment sg (all of
+ * which have effective figures: eff[i], base[i]) into vals (k × nvals).
+ */
+static int
+seg_compute(const struct agr *a, const struct seg *sg, int k,
+    int64_t *const *eff, const int64_t *base, int64_t *vals)
+{
+	const struct rules *r = a->r;
+	const struct rules_term *t = sg->t;
+	int mpp = rules_period_months(r->cadence);
+	int64_t C = 0, Rprev = 0, capM = 0, floorM = 0;
+	int64_t prevparts[64], parts[64], *pp = prevparts, *np = parts;
+	int64_t *heapbuf = NULL;
+	int rc = -1;
+
+	if (r->nbenefs > 64) {
+		if ((heapbuf = calloc(2 * r->nbenefs, sizeof(int64_t))) == NULL)
+			return -1;
+		pp = heapbuf;
+		np = heapbuf + r->nbenefs;
+	} else
+		memset(prevparts, 0, sizeof(prevparts));
+	if (t->has_cap && money_mul_div(t->cap, sg->months, 12, &capM) == -1)
+		goto out;
+	if (t->has_floor &&
+	    money_mul_div(t->floor, sg->months, 12, &floorM) == -1)
+		goto out;
+	for (int i = 0; i < k; i++) {
+		int64_t *v = vals + (size_t)i * a->nvals, R, topup = 0, K, home;
+
+		if (money_add(C, base[i], &C) == -1 ||
+		    cumulative_home(t, C, (i + 1) * mpp, &R) == -1)
+			goto out;
+		if (t->has_cap && R > capM)
+			R = capM;
+		if (t->has_floor && i == sg->n - 1 && floorM > R)
+			topup = floorM - R;
+		if (money_sub(R, Rprev, &home) == -1 ||
+		    money_add(home, topup, &home) == -1 ||
+		    money_add(R, topup, &K) == -1)
+			goto out;
+		v[V_BASE] = base[i];
+		v[V_HOME] = home;
+		v[V_TOPUP] = topup;
+		if (money_sub(base[i], home, &v[V_HOST]) == -1)
+			goto out;
+		if (r->nbenefs > 0) {
+			int64_t *tmp;
+
+			if (money_alloc(K, a->weights, r->nbenefs, np) == -1)
+				goto out;
+			for (size_t b = 0; b < r->nbenefs; b++)
+				v[V_BEN + b] = np[b] - pp[b];
+			tmp = pp;
+			pp = np;
+			np = tmp;
+		}
+		for (size_t s = 0; s < r->nstats; s++) {
+			const struct rules_stat *st = &r->stats[s];
+			int64_t V = eff[i][r->ntaxes + 1 + s], sh = 0, sv = 0;
+			size_t o = v_stat_home(a, s);
+
+			switch (st->mode) {
+			case RULES_STAT_HOST:
+				sv = V;
+				break;
+			case RULES_STAT_HOME:
+				sh = V;
+				break;
+			case RULES_STAT_BOTH:
+				sh = sv = V;
+				break;
+			case RULES_STAT_SPLIT:
+				if (money_mul_ratio(V, &st->home, &sh) == -1 ||
+				    money_sub(V, sh, &sv) == -1)
+					goto out;
+				break;
+			}
+			v[o] = sh;
+			v[o + 1] = sv;
+		}
+		Rprev = R;
+	}
+	rc = 0;
+out:
+	free(heapbuf);
+	return rc;
+}
+
+/* --- rules installation ------------------------------------------------------ */
+
+static int
+ratio_same(const struct money_ratio *a, const struct money_ratio *b)
+{
+	return money_ratio_eq(a, b);
+}
+
+static int
+term_same(const struct rules_term *a, const struct rules_term *b)
+{
+	if (a->from != b->from || a->kind != b->kind ||
+	    a->has_floor != b->has_floor || a->has_cap != b->has_cap ||
+	    (a->has_floor && a->floor != b->floor) ||
+	    (a->has_cap && a->cap != b->cap))
+		return 0;
+	switch (a->kind) {
+	case RULES_TERM_FIXED:
+		return a->annual == b->annual;
+	case RULES_TERM_HOME:
+		return ratio_same(&a->home, &b->home);
+	case RULES_TERM_BANDS:
+		if (a->nbands != b->nbands)
+			return 0;
+		for (size_t i = 0; i < a->nbands; i++)
+			if (a->bands[i].has_upto != b->bands[i].has_upto ||
+			    a->bands[i].upto != b->bands[i].upto ||
+			    !ratio_same(&a->bands[i].home, &b->bands[i].home))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* The first key other than title, end and terms that differs, or NULL. */
+static const char *
+fixed_part_differs(const struct rules *a, const struct rules *b)
+{
+	if (strcmp(a->home, b->home) != 0)
+		return "home";
+	if (strcmp(a->host, b->host) != 0)
+		return "host";
+	if (a->cadence != b->cadence)
+		return "cadence";
+	if (a->start != b->start)
+		return "start";
+	if (a->confirm != b->confirm)
+		return "confirm";
+	if (a->ntaxes != b->ntaxes)
+		return "taxes";
+	for (size_t i = 0; i < a->ntaxes; i++)
+		if (strcmp(a->taxes[i].code, b->taxes[i].code) != 0 ||
+		    !ratio_same(&a->taxes[i].retain, &b->taxes[i].retain))
+			return "taxes";
+	if (a->nstats != b->nstats)
+		return "statistics";
+	for (size_t i = 0; i < a->nstats; i++)
+		if (strcmp(a->stats[i].code, b->stats[i].code) != 0 ||
+		    a->stats[i].mode != b->stats[i].mode ||
+		    (a->stats[i].mode == RULES_STAT_SPLIT &&
+		    !ratio_same(&a->stats[i].home, &b->stats[i].home)))
+			return "statistics";
+	if (a->nbenefs != b->nbenefs)
+		return "beneficiaries";
+	for (size_t i = 0; i < a->nbenefs; i++)
+		if (strcmp(a->benefs[i].id, b->benefs[i].id) != 0 ||
+		    a->benefs[i].weight != b->benefs[i].weight)
+			return "beneficiaries";
+	return NULL;
+}
+
+static int
+check_replace(const struct agr *a, const struct rules *nr, char *err,
+    size_t errlen)
+{
+	const struct rules *or = a->r;
+	const char *key;
+	char pb[RULES_PERIOD_BUFSZ], pb2[RULES_PERIOD_BUFSZ];
+
+	if (a->nreports == 0)
+		return 0;
+	if ((key = fixed_part_differs(or, nr)) != NULL) {
+		snprintf(err, errlen, "%s: \"%s\" changed, but reports were "
+		    "already accepted under it; only title, end and terms for "
+		    "periods not yet settled may change", nr->id, key);
+		return -1;
+	}
+	/* Every settled period keeps its term and its segment's plan. */
+	for (size_t i = 0; i < a->periods.cap; i++) {
+		const struct period *pe = a->periods.slots[i];
+		struct seg os, ns;
+
+		if (pe == NULL || !pe->settled)
+			continue;
+		seg_of(or, pe->p, &os);
+		if (pe->p > nr->end) {
+			snprintf(err, errlen, "%s: end %s would drop period %s, "
+			    "which already settled", nr->id,
+			    rules_period_format(nr->cadence, nr->end, pb),
+			    rules_period_format(nr->cadence, pe->p, pb2));
+			return -1;
+		}
+		seg_of(nr, pe->p, &ns);
+		if (!term_same(os.t, ns.t)) {
+			snprintf(err, errlen, "%s: term %s changed or removed, but "
+			    "its period %s already settled", nr->id,
+			    rules_period_format(or->cadence, os.t->from, pb),
+			    rules_period_format(or->cadence, pe->p, pb2));
+			return -1;
+		}
+		if (os.first != ns.first || os.last != ns.last) {
+			snprintf(err, errlen, "%s: term %s: the change alters "
+			    "the periods planned for the segment of %s, which "
+			    "already settled", nr->id,
+			    rules_period_format(or->cadence, os.t->from, pb),
+			    rules_period_format(or->cadence, pe->p, pb2));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+settle_check_replace(const struct settle *s, const struct rules *r, char *err,
+    size_t errlen)
+{
+	const struct agr *a = find_agr(s, r->id);
+
+	return a == NULL ? 0 : check_replace(a, r, err, errlen);
+}
+
+static int
+cmp_benef(const void *x, const void *y, void *arg)
+{
+	const struct rules *r = arg;
+
+	return strcmp(r->benefs[*(const size_t *)x].id,
+	    r->benefs[*(const size_t *)y].id);
+}
+
+static int
+cmp_stat(const void *x, const void *y, void *arg)
+{
+	const struct rules *r = arg;
+
+	return strcmp(r->stats[*(const size_t *)x].code,
+	    r->stats[*(const size_t *)y].code);
+}
+
+/* Output orders of beneficiaries and statistics (ASCII: byte order). */
+static int
+make_orders(struct agr *a, struct rules *r)
+{
+	size_t *bo = calloc(r->nbenefs + 1, sizeof(size_t));
+	size_t *so = calloc(r->nstats + 1, sizeof(size_t));
+	int64_t *w = calloc(r->nbenefs + 1, sizeof(int64_t));
+
+	if (bo == NULL || so == NULL || w == NULL) {
+		free(bo);
+		free(so);
+		free(w);
+		return -1;
+	}
+	for (size_t i = 0; i < r->nbenefs; i++)
+		w[i] = r->benefs[i].weight;
+	for (size_t i = 0; i < r->nbenefs; i++)
+		bo[i] = i;
+	for (size_t i = 0; i < r->nstats; i++)
+		so[i] = i;
+	qsort_r(bo, r->nbenefs, sizeof(size_t), cmp_benef, r);
+	qsort_r(so, r->nstats, sizeof(size_t), cmp_stat, r);
+	free(a->border);
+	free(a->sorder);
+	free(a->weights);
+	a->border = bo;
+	a->sorder = so;
+	a->weights = w;
+	return 0;
+}
+
+int
+settle_install(struct settle *s, struct rules *r, char *err, size_t errlen)
+{
+	struct agr *a = find_agr(s, r->id);
+
+	if (a != NULL) {
+		if (check_replace(a, r, err, errlen) == -1)
+			return -1;
+		if (make_orders(a, r) == -1)
+			goto oom;
+		rules_free(a->r);
+		a->r = r;
+		a->active = 1;
+		a->nvals = 4 + r->nbenefs + 2 * r->nstats;
+		return rebuild_active(s) == -1 ? (snprintf(err, errlen,
+		    "out of memory"), -1) : 0;
+	}
+	{
+		struct agr **na;
+		size_t pos = 0;
+
+		if ((a = calloc(1, sizeof(*a))) == NULL ||
+		    (a->id = strdup(r->id)) == NULL || make_orders(a, r) == -1)
+			goto oom_a;
+		a->active = 1;
+		a->nfig = r->ntaxes + 1 + r->nstats;
+		a->nvals = 4 + r->nbenefs + 2 * r->nstats;
+		if ((na = realloc(s->agrs, (s->nagrs + 1) * sizeof(*na))) == NULL)
+			goto oom_a;
+		s->agrs = na;
+		while (pos < s->nagrs && strcmp(s->agrs[pos]->id, r->id) < 0)
+			pos++;
+		memmove(&s->agrs[pos + 1], &s->agrs[pos],
+		    (s->nagrs - pos) * sizeof(*na));
+		s->agrs[pos] = a;
+		s->nagrs++;
+		a->r = r;
+		if (rebuild_active(s) == -1)
+			goto oom;
+		return 0;
+	oom_a:
+		if (a != NULL)
+			a->r = NULL;
+		agr_free(a);
+	}
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int
+settle_check_remove(const struct settle *s, const char *id, char *err,
+    size_t errlen)
+{
+	const struct agr *a = find_agr(s, id);
+	char pb[RULES_PERIOD_BUFSZ], pb2[RULES_PERIOD_BUFSZ];
+
+	if (a == NULL || !a->active) {
+		snprintf(err, errlen, "%s: no such agreement", id);
+		return -1;
+	}
+	for (size_t i = 0; i < a->periods.cap; i++) {
+		const struct period *pe = a->periods.slots[i];
+
+		if (pe != NULL && pe->settled) {
+			struct seg sg;
+
+			seg_of(a->r, pe->p, &sg);
+			snprintf(err, errlen, "%s: removing the agreement would "
+			    "remove term %s, whose period %s already settled",
+			    id, rules_period_format(a->r->cadence, sg.t->from,
+			    pb), rules_period_format(a->r->cadence, pe->p, pb2));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+settle_remove(struct settle *s, const char *id, char *err, size_t errlen)
+{
+	struct agr *a;
+
+	if (settle_check_remove(s, id, err, errlen) == -1)
+		return -1;
+	a = find_agr(s, id);
+	a->active = 0;
+	if (rebuild_active(s) == -1) {
+		a->active = 1;
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+const struct rules *
+settle_get0_rules(const struct settle *s, const char *id)
+{
+	const struct agr *a = find_agr(s, id);
+
+	return a != NULL && a->active ? a->r : NULL;
+}
+
+size_t
+settle_rules_count(const struct settle *s)
+{
+	return s->nactive;
+}
+
+const struct rules *
+settle_get0_rules_at(const struct settle *s, size_t i)
+{
+	return i < s->nactive ? s->active[i]->r : NULL;
+}
+
+/* --- report validation --------------------------------------------------------- */
+
+struct report {
+	struct agr	*a;
+	const char	*report_id;
+	const char	*supersedes;
+	int32_t		 p;
+	int		 role;
+	int64_t		 fig[];		/* a->nfig */
+};
+
+static int __attribute__((format(printf, 3, 4)))
+refuse(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ */
+static int
+match_report_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9');
+
+		if (!ok && i > 0)
+			ok = c == '.' || c == '_' || c == '-';
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+get_amount(const json_t *v, const char *field, int64_t *fen, char *err,
+    size_t errlen)
+{
+	if (json_is_number(v))
+		return refuse(err, errlen, "%s: JSON numbers are refused for "
+		    "amounts; send a string such as \"1234.50\"", field);
+	if (!json_is_string(v) || money_parse_n(json_string_value(v),
+	    json_string_length(v), fen) == -1)
+		return refuse(err, errlen, "%s: not an amount (a string of "
+		    "yuan with at most 2 decimals, such as \"1234.50\")", field);
+	return 0;
+}
+
+static const json_t *
+get_string_field(const json_t *o, const char *field, int required, char *err,
+    size_t errlen, int *bad)
+{
+	const json_t *v = json_object_get(o, field);
+
+	*bad = 0;
+	if (v == NULL) {
+		if (required) {
+			*bad = 1;
+			refuse(err, errlen, "%s: missing", field);
+		}
+		return NULL;
+	}
+	if (!json_is_string(v) || strlen(json_string_value(v)) !=
+	    json_string_length(v)) {
+		*bad = 1;
+		refuse(err, errlen, "%s: must be a string", field);
+		return NULL;
+	}
+	return v;
+}
+
+static int
+validate(struct settle *s, const json_t *o, struct report *rep, char *err,
+    size_t errlen)
+{
+	static const char *const fields[] = { "report_id", "agreement",
+	    "period", "role", "taxes", "deductions", "statistics",
+	    "supersedes", NULL };
+	const json_t *v, *val;
+	const char *key, *str;
+	const struct rules *r;
+	char pb[RULES_PERIOD_BUFSZ], field[96];
+	int bad;
+
+	json_object_foreach((json_t *)o, key, val) {
+		const char *const *f;
+
+		for (f = fields; *f != NULL; f++)
+			if (strcmp(*f, key) == 0)
+				break;
+		if (*f == NULL)
+			return refuse(err, errlen, "%.64s: unknown field", key);
+	}
+	if ((v = get_string_field(o, "report_id", 1, err, errlen, &bad)) == NULL)
+		return -1;
+	rep->report_id = json_string_value(v);
+	if (!match_report_id(rep->report_id))
+		return refuse(err, errlen, "report_id: not a report id "
+		    "([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
+	if ((v = get_string_field(o, "agreement", 1, err, errlen, &bad)) == NULL)
+		return -1;
+	str = json_string_value(v);
+	rep->a = find_agr(s, str);
+	if (rep->a == NULL || !rep->a->active)
+		return refuse(err, errlen, "agreement: \"%.64s\" is not a loaded "
+		    "agreement", str);
+	r = rep->a->r;
+	if ((v = get_string_field(o, "period", 1, err, errlen, &bad)) == NULL)
+		return -1;
+	str = json_string_value(v);
+	if (rules_period_parse(r->cadence, str, &rep->p) == -1)
+		return refuse(err, errlen, "period: \"%.16s\" is not a %s period "
+		    "(%s)", str, r->cadence == RULES_MONTHLY ? "monthly" :
+		    "quarterly", r->cadence == RULES_MONTHLY ? "YYYY-MM" :
+		    "YYYY-Qn");
+	if (rep->p < r->start)
+		return refuse(err, errlen, "period: %s is before the agreement's "
+		    "start %s", str, rules_period_format(r->cadence, r->start,
+		    pb));
+	if (rep->p > r->end)
+		return refuse(err, errlen, "period: %s is after the agreement's "
+		    "end %s", str, rules_period_format(r->cadence, r->end, pb));
+	if ((v = get_string_field(o, "role", 1, err, errlen, &bad)) == NULL)
+		return -1;
+	str = json_string_value(v);
+	if (strcmp(str, "host") == 0)
+		rep->role = ROLE_HOST;
+	else if (strcmp(str, "home") == 0) {
+		rep->role = ROLE_HOME;
+		if (!r->confirm)
+			return refuse(err, errlen, "role: \"home\" reports only "
+			    "where the agreement has confirm = true");
+	} else
+		return refuse(err, errlen, "role: must be \"host\" or \"home\"");
+	memset(rep->fig, 0, rep->a->nfig * sizeof(int64_t));
+	if ((v = json_object_get(o, "taxes")) == NULL)
+		return refuse(err, errlen, "taxes: missing");
+	if (!json_is_object(v))
+		return refuse(err, errlen, "taxes: must be an object");
+	json_object_foreach((json_t *)v, key, val) {
+		size_t i;
+
+		for (i = 0; i < r->ntaxes; i++)
+			if (strcmp(r->taxes[i].code, key) == 0)
+				break;
+		if (i == r->ntaxes)
+			return refuse(err, errlen, "taxes.%.32s: not a tax code "
+			    "of agreement %s", key, r->id);
+		snprintf(field, sizeof(field), "taxes.%s", key);
+		if (get_amount(val, field, &rep->fig[i], err, errlen) == -1)
+			return -1;
+	}
+	if ((v = json_object_get(o, "deductions")) != NULL &&
+	    get_amount(v, "deductions", &rep->fig[r->ntaxes], err,
+	    errlen) == -1)
+		return -1;
+	if ((v = json_object_get(o, "statistics")) != NULL) {
+		if (!json_is_object(v))
+			return refuse(err, errlen, "statistics: must be an "
+			    "object");
+		json_object_foreach((json_t *)v, key, val) {
+			size_t i;
+
+			for (i = 0; i < r->nstats; i++)
+				if (strcmp(r->stats[i].code, key) == 0)
+					break;
+			if (i == r->nstats)
+				return refuse(err, errlen, "statistics.%.32s: not "
+				    "a statistic code of agreement %s", key,
+				    r->id);
+			snprintf(field, sizeof(field), "statistics.%s", key);
+			if (get_amount(val, field,
+			    &rep->fig[r->ntaxes + 1 + i], err, errlen) == -1)
+				return -1;
+		}
+	}
+	rep->supersedes = NULL;
+	v = get_string_field(o, "supersedes", 0, err, errlen, &bad);
+	if (bad)
+		return -1;
+	if (v != NULL) {
+		rep->supersedes = json_string_value(v);
+		if (!match_report_id(rep->supersedes))
+			return refuse(err, errlen, "supersedes: not a report id "
+			    "([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
+		if (strcmp(rep->supersedes, rep->report_id) == 0)
+			return refuse(err, errlen, "supersedes: names the report "
+			    "itself");
+	}
+	return 0;
+}
+
+/* time: RFC 3339 characters only; submitter: hex. Both go into entries raw. */
+static int
+check_meta(const char *time, const char *submitter, char *err, size_t errlen)
+{
+	if (time != NULL) {
+		size_t n = strlen(time);
+
+		if (n == 0 || n > 40 || strspn(time, "0123456789TZ:.+-") != n)
+			return refuse(err, errlen, "time: \"%.40s\" is not an "
+			    "RFC 3339 time", time);
+	}
+	if (submitter != NULL) {
+		size_t n = strlen(submitter);
+
+		if (n == 0 || n > 128 ||
+		    strspn(submitter, "0123456789abcdef") != n)
+			return refuse(err, errlen, "submitter: not a lowercase "
+			    "hex fingerprint");
+	}
+	return 0;
+}
+
+/* --- entries ------------------------------------------------------------------ */
+
+static void
+sb_tail(struct sb *b, const char *time, const char *type)
+{
+	if (time != NULL) {
+		sb_puts(b, ",");
+		sb_kv(b, "time", time);
+	}
+	sb_puts(b, ",");
+	sb_kv(b, "type", type);
+	sb_puts(b, "}");
+}
+
+static void
+sb_values(struct sb *b, const struct agr *a, const int64_t *v, int part)
+{
+	const struct rules *r = a->r;
+
+	/* part 0: base beneficiaries (floor_topup home host follow later);
+	 * part 1: floor_topup home host; part 2: statistics */
+	if (part == 0) {
+		sb_kamount(b, "base", v[V_BASE]);
+		sb_puts(b, ",\"beneficiaries\":{");
+		for (size_t i = 0; i < r->nbenefs; i++) {
+			size_t k = a->border[i];
+
+			if (i > 0)
+				sb_puts(b, ",");
+			sb_kamount(b, r->benefs[k].id, v[V_BEN + k]);
+		}
+		sb_puts(b, "}");
+	} else if (part == 1) {
+		sb_kamount(b, "floor_topup", v[V_TOPUP]);
+		sb_puts(b, ",");
+		sb_kamount(b, "home", v[V_HOME]);
+		sb_puts(b, ",");
+		sb_kamount(b, "host", v[V_HOST]);
+	} else {
+		sb_puts(b, "\"statistics\":{");
+		for (size_t i = 0; i < r->nstats; i++) {
+			size_t k = a->sorder[i], o = v_stat_home(a, k);
+
+			if (i > 0)
+				sb_puts(b, ",");
+			sb_puts(b, "\"");
+			sb_puts(b, r->stats[k].code);
+			sb_puts(b, "\":{");
+			sb_kamount(b, "home", v[o]);
+			sb_puts(b, ",");
+			sb_kamount(b, "host", v[o + 1]);
+			sb_puts(b, "}");
+		}
+		sb_puts(b, "}");
+	}
+}
+
+static void
+entry_settlement(struct sb *b, const struct agr *a, const char *period,
+    const char *term, const int64_t *v, const struct period *pe,
+    const char *time)
+{
+	sb_puts(b, "{");
+	sb_kv(b, "agreement", a->id);
+	sb_puts(b, ",");
+	sb_values(b, a, v, 0);
+	sb_puts(b, ",");
+	sb_values(b, a, v, 1);
+	sb_puts(b, ",");
+	sb_kv(b, "period", period);
+	sb_puts(b, ",\"reports\":[");
+	for (int i = 0; i < pe->neff; i++) {
+		sb_puts(b, i > 0 ? ",\"" : "\"");
+		sb_puts(b, pe->eff_hash[i]);
+		sb_puts(b, "\"");
+	}
+	sb_puts(b, "],");
+	sb_values(b, a, v, 2);
+	sb_puts(b, ",");
+	sb_kv(b, "term", term);
+	sb_tail(b, time, "settlement");
+}
+
+static void
+entry_adjustment(struct sb *b, const struct agr *a, const char *period,
+    const int64_t *delta, const char *cause, const char *time)
+{
+	sb_puts(b, "{");
+	sb_kv(b, "agreement", a->id);
+	sb_puts(b, ",");
+	sb_values(b, a, delta, 0);
+	sb_puts(b, ",");
+	sb_kv(b, "cause", cause);
+	sb_puts(b, ",");
+	sb_values(b, a, delta, 1);
+	sb_puts(b, ",");
+	sb_kv(b, "period", period);
+	sb_puts(b, ",");
+	sb_values(b, a, delta, 2);
+	sb_tail(b, time, "adjustment");
+}
+
+static void
+entry_dispute(struct sb *b, const struct agr *a, const char *period,
+    const char *host, const char *home, const char *time)
+{
+	sb_puts(b, "{");
+	sb_kv(b, "agreement", a->id);
+	sb_puts(b, ",");
+	sb_kv(b, "home_report", home);
+	sb_puts(b, ",");
+	sb_kv(b, "host_report", host);
+	sb_puts(b, ",");
+	sb_kv(b, "period", period);
+	sb_tail(b, time, "dispute");
+}
+
+static void
+entry_report(struct sb *b, const char *canon, size_t clen, const char *hash,
+    const char *submitter, const char *time)
+{
+	sb_puts(b, "{\"report\":");
+	sb_add(b, canon, clen);
+	sb_puts(b, ",");
+	sb_kv(b, "sha256", hash);
+	if (submitter != NULL) {
+		sb_puts(b, ",");
+		sb_kv(b, "submitter", submitter);
+	}
+	sb_tail(b, time, "report");
+}
+
+static int
+result_add(struct settle_result *res, struct sb *b)
+{
+	if (b->failed) {
+		free(b->p);
+		return -1;
+	}
+	res->entries[res->n] = b->p;
+	res->lens[res->n] = b->len;
+	res->n++;
+	memset(b, 0, sizeof(*b));
+	return 0;
+}
+
+void
+settle_result_free(struct settle_result *res)
+{
+	if (res == NULL)
+		return;
+	for (size_t i = 0; i < res->n; i++) {
+		free(res->entries[i]);
+		json_decref(res->json[i]);
+	}
+	free(res->agreement);
+	free(res);
+}
+
+static struct settle_result *
+result_new(const struct agr *a, int32_t p, int role, const char *hash)
+{
+	struct settle_result *res = calloc(1, sizeof(*res));
+
+	if (res == NULL)
+		return NULL;
+	if ((res->agreement = strdup(a->id)) == NULL) {
+		free(res);
+		return NULL;
+	}
+	memcpy(res->hash, hash, HEXBUF);
+	rules_period_format(a->r->cadence, p, res->period);
+	res->role = role == ROLE_HOST ? "host" : "home";
+	return res;
+}
+
+/* --- submission ---------------------------------------------------------------- */
+
+static enum settle_status
+period_status(const struct agr *a, const struct period *pe)
+{
+	if (pe == NULL)
+		return SETTLE_NONE;
+	if (a->r->confirm && pe->has[ROLE_HOST] && pe->has[ROLE_HOME] &&
+	    memcmp(pe->fig[ROLE_HOST], pe->fig[ROLE_HOME],
+	    a->nfig * sizeof(int64_t)) != 0)
+		return SETTLE_DISPUTED;
+	if (pe->settled)
+		return SETTLE_SETTLED;
+	return SETTLE_WAITING;
+}
+
+static struct period *
+period_new(const struct agr *a, int32_t p)
+{
+	size_t nint = 3 * a->nfig + a->nvals;
+	struct period *pe = calloc(1, sizeof(*pe) + nint * sizeof(int64_t));
+	int64_t *base;
+
+	if (pe == NULL)
+		return NULL;
+	base = (int64_t *)(void *)(pe + 1);
+	pe->p = p;
+	pe->fig[0] = base;
+	pe->fig[1] = base + a->nfig;
+	pe->eff = base + 2 * a->nfig;
+	pe->cur = base + 3 * a->nfig;
+	return pe;
+}
+
+/* The plan for one report, computed before anything is committed. */
+struct plan {
+	int		 eff_changed;
+	int		 dispute;
+	int		 settle_from;		/* first newly settled index */
+	int		 settle_to;		/* one past the last settled */
+	int		 nsettled_old;
+	struct seg	 sg;
+	int64_t		 base;			/* new effective base */
+	const int64_t	*new_eff;
+	struct period	*pes[SEG_MAX];
+	int64_t		 vals[];		/* SEG_MAX × nvals */
+};
+
+static int
+plan_segment(const struct agr *a, struct period *pe, int32_t p,
+    struct plan *pl, char *err, size_t errlen)
+{
+	int64_t *eff[SEG_MAX], base[SEG_MAX];
+	int k = 0;
+
+	seg_of(a->r, p, &pl->sg);
+	pl->nsettled_old = 0;
+	for (int i = 0; i < pl->sg.n; i++) {
+		int32_t q = pl->sg.first + i;
+		struct period *x = q == p ? pe : pmap_get(&a->periods, q);
+
+		pl->pes[i] = x;
+		if (x != NULL && x->settled)
+			pl->nsettled_old = i + 1;
+	}
+	for (k = 0; k < pl->sg.n; k++) {
+		struct period *x = pl->pes[k];
+
+		if (pl->sg.first + k == p) {
+			eff[k] = (int64_t *)pl->new_eff;
+			base[k] = pl->base;
+		} else if (x != NULL && x->has_eff) {
+			eff[k] = x->eff;
+			base[k] = x->eff_base;
+		} else
+			break;
+	}
+	pl->settle_from = pl->nsettled_old;
+	pl->settle_to = k;
+	if (seg_compute(a, &pl->sg, k, eff, base, pl->vals) == -1)
+		return refuse(err, errlen, "amounts too large: settling this "
+		    "report would overflow");
+	return 0;
+}
+
+static int
+fig_equal(const struct agr *a, const int64_t *x, const int64_t *y)
+{
+	return memcmp(x, y, a->nfig * sizeof(int64_t)) == 0;
+}
+
+int
+settle_submit(struct settle *s, const char *buf, size_t len,
+    const char *const *sides, size_t nsides, const char *time,
+    const char *submitter, struct settle_result **resp, char *err,
+    size_t errlen)
+{
+	struct report *rep = NULL;
+	struct plan *pl = NULL;
+	struct settle_result *res = NULL;
+	struct period *pe, *npe = NULL;
+	struct agr *a;
+	struct idrec *idr;
+	json_t *o = NULL;
+	char *canon = NULL, hash[HEXBUF], pbuf[RULES_PERIOD_BUFSZ];
+	const char *side;
+	size_t clen, maxfig = 0;
+	unsigned char hbin[32];
+	int rc = SETTLE_INVALID, role, other;
+	struct sb b = { NULL, 0, 0, 0 };
+
+	*resp = NULL;
+	if (len > SETTLE_REPORT_MAX)
+		return refuse(err, errlen, "report: larger than %d bytes",
+		    SETTLE_REPORT_MAX), SETTLE_TOOLARGE;
+	if (check_meta(time, submitter, err, errlen) == -1)
+		return SETTLE_INVALID;
+	{
+		json_error_t je;
+
+		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+		if (o == NULL || !json_is_object(o)) {
+			if (o == NULL)
+				refuse(err, errlen, "not JSON: %s (byte %d)",
+				    je.text, je.position);
+			else
+				refuse(err, errlen, "not a JSON object");
+			json_decref(o);
+			return SETTLE_BADJSON;
+		}
+	}
+	for (size_t i = 0; i < s->nagrs; i++)
+		if (s->agrs[i]->nfig > maxfig)
+			maxfig = s->agrs[i]->nfig;
+	if ((rep = calloc(1, sizeof(*rep) + (maxfig + 1) * sizeof(int64_t))) ==
+	    NULL) {
+		refuse(err, errlen, "out of memory");
+		goto out;
+	}
+	if (validate(s, o, rep, err, errlen) == -1)
+		goto out;
+	a = rep->a;
+	role = rep->role;
+	other = 1 - role;
+	if ((canon = canon_dump(o, &clen, err, errlen)) == NULL)
+		goto out;
+	canon_sha256_hex(canon, clen, hash);
+	hex_to_bin(hash, hbin);
+
+	/* Authorization, after the fields and before conflicts. */
+	side = role == ROLE_HOST ? a->r->host : a->r->home;
+	if (sides != NULL) {
+		size_t i;
+
+		for (i = 0; i < nsides; i++)
+			if (sides[i] != NULL && strcmp(sides[i], side) == 0)
+				break;
+		if (i == nsides) {
+			refuse(err, errlen, "role: this client does not speak "
+			    "for %s (the %s side of %s)", side,
+			    role == ROLE_HOST ? "host" : "home", a->id);
+			rc = SETTLE_FORBIDDEN;
+			goto out;
+		}
+	}
+
+	/* Conflicts, and idempotent resubmission. */
+	pe = pmap_get(&a->periods, rep->p);
+	if ((idr = idmap_get(&a->ids[role], rep->report_id)) != NULL) {
+		if (memcmp(idr->hash, hbin, 32) == 0) {
+			if ((res = result_new(a, rep->p, role, hash)) == NULL) {
+				refuse(err, errlen, "out of memory");
+				goto out;
+			}
+			res->st = period_status(a, pe);
+			*resp = res;
+			res = NULL;
+			rc = SETTLE_DUPLICATE;
+			goto out;
+		}
+		refuse(err, errlen, "report_id: \"%s\" was already used by the "
+		    "%s side of %s for other content", rep->report_id,
+		    role == ROLE_HOST ? "host" : "home", a->id);
+		rc = SETTLE_CONFLICT;
+		goto out;
+	}
+	rules_period_format(a->r->cadence, rep->p, pbuf);
+	if (pe != NULL && pe->has[role]) {
+		if (rep->supersedes == NULL) {
+			refuse(err, errlen, "supersedes: period %s already has "
+			    "%s report \"%s\"; a correction must name it in "
+			    "supersedes", pbuf, role == ROLE_HOST ? "host" :
+			    "home", pe->id[role]);
+			rc = SETTLE_CONFLICT;
+			goto out;
+		}
+		if (strcmp(rep->supersedes, pe->id[role]) != 0) {
+			refuse(err, errlen, "supersedes: \"%s\" is not the latest "
+			    "%s report of period %s (that is \"%s\")",
+			    rep->supersedes, role == ROLE_HOST ? "host" :
+			    "home", pbuf, pe->id[role]);
+			rc = SETTLE_CONFLICT;
+			goto out;
+		}
+	} else if (rep->supersedes != NULL) {
+		refuse(err, errlen, "supersedes: period %s has no %s report to "
+		    "correct", pbuf, role == ROLE_HOST ? "host" : "home");
+		rc = SETTLE_CONFLICT;
+		goto out;
+	}
+
+	/* Plan: effective figures, dispute, segment values. */
+	if ((pl = calloc(1, sizeof(*pl) + SEG_MAX * a->nvals *
+	    sizeof(int64_t))) == NULL) {
+		refuse(err, errlen, "out of memory");
+		goto out;
+	}
+	if (!a->r->confirm)
+		pl->new_eff = rep->fig;
+	else if (pe != NULL && pe->has[other]) {
+		if (fig_equal(a, rep->fig, pe->fig[other]))
+			pl->new_eff = rep->fig;
+		else
+			pl->dispute = 1;
+	}
+	if (pl->new_eff != NULL) {
+		if (compute_base(a->r, pl->new_eff, &pl->base) == -1) {
+			refuse(err, errlen, "amounts too large: the base "
+			    "overflows");
+			goto out;
+		}
+		pl->eff_changed = pe == NULL || !pe->has_eff ||
+		    !fig_equal(a, pe->eff, pl->new_eff);
+	}
+	if (pl->eff_changed &&
+	    plan_segment(a, pe, rep->p, pl, err, errlen) == -1)
+		goto out;
+
+	/* Commit. */
+	if ((res = result_new(a, rep->p, role, hash)) == NULL)
+		goto oom;
+	if (pe == NULL) {
+		if ((npe = period_new(a, rep->p)) == NULL ||
+		    pmap_put(&a->periods, npe) == -1)
+			goto oom;
+		pe = npe;
+		npe = NULL;
+		if (pl->eff_changed)
+			pl->pes[rep->p - pl->sg.first] = pe;
+	}
+	if (idmap_put(&a->ids[role], rep->report_id, hbin, rep->p) == -1)
+		goto oom;
+	a->nreports++;
+	pe->has[role] = 1;
+	snprintf(pe->id[role], sizeof(pe->id[role]), "%s", rep->report_id);
+	memcpy(pe->hash[role], hash, HEXBUF);
+	memcpy(pe->fig[role], rep->fig, a->nfig * sizeof(int64_t));
+	if (pl->new_eff != NULL) {
+		pe->has_eff = 1;
+		memcpy(pe->eff, pl->new_eff, a->nfig * sizeof(int64_t));
+		pe->eff_base = pl->base;
+		if (a->r->confirm) {
+			pe->neff = 2;
+			memcpy(pe->eff_hash[0], pe->hash[ROLE_HOST], HEXBUF);
+			memcpy(pe->eff_hash[1], pe->hash[ROLE_HOME], HEXBUF);
+		} else {
+			pe->neff = 1;
+			memcpy(pe->eff_hash[0], hash, HEXBUF);
+		}
+	}
+	entry_report(&b, canon, clen, hash, submitter, time);
+	if (result_add(res, &b) == -1)
+		goto oom;
+	if (pl->dispute) {
+		entry_dispute(&b, a, pbuf, pe->hash[ROLE_HOST],
+		    pe->hash[ROLE_HOME], time);
+		if (result_add(res, &b) == -1)
+			goto oom;
+	}
+	if (pl->eff_changed) {
+		int64_t *delta = calloc(a->nvals, sizeof(int64_t));
+
+		if (delta == NULL)
+			goto oom;
+		for (int i = 0; i < pl->settle_from; i++) {
+			struct period *x = pl->pes[i];
+			const int64_t *nv = pl->vals + (size_t)i * a->nvals;
+			int changed = 0;
+			char qb[RULES_PERIOD_BUFSZ];
+
+			for (size_t k = 0; k < a->nvals; k++) {
+				/* Both sides are results of checked sums. */
+				delta[k] = nv[k] - x->cur[k];
+				changed |= delta[k] != 0;
+			}
+			if (!changed)
+				continue;
+			memcpy(x->cur, nv, a->nvals * sizeof(int64_t));
+			entry_adjustment(&b, a, rules_period_format(
+			    a->r->cadence, x->p, qb), delta, hash, time);
+			if (result_add(res, &b) == -1) {
+				free(delta);
+				goto oom;
+			}
+		}
+		free(delta);
+		for (int i = pl->settle_from; i < pl->settle_to; i++) {
+			struct period *x = pl->pes[i];
+			const int64_t *nv = pl->vals + (size_t)i * a->nvals;
+			char qb[RULES_PERIOD_BUFSZ], tb[RULES_PERIOD_BUFSZ];
+
+			memcpy(x->cur, nv, a->nvals * sizeof(int64_t));
+			x->settled = 1;
+			entry_settlement(&b, a, rules_period_format(
+			    a->r->cadence, x->p, qb), rules_period_format(
+			    a->r->cadence, pl->sg.t->from, tb), nv, x, time);
+			if (result_add(res, &b) == -1)
+				goto oom;
+		}
+	}
+	res->st = period_status(a, pe);
+	*resp = res;
+	res = NULL;
+	rc = SETTLE_ACCEPTED;
+	goto out;
+oom:
+	/*
+	 * Out of memory half way through a commit: the engine can no longer
+	 * be trusted to match the ledger. Say so; the caller must stop.
+	 */
+	refuse(err, errlen, "out of memory while committing a report: the "
+	    "engine state is no longer reliable");
+	rc = SETTLE_INVALID;
+out:
+	free(b.p);
+	period_free(npe);
+	settle_result_free(res);
+	free(pl);
+	free(canon);
+	free(rep);
+	json_decref(o);
+	return rc;
+}
+
+/* --- results and queries ------------------------------------------------------- */
+
+const char *settle_result_hash(const struct settle_result *res) { return res->hash; }
+const char *settle_result_agreement(const struct settle_result *res) { return res->agreement; }
+const char *settle_result_period(const struct settle_result *res) { return res->period; }
+const char *settle_result_role(const struct settle_result *res) { return res->role; }
+enum settle_status settle_result_status(const struct settle_result *res) { return res->st; }
+size_t settle_result_count(const struct settle_result *res) { return res->n; }
+
+const char *
+settle_result_entry(const struct settle_result *res, size_t i, size_t *lenp)
+{
+	if (i >= res->n)
+		return NULL;
+	if (lenp != NULL)
+		*lenp = res->lens[i];
+	return res->entries[i];
+}
+
+json_t *
+settle_result_get0_json(const struct settle_result *res, size_t i)
+{
+	struct settle_result *mres = (struct settle_result *)res;
+
+	if (i >= res->n)
+		return NULL;
+	/* Built on first use: most callers only store the canonical bytes. */
+	if (mres->json[i] == NULL)
+		mres->json[i] = json_loadb(res->entries[i], res->lens[i], 0, NULL);
+	return mres->json[i];
+}
+
+const char *
+settle_status_name(enum settle_status st)
+{
+	switch (st) {
+	case SETTLE_SETTLED:
+		return "settled";
+	case SETTLE_DISPUTED:
+		return "disputed";
+	case SETTLE_NONE:
+	case SETTLE_WAITING:
+		break;
+	}
+	return "waiting";
+}
+
+static const struct agr *
+lookup_period(const struct settle *s, const char *agreement, const char *period,
+    int32_t *p, char *err, size_t errlen)
+{
+	const struct agr *a = find_agr(s, agreement);
+
+	if (a == NULL || !a->active) {
+		refuse(err, errlen, "agreement: \"%.64s\" is not a loaded "
+		    "agreement", agreement);
+		return NULL;
+	}
+	if (rules_period_parse(a->r->cadence, period, p) == -1 ||
+	    *p < a->r->start || *p > a->r->end) {
+		refuse(err, errlen, "period: \"%.16s\" is not a period of %s",
+		    period, a->id);
+		return NULL;
+	}
+	return a;
+}
+
+enum settle_status
+settle_period_status(const struct settle *s, const char *agreement,
+    const char *period)
+{
+	char err[256];
+	int32_t p;
+	const struct agr *a = lookup_period(s, agreement, period, &p, err,
+	    sizeof(err));
+
+	return a == NULL ? SETTLE_NONE : period_status(a,
+	    pmap_get(&a->periods, p));
+}
+
+json_t *
+settle_period_json(const struct settle *s, const char *agreement,
+    const char *period, char *err, size_t errlen)
+{
+	const struct agr *a;
+	const struct period *pe;
+	char pb[RULES_PERIOD_BUFSZ], tb[RULES_PERIOD_BUFSZ];
+	struct seg sg;
+	json_t *o, *fig = json_null(), *reps = json_array();
+	int32_t p;
+
+	if ((a = lookup_period(s, agreement, period, &p, err, errlen)) == NULL) {
+		json_decref(reps);
+		return NULL;
+	}
+	pe = pmap_get(&a->periods, p);
+	seg_of(a->r, p, &sg);
+	if (pe != NULL && pe->settled) {
+		struct sb b = { NULL, 0, 0, 0 };
+
+		/* The figures as a settlement-shaped object, parsed back. */
+		sb_puts(&b, "{");
+		sb_values(&b, a, pe->cur, 0);
+		sb_puts(&b, ",");
+		sb_values(&b, a, pe->cur, 1);
+		sb_puts(&b, ",");
+		sb_values(&b, a, pe->cur, 2);
+		sb_puts(&b, "}");
+		if (!b.failed) {
+			json_decref(fig);
+			fig = json_loadb(b.p, b.len, 0, NULL);
+		}
+		free(b.p);
+	}
+	if (pe != NULL && pe->has_eff)
+		for (int i = 0; i < pe->neff; i++)
+			json_array_append_new(reps, json_string(pe->eff_hash[i]));
+	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o*,s:o*}",
+	    "agreement", a->id,
+	    "period", rules_period_format(a->r->cadence, p, pb),
+	    "status", settle_status_name(period_status(a, pe)),
+	    "term", rules_period_format(a->r->cadence, sg.t->from, tb),
+	    "figures", fig ? fig : json_null(),
+	    "reports", reps,
+	    "host_report", pe && pe->has[ROLE_HOST] ?
+	    json_string(pe->hash[ROLE_HOST]) : json_null(),
+	    "home_report", pe && pe->has[ROLE_HOME] ?
+	    json_string(pe->hash[ROLE_HOME]) : json_null());
+	if (o == NULL)
+		refuse(err, errlen, "out of memory");
+	return o;
+}

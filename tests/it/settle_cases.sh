@@ -1,0 +1,51 @@
+#!/bin/sh
+# Table-driven settlement cases: every tests/cases/NAME/ holds rules/,
+# reports.jsonl and expected.jsonl (the exact stdout of `shanhai settle`),
+# optionally expected.stderr (exact stderr; messages name "reports.jsonl")
+# and expected.exit (default 0). The case is run from inside its folder.
+BUILD=${BUILD:-build}
+TOP=${TOP:-$(pwd)}
+bin=$TOP/$BUILD/shanhai
+out=${TMPDIR:-/tmp}/settle_cases.$$
+mkdir -p "$out"
+fail=0
+n=0
+for c in "$TOP"/tests/cases/*/; do
+	name=$(basename "$c")
+	[ -f "$c/reports.jsonl" ] || continue
+	n=$((n + 1))
+	want_exit=0
+	[ -f "$c/expected.exit" ] && want_exit=$(cat "$c/expected.exit")
+	(cd "$c" && "$bin" settle --rules rules reports.jsonl) \
+	    >"$out/$name.out" 2>"$out/$name.err"
+	got_exit=$?
+	ok=1
+	if ! cmp -s "$out/$name.out" "$c/expected.jsonl"; then
+		echo "FAIL $name: stdout differs"
+		diff "$c/expected.jsonl" "$out/$name.out" | head -20
+		ok=0
+	fi
+	if [ -f "$c/expected.stderr" ]; then
+		if ! cmp -s "$out/$name.err" "$c/expected.stderr"; then
+			echo "FAIL $name: stderr differs"
+			diff "$c/expected.stderr" "$out/$name.err" | head -20
+			ok=0
+		fi
+	elif [ -s "$out/$name.err" ]; then
+		echo "FAIL $name: unexpected stderr"
+		head -5 "$out/$name.err"
+		ok=0
+	fi
+	if [ "$got_exit" != "$want_exit" ]; then
+		echo "FAIL $name: exit $got_exit, want $want_exit"
+		ok=0
+	fi
+	if [ $ok = 1 ]; then
+		echo "ok $name"
+	else
+		fail=$((fail + 1))
+	fi
+done
+rm -rf "$out"
+echo "settle cases: $n run, $fail failed"
+[ "$n" -gt 0 ] && [ "$fail" -eq 0 ]
