@@ -19,6 +19,7 @@ static const struct verb verbs[] = {
 	{ "version", cmd_version, "version" },
 	{ "settle", cmd_settle, "settle --rules DIR REPORTS.jsonl" },
 	{ "rules", cmd_rules, "rules check DIR" },
+	{ "keygen", cmd_keygen, "keygen --origin ORIGIN --out FILE [--sm2]" },
 };
 
 static void

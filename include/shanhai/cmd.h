@@ -15,5 +15,7 @@
 int	cmd_settle(int argc, char **argv);
 /* shanhai rules check DIR */
 int	cmd_rules(int argc, char **argv);
+/* shanhai keygen --origin ORIGIN --out FILE [--sm2] */
+int	cmd_keygen(int argc, char **argv);
 
 #endif
