@@ -20,6 +20,8 @@ static const struct verb verbs[] = {
 	{ "settle", cmd_settle, "settle --rules DIR REPORTS.jsonl" },
 	{ "rules", cmd_rules, "rules check DIR" },
 	{ "keygen", cmd_keygen, "keygen --origin ORIGIN --out FILE [--sm2]" },
+	{ "statement", cmd_statement, "statement --agreement A --year Y "
+	    "--entries FILE [--format table|csv|json]" },
 };
 
 static void

@@ -17,5 +17,7 @@ int	cmd_settle(int argc, char **argv);
 int	cmd_rules(int argc, char **argv);
 /* shanhai keygen --origin ORIGIN --out FILE [--sm2] */
 int	cmd_keygen(int argc, char **argv);
+/* shanhai statement --agreement A --year Y (--entries FILE | --url ...) */
+int	cmd_statement(int argc, char **argv);
 
 #endif
