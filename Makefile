@@ -156,10 +156,33 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_BUILD)/libshanhai.a
 fuzz: $(FUZZERS)
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) sh fuzz/run.sh
 
+# Where `make install` puts things; each can be overridden on its own.
+SBINDIR        ?= $(PREFIX)/sbin
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+DATADIR        ?= $(PREFIX)/share/shanhai
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS     = $(wildcard systemd/*.service systemd/*.socket)
+MANPAGES  = $(wildcard man/*.[158])
+# The units are installed with ExecStart= naming the daemon where it goes.
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/shanhaid $(DESTDIR)$(PREFIX)/sbin/shanhaid
-	install -m 0755 $(BUILD)/shanhai $(DESTDIR)$(PREFIX)/bin/shanhai
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/rules \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(BUILD)/shanhaid $(DESTDIR)$(SBINDIR)/shanhaid
+	install -m 0755 $(BUILD)/shanhai $(DESTDIR)$(BINDIR)/shanhai
+	for p in $(MANPAGES); do \
+	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
+	done
+	for u in $(UNITS); do \
+	    sed 's|/usr/sbin/shanhaid|$(SBINDIR)/shanhaid|g' $$u \
+	        > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 0644 doc/shanhaid.conf.example $(DESTDIR)$(DATADIR)/
+	install -m 0644 rules/*.conf $(DESTDIR)$(DATADIR)/rules/
 
 clean:
 	rm -rf build

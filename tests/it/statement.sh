@@ -1,15 +1,18 @@
 #!/bin/sh
-# shanhai statement on the example ledgers: every period's figures and the
-# totals must equal an independent sum (Python, Decimal) of the settlement
-# and adjustment entries; the table and CSV carry the same numbers; exit
-# statuses follow shanhai(1).
+# shanhai statement on the example ledgers (as `shanhai settle` prints them):
+# every period's figures and the totals must equal an independent sum
+# (Python, Decimal) of the settlement and adjustment entries; the table and
+# CSV carry the same numbers; exit statuses follow shanhai(1).
 set -eu
 BUILD=${BUILD:-build}
 SH=$BUILD/shanhai
 T=${TMPDIR:-/tmp}
 
 check() {	# case agreement year
-	entries=tests/cases/$1/expected.jsonl
+	# The entries file is what `shanhai settle` makes of the case's reports.
+	entries=$T/$1.jsonl
+	[ -f "$entries" ] || "$SH" settle --rules "tests/cases/$1/rules" \
+		"tests/cases/$1/reports.jsonl" > "$entries"
 	"$SH" statement --agreement "$2" --year "$3" --entries "$entries" \
 		--format json > "$T/st.json"
 	"$SH" statement --agreement "$2" --year "$3" --entries "$entries" \

@@ -1,0 +1,68 @@
+#!/bin/sh
+# make install DESTDIR=…: the layout of shanhaid(8) FILES, with PREFIX=/usr
+# and with the default /usr/local, and SYSTEMDUNITDIR on its own.
+set -eu
+BUILD=${BUILD:-build}
+T=${TMPDIR:-/tmp}
+TOP=${TOP:-$(pwd)}
+fail=0
+
+inst() {	# DESTDIR, then make variables
+	d=$1; shift
+	make -s -C "$TOP" install BUILD="$BUILD" ASAN="${ASAN:-}" \
+	    DESTDIR="$d" "$@" > "$T/install.log" 2>&1 ||
+		{ cat "$T/install.log"; echo "make install failed"; exit 1; }
+}
+
+has() {		# mode path
+	if [ ! -f "$2" ]; then
+		echo "missing: $2"; fail=1
+	elif [ "$(stat -c %a "$2")" != "$1" ]; then
+		echo "mode $(stat -c %a "$2"), not $1: $2"; fail=1
+	fi
+}
+
+layout() {	# root prefix unitdir
+	r=$1 p=$2 u=$3
+	has 755 "$r$p/sbin/shanhaid"
+	has 755 "$r$p/bin/shanhai"
+	has 644 "$r$p/share/man/man1/shanhai.1"
+	has 644 "$r$p/share/man/man5/shanhai-rules.5"
+	has 644 "$r$p/share/man/man5/shanhaid.conf.5"
+	has 644 "$r$p/share/man/man8/shanhaid.8"
+	has 644 "$r$p/share/shanhai/shanhaid.conf.example"
+	for f in rules/*.conf; do
+		has 644 "$r$p/share/shanhai/$f"
+	done
+	for f in systemd/*.service systemd/*.socket; do
+		[ -f "$f" ] || continue
+		has 644 "$r$u/${f##*/}"
+		# The unit starts the daemon where this install put it.
+		if grep -q '^ExecStart=' "$f" &&
+		    ! grep -q "^ExecStart=.*$p/sbin/shanhaid" "$r$u/${f##*/}"; then
+			echo "$r$u/${f##*/}: ExecStart does not name $p/sbin/shanhaid"
+			fail=1
+		fi
+	done
+	"$r$p/bin/shanhai" version > /dev/null
+	"$r$p/sbin/shanhaid" -V > /dev/null
+	# Nothing lands outside the prefix.
+	(cd "$r" && find . -type f) | grep -v "^\.$p/" > "$T/stray" || true
+	if [ -s "$T/stray" ]; then
+		echo "installed outside $p:"; cat "$T/stray"; fail=1
+	fi
+}
+
+inst "$T/usr" PREFIX=/usr
+layout "$T/usr" /usr /usr/lib/systemd/system
+inst "$T/local"
+layout "$T/local" /usr/local /usr/local/lib/systemd/system
+inst "$T/unitdir" PREFIX=/opt/shanhai SYSTEMDUNITDIR=/opt/shanhai/units
+layout "$T/unitdir" /opt/shanhai /opt/shanhai/units
+
+# The installed pages render, and man(1) finds them by name.
+mandoc -Tascii "$T/usr/usr/share/man/man8/shanhaid.8" | grep -q SIGHUP || {
+	echo "shanhaid.8 does not render"; fail=1; }
+
+[ $fail = 0 ] && (cd "$T/usr" && find . -type f | sort)
+exit $fail
