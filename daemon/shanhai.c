@@ -22,6 +22,10 @@ static const struct verb verbs[] = {
 	{ "keygen", cmd_keygen, "keygen --origin ORIGIN --out FILE [--sm2]" },
 	{ "statement", cmd_statement, "statement --agreement A --year Y "
 	    "--entries FILE [--format table|csv|json]" },
+	{ "verify", cmd_verify, "verify --vkey FILE [--vkey FILE ...] --checkpoint FILE\n"
+	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]" },
+	/* Test fixtures (doc/DESIGN.md, Ledger): not listed. */
+	{ "fixture", cmd_fixture, NULL },
 };
 
 static void
@@ -29,7 +33,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: shanhai VERB [ARGS]\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "       shanhai %s\n", verbs[i].usage);
+		if (verbs[i].usage != NULL)
+			fprintf(f, "       shanhai %s\n", verbs[i].usage);
 }
 
 static int

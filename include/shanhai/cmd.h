@@ -19,5 +19,9 @@ int	cmd_rules(int argc, char **argv);
 int	cmd_keygen(int argc, char **argv);
 /* shanhai statement --agreement A --year Y (--entries FILE | --url ...) */
 int	cmd_statement(int argc, char **argv);
+/* shanhai verify --vkey FILE --checkpoint FILE [--entries FILE] ... */
+int	cmd_verify(int argc, char **argv);
+/* shanhai fixture build|sign|receipt|consistency: test ledgers */
+int	cmd_fixture(int argc, char **argv);
 
 #endif

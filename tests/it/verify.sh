@@ -1,0 +1,169 @@
+#!/bin/sh
+# shanhai keygen and shanhai verify on ledgers built from the example cases:
+# a good ledger passes; a changed entry, a re-signed ledger whose settlement
+# does not follow from its rules, missing, extra and non-canonical entries,
+# wrong keys, bad receipts and bad consistency proofs all fail, naming why.
+set -eu
+BUILD=${BUILD:-build}
+TOP=${TOP:-$(pwd)}
+SH=$TOP/$BUILD/shanhai
+W=${TMPDIR:-/tmp}/verify.$$
+mkdir -p "$W"
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+ORIGIN=audit.example/shanhai
+T=2026-11-27T10:00:00Z
+
+fail() { echo "FAIL: $*"; exit 1; }
+# expect CODE PATTERN CMD...: exit status CODE and PATTERN in its output.
+expect() {
+	code=$1 pat=$2; shift 2
+	set +e
+	"$@" >out 2>&1
+	rc=$?
+	set -e
+	[ "$rc" -eq "$code" ] || { cat out; fail "$* exited $rc, not $code"; }
+	grep -q -- "$pat" out || { cat out; fail "$*: no '$pat' in output"; }
+}
+
+# keygen: 0600 key, verifier key line in FILE.vkey and on stdout, no overwrite.
+"$SH" keygen --origin $ORIGIN --out k1.pem >k1.out
+[ "$(stat -c %a k1.pem)" = 600 ] || fail "key mode $(stat -c %a k1.pem)"
+grep -q 'BEGIN PRIVATE KEY' k1.pem || fail "not PKCS#8 PEM"
+cmp -s k1.out k1.pem.vkey || fail "stdout and k1.pem.vkey differ"
+grep -Eq "^$ORIGIN\+[0-9a-f]{8}\+A[Q-Za-f][A-Za-z0-9+/]{42}$" k1.pem.vkey ||
+	fail "verifier key line: $(cat k1.pem.vkey)"
+expect 2 "not overwriting" "$SH" keygen --origin $ORIGIN --out k1.pem
+expect 2 usage "$SH" keygen --out k9.pem
+"$SH" keygen --origin $ORIGIN --out k2.pem >/dev/null
+"$SH" keygen --origin $ORIGIN --out sm2.pem --sm2 >/dev/null
+grep -Eq "^$ORIGIN\+[0-9a-f]{8}\+/w" sm2.pem.vkey || fail "SM2 key line"
+
+# A ledger of three agreements, as the daemon writes it.
+mkdir rules
+for c in example-kecheng-yuhang-2026 example-longquan-xiaoshan-2026 \
+    example-qujiang-yinzhou-2023-2024; do
+	cp "$TOP/tests/cases/$c/rules/"*.conf rules/
+	cat "$TOP/tests/cases/$c/reports.jsonl" >>reports.jsonl
+done
+"$SH" fixture build --rules rules --time $T reports.jsonl >ledger.jsonl
+N=$(wc -l <ledger.jsonl)
+sign() { "$SH" fixture sign --key k1.pem --origin $ORIGIN "$@"; }
+sign ledger.jsonl >cp
+expect 0 "replay of 3 rules" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
+	--entries ledger.jsonl
+grep -q "size $N: signature verified" out || fail "summary: $(cat out)"
+
+# Signatures: another key alone fails; rotation overlap (both keys sign);
+# several --vkey accept either; an SM2 co-signature is ignored by Ed25519
+# verifiers and verifies on its own.
+expect 1 "no signature by a known key" "$SH" verify --vkey k2.pem.vkey --checkpoint cp
+"$SH" fixture sign --key k1.pem --key k2.pem --origin $ORIGIN ledger.jsonl >cp12
+expect 0 verified "$SH" verify --vkey k2.pem.vkey --checkpoint cp12 --entries ledger.jsonl
+expect 0 verified "$SH" verify --vkey k1.pem.vkey --vkey k2.pem.vkey --checkpoint cp
+cat k1.pem.vkey k2.pem.vkey >both.vkey
+expect 0 verified "$SH" verify --vkey both.vkey --checkpoint cp12
+"$SH" fixture sign --key k1.pem --key sm2.pem --origin $ORIGIN ledger.jsonl >cpsm
+expect 0 verified "$SH" verify --vkey k1.pem.vkey --checkpoint cpsm
+expect 0 verified "$SH" verify --vkey sm2.pem.vkey --checkpoint cpsm
+sed 's/^\(audit.example\/shanhai\)$/\1x/' cp >cpbad
+expect 1 "does not verify" "$SH" verify --vkey k1.pem.vkey --checkpoint cpbad
+
+# One changed entry, signature kept: the replay names it, the root differs.
+S=$(grep -n '"type":"settlement"' ledger.jsonl | sed -n 3p | cut -d: -f1)
+I=$((S - 1))
+python3 - "$S" <<'EOF'
+import json, sys
+n = int(sys.argv[1])
+lines = open("ledger.jsonl").read().split("\n")
+e = json.loads(lines[n - 1])
+home = e["home"]
+cents = int(home.replace(".", "")) + 1
+e["home"] = "%d.%02d" % divmod(cents, 100)
+lines[n - 1] = json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+open("changed.jsonl", "w").write("\n".join(lines))
+EOF
+expect 1 "entry $I: settlement: field \"home\"" "$SH" verify --vkey k1.pem.vkey \
+	--checkpoint cp --entries changed.jsonl
+grep -q "do not hash to the checkpoint's root" out || fail "root not checked"
+
+# The same, re-signed: the signature and tree are fine, the number is not.
+sign changed.jsonl >cpchanged
+expect 1 "entry $I: settlement: field \"home\"" "$SH" verify --vkey k1.pem.vkey \
+	--checkpoint cpchanged --entries changed.jsonl
+if grep -q "root" out; then cat out; fail "re-signed ledger: root should match"; fi
+
+# "time" differs but nothing else: re-signed, it verifies.
+sed 's/"time":"2026-11-27T10:00:00Z"/"time":"2026-11-28T09:00:00Z"/' ledger.jsonl >retimed.jsonl
+sign retimed.jsonl >cpretimed
+expect 0 verified "$SH" verify --vkey k1.pem.vkey --checkpoint cpretimed --entries retimed.jsonl
+
+# A settlement removed, or doubled; an entry not canonical; all re-signed.
+sed "${S}d" ledger.jsonl >missing.jsonl
+sign missing.jsonl >cpm
+expect 1 "entry $I: missing" "$SH" verify --vkey k1.pem.vkey --checkpoint cpm --entries missing.jsonl
+sed "${S}p" ledger.jsonl >extra.jsonl
+sign extra.jsonl >cpx
+expect 1 "entry $((I + 1)): extra" "$SH" verify --vkey k1.pem.vkey --checkpoint cpx --entries extra.jsonl
+sed "${S}s/^{\"agreement\":/{ \"agreement\":/" ledger.jsonl >spaced.jsonl
+sign spaced.jsonl >cps
+expect 1 "entry $I: not canonical JSON" "$SH" verify --vkey k1.pem.vkey --checkpoint cps --entries spaced.jsonl
+# A key entry (rotation announcement) is hashed and skipped by the replay.
+{ head -n 3 ledger.jsonl; printf '{"key":"%s","type":"key"}\n' "$(cat k2.pem.vkey)"; tail -n +4 ledger.jsonl; } >keyed.jsonl
+sign keyed.jsonl >cpk
+expect 0 "1 other entries" "$SH" verify --vkey k1.pem.vkey --checkpoint cpk --entries keyed.jsonl
+# Fewer entries than the checkpoint covers; more are fine (not yet signed).
+# B: a size at a report's first entry, where the daemon may sign; one more
+# ends inside the report's entries, which the daemon never signs.
+head -n $((N - 1)) ledger.jsonl >short.jsonl
+expect 1 "covers $N" "$SH" verify --vkey k1.pem.vkey --checkpoint cp --entries short.jsonl
+B=$(($(grep -n '"type":"report"' ledger.jsonl | sed -n 10p | cut -d: -f1) - 1))
+sign --size $B ledger.jsonl >cpB
+expect 0 "entries 0..$((B - 1))" "$SH" verify --vkey k1.pem.vkey --checkpoint cpB --entries ledger.jsonl
+sign --size $((B + 1)) ledger.jsonl >cpB1
+expect 1 "entry $((B + 1)): missing" "$SH" verify --vkey k1.pem.vkey --checkpoint cpB1 --entries ledger.jsonl
+
+# Receipts: the report entry's tlog-proof against a signed checkpoint.
+R=$(grep -n '"type":"report"' ledger.jsonl | sed -n 5p | cut -d: -f1)
+R=$((R - 1))
+"$SH" fixture receipt --key k1.pem --origin $ORIGIN --index $R ledger.jsonl >receipt.json
+expect 0 "is entry $R, included" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
+	--entries ledger.jsonl --receipt receipt.json
+expect 2 "needs --entries" "$SH" verify --vkey k1.pem.vkey --checkpoint cp --receipt receipt.json
+sed "s/index $R/index $((R + 1))/" receipt.json >receipt-idx.json
+expect 1 "receipt" "$SH" verify --vkey k1.pem.vkey --checkpoint cp --entries ledger.jsonl \
+	--receipt receipt-idx.json
+python3 - <<'EOF'
+import json
+r = json.load(open("receipt.json"))
+lines = r["proof"].split("\n")
+h = lines[2]
+lines[2] = ("A" if h[0] != "A" else "B") + h[1:]
+r["proof"] = "\n".join(lines)
+json.dump(r, open("receipt-hash.json", "w"))
+EOF
+expect 1 "is not included" "$SH" verify --vkey k1.pem.vkey --checkpoint cp --entries ledger.jsonl \
+	--receipt receipt-hash.json
+sed 's/"report":"[0-9a-f]*"/"report":"'"$(printf %064d 0)"'"/' receipt.json >receipt-other.json
+expect 1 "entry $R: not the report 0000" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
+	--entries ledger.jsonl --receipt receipt-other.json
+
+# Consistency between two checkpoints.
+"$SH" fixture consistency --from $B ledger.jsonl >cons.json
+expect 0 "consistent with the checkpoint of size $B" "$SH" verify --vkey k1.pem.vkey \
+	--checkpoint cp --from cpB --proof cons.json --entries ledger.jsonl
+[ "$I" -lt "$B" ] || fail "the changed entry $I should lie before $B"
+sign --size $B changed.jsonl >cpBc
+expect 1 "not an extension" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
+	--from cpBc --proof cons.json
+"$SH" fixture consistency --from $B changed.jsonl >consc.json
+expect 1 "not an extension" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
+	--from cpBc --proof consc.json
+expect 1 "proves $B ->" "$SH" verify --vkey k1.pem.vkey --checkpoint cpB \
+	--from cpB --proof cons.json
+
+# Usage and I/O errors exit 2.
+expect 2 usage "$SH" verify --checkpoint cp
+expect 2 "nope" "$SH" verify --vkey k1.pem.vkey --checkpoint nope
+expect 2 "verifier key" sh -c "echo bad+00000000+AAAA >bad.vkey; '$SH' verify --vkey bad.vkey --checkpoint cp"
+echo "verify: all checks passed"
