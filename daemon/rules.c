@@ -563,9 +563,6 @@ parse_terms(struct ctx *c, struct rules *r, config_setting_t *root)
 		if (i > 0 && t->from <= r->terms[i - 1].from)
 			return fail(c, line, "terms must be in strictly "
 			    "increasing order of \"from\"");
-		if (r->has_end && t->from > r->end)
-			return fail(c, line, "starts after end (%s)",
-			    rules_period_format(r->cadence, r->end, pbuf));
 		fx = config_setting_get_member(e, "fixed");
 		hm = config_setting_get_member(e, "home");
 		bd = config_setting_get_member(e, "bands");

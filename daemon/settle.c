@@ -1290,7 +1290,6 @@ period_new(const struct agr *a, int32_t p)
 
 /* The plan for one report, computed before anything is committed. */
 struct plan {
-	int		 eff_changed;
 	int		 dispute;
 	int		 settle_from;		/* first newly settled index */
 	int		 settle_to;		/* one past the last settled */
@@ -1322,7 +1321,7 @@ plan_segment(const struct agr *a, struct period *pe, int32_t p,
 	for (k = 0; k < pl->sg.n; k++) {
 		struct period *x = pl->pes[k];
 
-		if (pl->sg.first + k == p) {
+		if (pl->sg.first + k == p && pl->new_eff != NULL) {
 			eff[k] = (int64_t *)pl->new_eff;
 			base[k] = pl->base;
 		} else if (x != NULL && x->has_eff) {
@@ -1485,11 +1484,13 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			    "overflows");
 			goto out;
 		}
-		pl->eff_changed = pe == NULL || !pe->has_eff ||
-		    !fig_equal(a, pe->eff, pl->new_eff);
 	}
-	if (pl->eff_changed &&
-	    plan_segment(a, pe, rep->p, pl, err, errlen) == -1)
+	/*
+	 * The segment is recomputed on every report, not only when effective
+	 * figures changed: a period may have become settleable since the last
+	 * look (a rules reload that split a segment), and it costs little.
+	 */
+	if (plan_segment(a, pe, rep->p, pl, err, errlen) == -1)
 		goto out;
 
 	/* Commit. */
@@ -1501,8 +1502,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			goto oom;
 		pe = npe;
 		npe = NULL;
-		if (pl->eff_changed)
-			pl->pes[rep->p - pl->sg.first] = pe;
+		pl->pes[rep->p - pl->sg.first] = pe;
 	}
 	if (idmap_put(&a->ids[role], rep->report_id, hbin, rep->p) == -1)
 		goto oom;
@@ -1533,7 +1533,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		if (result_add(res, &b) == -1)
 			goto oom;
 	}
-	if (pl->eff_changed) {
+	{
 		int64_t *delta = calloc(a->nvals, sizeof(int64_t));
 
 		if (delta == NULL)
