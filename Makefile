@@ -93,6 +93,9 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
+# Link-time seams: a test that stands in for the disk wraps the calls it fails.
+$(BUILD)/tests/test_journal: ALL_LDFLAGS += -Wl,--wrap=store_commit
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)

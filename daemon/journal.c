@@ -1,0 +1,1487 @@
+/*
+ * journal: the engine, the group-committing writer thread and the reads of
+ * the committed ledger (see journal.h and doc/DESIGN.md, Store and ingest).
+ *
+ * Threads. The event loop owns the engine, the group being filled (cur) and
+ * the store connection `rd`. The writer thread owns the connection `wr` and
+ * the hash cache. They share only the hand-over slots `todo` (a group for
+ * the writer) and `finished` (a group written, or failed), under `mu`; the
+ * writer wakes the loop through an eventfd. At most one group is with the
+ * writer at a time (inflight), so groups commit in the order they filled.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "shanhai/canon.h"
+#include "shanhai/journal.h"
+#include "shanhai/log.h"
+#include "shanhai/merkle.h"
+#include "shanhai/note.h"
+#include "shanhai/rules.h"
+#include "shanhai/settle.h"
+#include "shanhai/store.h"
+
+#define DB_NAME		"shanhai.db"
+#define TIME_BUFSZ	32
+/* Direct-mapped cache of subtree hashes for the writer: 2^16 slots. */
+#define CACHE_BITS	16
+#define CACHE_SLOTS	(1u << CACHE_BITS)
+/* A broken store is retried at most this often (seconds). */
+#define RESTORE_EVERY	1
+
+enum item_kind {
+	ITEM_REPORT,		/* a new report: its entries are in the group */
+	ITEM_DUPLICATE,		/* an identical resubmission: answer only */
+	ITEM_RULES,		/* a rules entry: no one waits for it */
+};
+
+struct item {
+	enum item_kind		 kind;
+	journal_done_fn		*done;
+	void			*arg;
+	struct store_report	 rep;	/* RULES: agreement, sha256, index */
+	int			 code;	/* the answer, set by the writer */
+	char			*text;
+	size_t			 textlen;
+};
+
+struct gentry {
+	char	*body;
+	size_t	 len;
+	char	 agreement[STORE_ID_BUFSZ];
+	char	 period[RULES_PERIOD_BUFSZ];	/* "" for rules entries */
+};
+
+struct group {
+	struct item	*items;
+	size_t		 nitems, capitems;
+	struct gentry	*entries;
+	size_t		 nentries, capentries;
+	uint64_t	 first;		/* ledger index of entries[0] */
+	int		 failed;
+	char		 why[256];
+};
+
+struct hslot {
+	uint64_t	index;
+	unsigned char	level;
+	unsigned char	valid;
+	unsigned char	hash[MERKLE_HASH_SIZE];
+};
+
+struct journal {
+	struct event_base	*base;
+	char			*origin;
+	struct note_signer	**signers;	/* the array is ours */
+	size_t			 nsigners;
+	struct store		*rd;		/* the loop's connection */
+	struct settle		*engine;
+	uint64_t		 next;		/* next index to hand out */
+	struct group		*cur;		/* filling */
+	struct group		*inflight;	/* with the writer */
+	int			 broken;	/* engine not rebuilt yet */
+	time_t			 broken_at;
+	char			 broken_why[512];
+	int			 efd;
+	struct event		*ev;
+
+	pthread_t		 thread;
+	int			 thread_started;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv_todo;
+	pthread_cond_t		 cv_finished;
+	struct group		*todo;
+	struct group		*finished;
+	int			 quit;
+
+	/* writer thread only */
+	struct store		*wr;
+	struct hslot		*cache;
+	uint64_t		 cp_size;	/* last checkpoint it signed */
+	char			*cp_note;
+};
+
+static void	journal_kick(struct journal *);
+static void	journal_finish(struct journal *, struct group *);
+
+static void
+now_rfc3339(char buf[TIME_BUFSZ])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, TIME_BUFSZ, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- groups ---- */
+
+static void
+group_free(struct group *g)
+{
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->nitems; i++)
+		free(g->items[i].text);
+	for (size_t i = 0; i < g->nentries; i++)
+		free(g->entries[i].body);
+	free(g->items);
+	free(g->entries);
+	free(g);
+}
+
+static int
+grow(void **p, size_t *cap, size_t n, size_t size)
+{
+	void *np;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	if ((np = realloc(*p, ncap * size)) == NULL)
+		return -1;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+/* The group being filled, made on first use; NULL when out of memory. */
+static struct group *
+journal_cur(struct journal *j)
+{
+	if (j->cur == NULL && (j->cur = calloc(1, sizeof(*j->cur))) != NULL)
+		j->cur->first = j->next;
+	return j->cur;
+}
+
+static struct item *
+group_add_item(struct group *g)
+{
+	struct item *it;
+
+	if (grow((void **)&g->items, &g->capitems, g->nitems,
+	    sizeof(*g->items)) < 0)
+		return NULL;
+	it = &g->items[g->nitems++];
+	memset(it, 0, sizeof(*it));
+	return it;
+}
+
+/* Queues one entry (copied) as the next of the ledger. */
+static int
+group_add_entry(struct journal *j, struct group *g, const char *body,
+    size_t len, const char *agreement, const char *period)
+{
+	struct gentry *e;
+
+	if (grow((void **)&g->entries, &g->capentries, g->nentries,
+	    sizeof(*g->entries)) < 0)
+		return -1;
+	e = &g->entries[g->nentries];
+	memset(e, 0, sizeof(*e));
+	if ((e->body = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(e->body, body, len);
+	e->body[len] = '\0';
+	e->len = len;
+	snprintf(e->agreement, sizeof(e->agreement), "%s",
+	    agreement ? agreement : "");
+	snprintf(e->period, sizeof(e->period), "%s", period ? period : "");
+	g->nentries++;
+	j->next++;
+	return 0;
+}
+
+/* ---- the writer's hash cache (hashes never change once written) ---- */
+
+static struct hslot *
+cache_slot(struct journal *j, unsigned level, uint64_t index)
+{
+	uint64_t x = (index + 1) * 0x9e3779b97f4a7c15ULL ^
+	    (uint64_t)level * 0xc2b2ae3d27d4eb4fULL;
+
+	return &j->cache[(x >> (64 - CACHE_BITS)) & (CACHE_SLOTS - 1)];
+}
+
+static void
+cache_put(struct journal *j, unsigned level, uint64_t index,
+    const unsigned char hash[MERKLE_HASH_SIZE])
+{
+	struct hslot *h = cache_slot(j, level, index);
+
+	h->index = index;
+	h->level = (unsigned char)level;
+	h->valid = 1;
+	memcpy(h->hash, hash, MERKLE_HASH_SIZE);
+}
+
+/* merkle_get_fn for the writer: the cache, then its store connection. */
+static int
+cache_get(void *ctx, unsigned level, uint64_t index,
+    unsigned char out[MERKLE_HASH_SIZE])
+{
+	struct journal *j = ctx;
+	struct hslot *h = cache_slot(j, level, index);
+	int rc;
+
+	if (h->valid && h->level == level && h->index == index) {
+		memcpy(out, h->hash, MERKLE_HASH_SIZE);
+		return 0;
+	}
+	if ((rc = store_get_hash(j->wr, level, index, out)) < 0)
+		return rc;
+	cache_put(j, level, index, out);
+	return 0;
+}
+
+/* ---- receipts ---- */
+
+/*
+ * The receipt of SPEC 7 for report row r against the signed checkpoint cp
+ * (of size r->checkpoint), into a malloc'd JSON text. Writer thread.
+ */
+static int
+build_receipt(struct journal *j, const struct store_report *r, const char *cp,
+    char **out, size_t *outlen)
+{
+	unsigned char hashes[MERKLE_MAX_PROOF][MERKLE_HASH_SIZE];
+	size_t n;
+	char *proof = NULL, *text;
+	json_t *o, *ents;
+	int rc = -1;
+
+	if (merkle_inclusion_proof(r->index, r->checkpoint, cache_get, j,
+	    hashes, &n) < 0 || n > NOTE_MAX_PROOF)
+		return -1;
+	if (note_proof_format(r->index, (const unsigned char (*)[NOTE_HASH_SIZE])
+	    hashes, n, cp, strlen(cp), &proof) < 0)
+		return -1;
+	if ((o = json_object()) == NULL || (ents = json_array()) == NULL) {
+		json_decref(o);
+		free(proof);
+		return -1;
+	}
+	for (uint64_t i = 0; i < r->count; i++)
+		json_array_append_new(ents, json_integer((json_int_t)(r->index + i)));
+	json_object_set_new(o, "report", json_string(r->sha256));
+	json_object_set_new(o, "index", json_integer((json_int_t)r->index));
+	json_object_set_new(o, "entries", ents);
+	json_object_set_new(o, "status", json_string(r->status));
+	json_object_set_new(o, "proof", json_string(proof));
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text != NULL) {
+		*out = text;
+		*outlen = strlen(text);
+		rc = 0;
+	}
+	json_decref(o);
+	free(proof);
+	return rc;
+}
+
+/* ---- the writer thread ---- */
+
+/* Signs a checkpoint of the first size entries (writer's connection). */
+static int
+sign_checkpoint(struct journal *j, uint64_t size, char **note, char *err,
+    size_t errlen)
+{
+	unsigned char root[MERKLE_HASH_SIZE];
+	char *body;
+	size_t len;
+	int rc;
+
+	if ((rc = merkle_root(size, cache_get, j, root)) < 0) {
+		snprintf(err, errlen, "tree root of size %llu: %s",
+		    (unsigned long long)size, store_errmsg(j->wr));
+		return -1;
+	}
+	if ((body = note_checkpoint_body(j->origin, size, root)) == NULL) {
+		snprintf(err, errlen, "checkpoint: out of memory");
+		return -1;
+	}
+	rc = note_sign(body, strlen(body),
+	    (struct note_signer *const *)j->signers, j->nsigners, note, &len,
+	    err, errlen);
+	free(body);
+	if (rc < 0)
+		return -1;
+	if (store_put_checkpoint(j->wr, size, root, *note) < 0) {
+		snprintf(err, errlen, "checkpoint %llu: %s",
+		    (unsigned long long)size, store_errmsg(j->wr));
+		free(*note);
+		*note = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes g's entries, hashes, checkpoint and index rows in one commit. */
+static int
+write_group(struct journal *j, struct group *g)
+{
+	struct merkle_subtree subs[MERKLE_MAX_DEPTH + 1];
+	struct store *s = j->wr;
+	uint64_t size;
+	char *note = NULL;
+	int n;
+
+	if (store_begin(s) < 0)
+		goto fail_db;
+	if (store_size(s, &size) < 0)
+		goto fail_db;
+	if (size != g->first) {
+		snprintf(g->why, sizeof(g->why), "the ledger holds %llu entries,"
+		    " the group starts at %llu", (unsigned long long)size,
+		    (unsigned long long)g->first);
+		goto fail;
+	}
+	for (size_t i = 0; i < g->nentries; i++) {
+		struct gentry *e = &g->entries[i];
+		uint64_t idx = g->first + i;
+		unsigned char leaf[MERKLE_HASH_SIZE];
+
+		merkle_hash_leaf(e->body, e->len, leaf);
+		if (store_append(s, idx, e->body, e->len, leaf) < 0)
+			goto fail_db;
+		if ((n = merkle_append(idx, leaf, cache_get, j, subs)) < 0)
+			goto fail_db;
+		cache_put(j, 0, idx, leaf);
+		for (int k = 1; k < n; k++) {
+			if (store_put_hash(s, subs[k].level, subs[k].index,
+			    subs[k].hash) < 0)
+				goto fail_db;
+			cache_put(j, subs[k].level, subs[k].index, subs[k].hash);
+		}
+		if (e->period[0] != '\0' &&
+		    store_put_period(s, e->agreement, e->period, idx) < 0)
+			goto fail_db;
+	}
+	size = g->first + g->nentries;
+	if (sign_checkpoint(j, size, &note, g->why, sizeof(g->why)) < 0)
+		goto fail;
+	for (size_t i = 0; i < g->nitems; i++) {
+		struct item *it = &g->items[i];
+
+		if (it->kind == ITEM_REPORT) {
+			it->rep.checkpoint = size;
+			if (store_put_report(s, &it->rep) < 0)
+				goto fail_db;
+		} else if (it->kind == ITEM_RULES) {
+			if (store_put_rules(s, it->rep.agreement, it->rep.sha256,
+			    it->rep.index) < 0)
+				goto fail_db;
+		}
+	}
+	if (store_commit(s) < 0)
+		goto fail_db;
+	free(j->cp_note);
+	j->cp_note = note;
+	j->cp_size = size;
+	return 0;
+fail_db:
+	snprintf(g->why, sizeof(g->why), "%s", store_errmsg(s));
+fail:
+	free(note);
+	store_rollback(s);
+	/* Hashes of the rolled-back entries may sit in the cache. */
+	memset(j->cache, 0, CACHE_SLOTS * sizeof(*j->cache));
+	return -1;
+}
+
+/* Fills in every item's answer once g is durable. */
+static void
+answer_group(struct journal *j, struct group *g)
+{
+	for (size_t i = 0; i < g->nitems; i++) {
+		struct item *it = &g->items[i];
+		char *cp = NULL;
+		const char *note;
+
+		if (it->kind == ITEM_RULES)
+			continue;
+		it->code = 201;
+		if (it->kind == ITEM_DUPLICATE) {
+			it->code = 200;
+			if (store_report_by_hash(j->wr, it->rep.sha256,
+			    &it->rep) < 0)
+				goto fail;
+		}
+		if (it->rep.checkpoint == j->cp_size)
+			note = j->cp_note;
+		else if (store_checkpoint(j->wr, it->rep.checkpoint, &cp) == 0)
+			note = cp;
+		else
+			goto fail;
+		if (build_receipt(j, &it->rep, note, &it->text,
+		    &it->textlen) < 0)
+			goto fail;
+		free(cp);
+		continue;
+fail:
+		free(cp);
+		it->code = 500;
+		if ((it->text = strdup("receipt: cannot be built from the"
+		    " store")) != NULL)
+			it->textlen = strlen(it->text);
+		log_warnx("receipt of report %s: %s", it->rep.sha256,
+		    store_errmsg(j->wr));
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct journal *j = arg;
+	struct group *g;
+	uint64_t one = 1;
+
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		while (j->todo == NULL && !j->quit)
+			pthread_cond_wait(&j->cv_todo, &j->mu);
+		g = j->todo;
+		j->todo = NULL;
+		pthread_mutex_unlock(&j->mu);
+		if (g == NULL)
+			break;
+		if (g->nentries > 0 && write_group(j, g) < 0)
+			g->failed = 1;
+		else
+			answer_group(j, g);
+		pthread_mutex_lock(&j->mu);
+		j->finished = g;
+		pthread_cond_signal(&j->cv_finished);
+		pthread_mutex_unlock(&j->mu);
+		if (write(j->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_warn("journal: waking the event loop");
+	}
+	return NULL;
+}
+
+/* ---- replay: the engine rebuilt from the store ---- */
+
+/* The canonical bytes of r's `rules` entry stamped with time. */
+static char *
+rules_entry_bytes(const struct rules *r, const char *stamp, size_t *len,
+    char *err, size_t errlen)
+{
+	json_t *e = rules_entry(r);
+	char *b;
+
+	if (e == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	json_object_set_new(e, "time", json_string(stamp));
+	b = canon_dump(e, len, err, errlen);
+	json_decref(e);
+	return b;
+}
+
+/* A private copy of r, since the engine takes what it installs. */
+static struct rules *
+rules_copy(const struct rules *r, char *err, size_t errlen)
+{
+	char name[STORE_ID_BUFSZ + 16];
+
+	snprintf(name, sizeof(name), "%s.conf", rules_get0_id(r));
+	return rules_parse(rules_get0_text(r), name, err, errlen);
+}
+
+struct replay {
+	struct settle		*engine;
+	struct settle_result	*res;	/* entries still to meet */
+	size_t			 next;	/* in res */
+	uint64_t		 report_at;
+	char			*err;
+	size_t			 errlen;
+};
+
+static const char *
+json_str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static int
+replay_rules(struct replay *rp, uint64_t index, const char *body, size_t len,
+    const json_t *e)
+{
+	const char *agreement = json_str(e, "agreement"), *text =
+	    json_str(e, "text"), *stamp = json_str(e, "time");
+	char name[STORE_ID_BUFSZ + 64], msg[512], *again;
+	struct rules *r;
+	size_t alen;
+	int same;
+
+	if (agreement == NULL || text == NULL || stamp == NULL) {
+		snprintf(rp->err, rp->errlen, "entry %llu: rules entry without"
+		    " agreement, text or time", (unsigned long long)index);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "ledger-%llu/%s.conf",
+	    (unsigned long long)index, agreement);
+	if ((r = rules_parse(text, name, msg, sizeof(msg))) == NULL) {
+		snprintf(rp->err, rp->errlen, "entry %llu: %s",
+		    (unsigned long long)index, msg);
+		return -1;
+	}
+	if ((again = rules_entry_bytes(r, stamp, &alen, msg,
+	    sizeof(msg))) == NULL) {
+		rules_free(r);
+		snprintf(rp->err, rp->errlen, "entry %llu: %s",
+		    (unsigned long long)index, msg);
+		return -1;
+	}
+	same = alen == len && memcmp(again, body, len) == 0;
+	free(again);
+	if (!same) {
+		rules_free(r);
+		snprintf(rp->err, rp->errlen, "entry %llu: rules entry is not"
+		    " as the daemon writes it", (unsigned long long)index);
+		return -1;
+	}
+	if (settle_install(rp->engine, r, msg, sizeof(msg)) < 0) {
+		rules_free(r);
+		snprintf(rp->err, rp->errlen, "entry %llu: %s",
+		    (unsigned long long)index, msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+replay_report(struct replay *rp, uint64_t index, const char *body, size_t len,
+    const json_t *e)
+{
+	const json_t *report = json_object_get(e, "report");
+	const char *stamp = json_str(e, "time"), *submitter =
+	    json_str(e, "submitter");
+	char msg[512], *bytes;
+	size_t blen, elen;
+	const char *first;
+	int code;
+
+	if (!json_is_object(report) || stamp == NULL) {
+		snprintf(rp->err, rp->errlen, "entry %llu: report entry without"
+		    " report or time", (unsigned long long)index);
+		return -1;
+	}
+	if ((bytes = canon_dump(report, &blen, msg, sizeof(msg))) == NULL) {
+		snprintf(rp->err, rp->errlen, "entry %llu: %s",
+		    (unsigned long long)index, msg);
+		return -1;
+	}
+	code = settle_submit(rp->engine, bytes, blen, NULL, 0, stamp, submitter,
+	    &rp->res, msg, sizeof(msg));
+	free(bytes);
+	if (code != SETTLE_ACCEPTED) {
+		if (code >= 0)
+			snprintf(msg, sizeof(msg), "it repeats report %s",
+			    settle_result_hash(rp->res));
+		settle_result_free(rp->res);
+		rp->res = NULL;
+		snprintf(rp->err, rp->errlen, "entry %llu: the engine refuses"
+		    " this report: %s", (unsigned long long)index, msg);
+		return -1;
+	}
+	first = settle_result_entry(rp->res, 0, &elen);
+	if (elen != len || memcmp(first, body, len) != 0) {
+		snprintf(rp->err, rp->errlen, "entry %llu: the report entry"
+		    " differs from its replay", (unsigned long long)index);
+		return -1;
+	}
+	rp->next = 1;
+	rp->report_at = index;
+	return 0;
+}
+
+static int
+replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
+    const unsigned char leaf[STORE_HASH_SIZE])
+{
+	struct replay *rp = ctx;
+	char msg[256];
+	const char *type;
+	json_t *e;
+	int rc;
+
+	(void)leaf;
+	if (rp->res != NULL && rp->next < settle_result_count(rp->res)) {
+		size_t elen;
+		const char *want = settle_result_entry(rp->res, rp->next++,
+		    &elen);
+
+		if (elen != len || memcmp(want, body, len) != 0) {
+			snprintf(rp->err, rp->errlen, "entry %llu differs from"
+			    " the replay of the report at %llu",
+			    (unsigned long long)index,
+			    (unsigned long long)rp->report_at);
+			return -1;
+		}
+		return 0;
+	}
+	settle_result_free(rp->res);
+	rp->res = NULL;
+	if ((e = canon_parse(body, len, msg, sizeof(msg))) == NULL) {
+		snprintf(rp->err, rp->errlen, "entry %llu: %s",
+		    (unsigned long long)index, msg);
+		return -1;
+	}
+	type = json_str(e, "type");
+	if (type != NULL && strcmp(type, "rules") == 0)
+		rc = replay_rules(rp, index, body, len, e);
+	else if (type != NULL && strcmp(type, "report") == 0)
+		rc = replay_report(rp, index, body, len, e);
+	else {
+		snprintf(rp->err, rp->errlen, "entry %llu: a %s entry that no"
+		    " report before it caused", (unsigned long long)index,
+		    type ? type : "untyped");
+		rc = -1;
+	}
+	json_decref(e);
+	return rc;
+}
+
+/* A new engine holding the state the stored ledger describes. */
+static struct settle *
+replay(struct store *s, uint64_t *size, char *err, size_t errlen)
+{
+	struct replay rp = { .err = err, .errlen = errlen };
+	int rc;
+
+	if (store_size(s, size) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(s));
+		return NULL;
+	}
+	if ((rp.engine = settle_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rc = store_foreach(s, 0, *size, replay_entry, &rp);
+	if (rc == 0 && rp.res != NULL && rp.next < settle_result_count(rp.res)) {
+		snprintf(err, errlen, "the ledger ends inside the entries of the"
+		    " report at %llu", (unsigned long long)rp.report_at);
+		rc = -1;
+	} else if (rc < -1 || rc > 0)
+		snprintf(err, errlen, "%s", store_errmsg(s));
+	settle_result_free(rp.res);
+	if (rc != 0) {
+		settle_free(rp.engine);
+		return NULL;
+	}
+	return rp.engine;
+}
+
+/* ---- rules ---- */
+
+/* Does list hold agreement id? */
+static int
+list_has(const struct rules *const *list, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rules_get0_id(list[i]), id) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+rules_changed(const struct settle *e, const struct rules *r)
+{
+	const struct rules *old = settle_get0_rules(e, rules_get0_id(r));
+
+	return old == NULL || strcmp(rules_get0_sha256(old),
+	    rules_get0_sha256(r)) != 0;
+}
+
+int
+journal_rules_check(struct journal *j, const struct rules *const *list,
+    size_t n, char *err, size_t errlen)
+{
+	char msg[512];
+
+	if (j->broken) {
+		snprintf(err, errlen, "the ledger store is failing: %s",
+		    j->broken_why);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!rules_changed(j->engine, list[i]))
+			continue;
+		if (settle_check_replace(j->engine, list[i], msg,
+		    sizeof(msg)) < 0) {
+			snprintf(err, errlen, "%s: %s", rules_get0_id(list[i]),
+			    msg);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < settle_rules_count(j->engine); i++) {
+		const char *id = rules_get0_id(settle_get0_rules_at(j->engine, i));
+
+		if (!list_has(list, n, id) &&
+		    settle_check_remove(j->engine, id, msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "%s: %s", id, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Installs a copy of r and queues its rules entry. */
+static int
+rules_put(struct journal *j, const struct rules *r, const char *stamp,
+    char *err, size_t errlen)
+{
+	struct rules *mine;
+	struct group *g;
+	struct item *it;
+	char *bytes;
+	size_t len;
+
+	if ((mine = rules_copy(r, err, errlen)) == NULL)
+		return -1;
+	if ((bytes = rules_entry_bytes(mine, stamp, &len, err, errlen)) == NULL) {
+		rules_free(mine);
+		return -1;
+	}
+	if (settle_install(j->engine, mine, err, errlen) < 0) {
+		rules_free(mine);
+		free(bytes);
+		return -1;
+	}
+	/* The engine changed: from here a failure must rebuild it. */
+	if ((g = journal_cur(j)) == NULL || (it = group_add_item(g)) == NULL ||
+	    group_add_entry(j, g, bytes, len, rules_get0_id(r), NULL) < 0) {
+		free(bytes);
+		snprintf(err, errlen, "out of memory");
+		return -2;
+	}
+	free(bytes);
+	it->kind = ITEM_RULES;
+	snprintf(it->rep.agreement, sizeof(it->rep.agreement), "%s",
+	    rules_get0_id(r));
+	snprintf(it->rep.sha256, sizeof(it->rep.sha256), "%s",
+	    rules_get0_sha256(r));
+	it->rep.index = j->next - 1;
+	return 0;
+}
+
+static void	journal_fail_all(struct journal *, const char *);
+
+int
+journal_rules_apply(struct journal *j, const struct rules *const *list,
+    size_t n, int strict, char *err, size_t errlen)
+{
+	char stamp[TIME_BUFSZ], msg[512];
+	int rc;
+
+	if (strict && journal_rules_check(j, list, n, err, errlen) < 0)
+		return -1;
+	if (j->broken) {
+		snprintf(err, errlen, "the ledger store is failing: %s",
+		    j->broken_why);
+		return -1;
+	}
+	now_rfc3339(stamp);
+	for (size_t i = 0; i < n; i++) {
+		if (!rules_changed(j->engine, list[i]))
+			continue;
+		if (settle_check_replace(j->engine, list[i], msg,
+		    sizeof(msg)) < 0) {
+			log_warnx("rules %s: change refused, keeping the version"
+			    " in the ledger: %s", rules_get0_id(list[i]), msg);
+			continue;
+		}
+		if ((rc = rules_put(j, list[i], stamp, msg, sizeof(msg))) < 0) {
+			snprintf(err, errlen, "%s: %s", rules_get0_id(list[i]),
+			    msg);
+			if (rc == -2)
+				journal_fail_all(j, err);
+			return -1;
+		}
+		log_info("rules %s: in force, sha256 %s", rules_get0_id(list[i]),
+		    rules_get0_sha256(list[i]));
+	}
+	for (size_t i = 0; i < settle_rules_count(j->engine); ) {
+		const char *id = rules_get0_id(settle_get0_rules_at(j->engine, i));
+
+		if (list_has(list, n, id) ||
+		    settle_check_remove(j->engine, id, msg, sizeof(msg)) < 0) {
+			if (!list_has(list, n, id))
+				log_warnx("rules %s: the file is gone, but its"
+				    " periods settled; keeping it: %s", id, msg);
+			i++;
+			continue;
+		}
+		log_info("rules %s: withdrawn", id);
+		if (settle_remove(j->engine, id, msg, sizeof(msg)) < 0)
+			i++;
+	}
+	journal_kick(j);
+	return 0;
+}
+
+/* ---- the loop side of group commit ---- */
+
+static void
+journal_kick(struct journal *j)
+{
+	if (j->inflight != NULL || j->cur == NULL ||
+	    (j->cur->nitems == 0 && j->cur->nentries == 0))
+		return;
+	j->inflight = j->cur;
+	j->cur = NULL;
+	pthread_mutex_lock(&j->mu);
+	j->todo = j->inflight;
+	pthread_cond_signal(&j->cv_todo);
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void
+answer_items(struct group *g, int code, const char *why)
+{
+	for (size_t i = 0; i < g->nitems; i++) {
+		struct item *it = &g->items[i];
+
+		if (it->done == NULL)
+			continue;
+		if (code != 0)
+			it->done(it->arg, code, why, strlen(why));
+		else
+			it->done(it->arg, it->code, it->text, it->textlen);
+	}
+}
+
+/*
+ * The engine went ahead of the store (a commit failed, or memory ran out
+ * after the engine accepted): answer everything queued 503 and rebuild the
+ * engine from what is committed.
+ */
+static void
+journal_restore(struct journal *j)
+{
+	struct rules **keep = NULL;
+	struct settle *e;
+	size_t nkeep = 0;
+	uint64_t size;
+	char err[512];
+
+	if ((e = replay(j->rd, &size, err, sizeof(err))) == NULL) {
+		j->broken = 1;
+		j->broken_at = time(NULL);
+		snprintf(j->broken_why, sizeof(j->broken_why), "%s", err);
+		log_warnx("journal: cannot rebuild the engine from the store:"
+		    " %s", err);
+		return;
+	}
+	/* The agreements that were in force stay so, as new rules entries. */
+	nkeep = settle_rules_count(j->engine);
+	if (nkeep > 0 && (keep = calloc(nkeep, sizeof(*keep))) == NULL)
+		nkeep = 0;
+	for (size_t i = 0; i < nkeep; i++)
+		keep[i] = (struct rules *)settle_get0_rules_at(j->engine, i);
+	{
+		struct settle *old = j->engine;
+
+		j->engine = e;
+		j->next = size;
+		j->broken = 0;
+		if (journal_rules_apply(j, (const struct rules *const *)keep,
+		    nkeep, 0, err, sizeof(err)) < 0)
+			log_warnx("journal: rules after rebuilding: %s", err);
+		settle_free(old);
+	}
+	free(keep);
+	log_notice("journal: engine rebuilt from the store at %llu entries",
+	    (unsigned long long)size);
+}
+
+static void
+journal_fail_all(struct journal *j, const char *why)
+{
+	struct group *g = j->cur;
+
+	j->cur = NULL;
+	log_warnx("journal: nothing queued was committed: %s", why);
+	if (g != NULL) {
+		answer_items(g, 503, why);
+		group_free(g);
+	}
+	j->broken = 1;
+	j->broken_at = time(NULL);
+	snprintf(j->broken_why, sizeof(j->broken_why), "%s", why);
+	if (j->inflight == NULL)
+		journal_restore(j);
+	/* else: restored when the inflight group comes back */
+}
+
+/* The writer is done with g: answer its items and go on. */
+static void
+journal_finish(struct journal *j, struct group *g)
+{
+	j->inflight = NULL;
+	if (g->failed) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "the ledger could not be committed:"
+		    " %s", g->why);
+		answer_items(g, 503, why);
+		group_free(g);
+		journal_fail_all(j, why);
+		journal_kick(j);
+		return;
+	}
+	if (j->broken)
+		journal_restore(j);
+	else
+		journal_kick(j);	/* the next group first: the disk waits */
+	answer_items(g, 0, NULL);
+	group_free(g);
+	journal_kick(j);
+}
+
+static void
+on_writer(evutil_socket_t fd, short what, void *arg)
+{
+	struct journal *j = arg;
+	struct group *g;
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("journal: eventfd");
+	pthread_mutex_lock(&j->mu);
+	g = j->finished;
+	j->finished = NULL;
+	pthread_mutex_unlock(&j->mu);
+	if (g != NULL)
+		journal_finish(j, g);
+}
+
+int
+journal_flush(struct journal *j)
+{
+	int failed = 0;
+
+	journal_kick(j);
+	while (j->inflight != NULL) {
+		struct group *g;
+
+		pthread_mutex_lock(&j->mu);
+		while (j->finished == NULL)
+			pthread_cond_wait(&j->cv_finished, &j->mu);
+		g = j->finished;
+		j->finished = NULL;
+		pthread_mutex_unlock(&j->mu);
+		failed |= g->failed;
+		journal_finish(j, g);
+	}
+	return failed || j->broken ? -1 : 0;
+}
+
+size_t
+journal_pending(const struct journal *j)
+{
+	size_t n = 0;
+
+	if (j->cur != NULL)
+		n += j->cur->nitems;
+	if (j->inflight != NULL)
+		n += j->inflight->nitems;
+	return n;
+}
+
+/* ---- submissions ---- */
+
+/* Queues the entries of an accepted report and the item that waits. */
+static int
+queue_report(struct journal *j, struct settle_result *res,
+    journal_done_fn *done, void *arg)
+{
+	size_t count = settle_result_count(res);
+	const json_t *rep = json_object_get(settle_result_get0_json(res, 0),
+	    "report");
+	const char *report_id = json_str(rep, "report_id");
+	struct group *g;
+	struct item *it;
+
+	if (count == 0 || report_id == NULL)
+		return -1;
+	if ((g = journal_cur(j)) == NULL || (it = group_add_item(g)) == NULL)
+		return -1;
+	it->kind = ITEM_REPORT;
+	it->done = done;
+	it->arg = arg;
+	snprintf(it->rep.agreement, sizeof(it->rep.agreement), "%s",
+	    settle_result_agreement(res));
+	snprintf(it->rep.role, sizeof(it->rep.role), "%s",
+	    settle_result_role(res));
+	snprintf(it->rep.report_id, sizeof(it->rep.report_id), "%s",
+	    report_id);
+	snprintf(it->rep.sha256, sizeof(it->rep.sha256), "%s",
+	    settle_result_hash(res));
+	snprintf(it->rep.status, sizeof(it->rep.status), "%s",
+	    settle_status_name(settle_result_status(res)));
+	it->rep.index = j->next;
+	it->rep.count = count;
+	for (size_t i = 0; i < count; i++) {
+		const json_t *e = settle_result_get0_json(res, i);
+		const char *agreement = json_str(e, "agreement"), *period =
+		    json_str(e, "period");
+		const char *body;
+		size_t len;
+
+		if (i == 0) {
+			agreement = settle_result_agreement(res);
+			period = settle_result_period(res);
+		}
+		body = settle_result_entry(res, i, &len);
+		if (group_add_entry(j, g, body, len, agreement, period) < 0) {
+			/* The caller answers; the item must not. */
+			it->done = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+journal_submit(struct journal *j, const char *body, size_t len,
+    const char *const *sides, size_t nsides, const char *submitter,
+    journal_done_fn *done, void *arg, char *err, size_t errlen)
+{
+	struct settle_result *res = NULL;
+	char stamp[TIME_BUFSZ];
+	struct group *g;
+	struct item *it;
+	int code;
+
+	if (j->broken && j->inflight == NULL &&
+	    time(NULL) - j->broken_at >= RESTORE_EVERY)
+		journal_restore(j);
+	if (j->broken) {
+		snprintf(err, errlen, "the ledger store is failing: %s",
+		    j->broken_why);
+		return 503;
+	}
+	now_rfc3339(stamp);
+	code = settle_submit(j->engine, body, len, sides, nsides, stamp,
+	    submitter, &res, err, errlen);
+	if (code < 0)
+		return -code;
+	if (code == SETTLE_DUPLICATE) {
+		if ((g = journal_cur(j)) == NULL ||
+		    (it = group_add_item(g)) == NULL) {
+			settle_result_free(res);
+			snprintf(err, errlen, "out of memory");
+			return 503;
+		}
+		it->kind = ITEM_DUPLICATE;
+		it->done = done;
+		it->arg = arg;
+		snprintf(it->rep.sha256, sizeof(it->rep.sha256), "%s",
+		    settle_result_hash(res));
+	} else if (queue_report(j, res, done, arg) < 0) {
+		settle_result_free(res);
+		snprintf(err, errlen, "out of memory");
+		journal_fail_all(j, err);
+		return 503;
+	}
+	settle_result_free(res);
+	journal_kick(j);
+	return 0;
+}
+
+/* ---- open and close ---- */
+
+/* Makes sure the ledger has a checkpoint covering all of it (at open). */
+static int
+cover_ledger(struct journal *j, uint64_t size, char *err, size_t errlen)
+{
+	uint64_t cps;
+	char *note = NULL, msg[400];
+	int rc;
+
+	rc = store_latest_checkpoint(j->wr, &cps, &note);
+	if (rc == 0 && cps == size) {
+		j->cp_size = cps;
+		j->cp_note = note;
+		return 0;
+	}
+	free(note);
+	if (rc < 0 && rc != STORE_ENOENT) {
+		snprintf(err, errlen, "%s", store_errmsg(j->wr));
+		return -1;
+	}
+	if (store_begin(j->wr) < 0 ||
+	    sign_checkpoint(j, size, &note, msg, sizeof(msg)) < 0 ||
+	    store_commit(j->wr) < 0) {
+		snprintf(err, errlen, "signing a checkpoint of size %llu: %s",
+		    (unsigned long long)size, note ? store_errmsg(j->wr) : msg);
+		free(note);
+		store_rollback(j->wr);
+		return -1;
+	}
+	j->cp_size = size;
+	j->cp_note = note;
+	return 0;
+}
+
+/* The ledger's origin is fixed by the first start. */
+static int
+check_origin(struct journal *j, char *err, size_t errlen)
+{
+	char *have = NULL;
+	int rc = store_meta(j->rd, "origin", &have);
+
+	if (rc == STORE_ENOENT) {
+		if (store_put_meta(j->wr, "origin", j->origin) == 0)
+			return 0;
+		snprintf(err, errlen, "%s", store_errmsg(j->wr));
+		return -1;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(j->rd));
+		return -1;
+	}
+	rc = strcmp(have, j->origin) == 0 ? 0 : -1;
+	if (rc < 0)
+		snprintf(err, errlen, "the ledger here is the one of origin"
+		    " \"%s\", not \"%s\" (ledger.origin)", have, j->origin);
+	free(have);
+	return rc;
+}
+
+struct journal *
+journal_open(struct event_base *base, const char *state_dir,
+    const char *origin, struct note_signer *const *signers, size_t nsigners,
+    char *err, size_t errlen)
+{
+	struct journal *j;
+	char path[PATH_MAX], msg[512];
+	uint64_t size;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	j->efd = -1;
+	j->base = base;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv_todo, NULL);
+	pthread_cond_init(&j->cv_finished, NULL);
+	if ((j->origin = strdup(origin)) == NULL ||
+	    (j->cache = calloc(CACHE_SLOTS, sizeof(*j->cache))) == NULL ||
+	    (j->signers = calloc(nsigners + 1, sizeof(*j->signers))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	memcpy(j->signers, signers, nsigners * sizeof(*signers));
+	j->nsigners = nsigners;
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "state_dir %s: %s", state_dir,
+		    strerror(errno));
+		goto fail;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", state_dir,
+	    DB_NAME) >= sizeof(path)) {
+		snprintf(err, errlen, "state_dir %s: path too long", state_dir);
+		goto fail;
+	}
+	if ((j->rd = store_open(path, err, errlen)) == NULL ||
+	    (j->wr = store_open(path, err, errlen)) == NULL)
+		goto fail;
+	if (check_origin(j, err, errlen) < 0)
+		goto fail;
+	if ((j->engine = replay(j->rd, &size, msg, sizeof(msg))) == NULL) {
+		snprintf(err, errlen, "%s: replaying the ledger: %s", path, msg);
+		goto fail;
+	}
+	j->next = size;
+	if (cover_ledger(j, size, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		goto fail;
+	}
+	if ((j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+	    (j->ev = event_new(base, j->efd, EV_READ | EV_PERSIST, on_writer,
+	    j)) == NULL || event_add(j->ev, NULL) < 0) {
+		snprintf(err, errlen, "journal: eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if (pthread_create(&j->thread, NULL, writer_main, j) != 0) {
+		snprintf(err, errlen, "journal: writer thread: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	j->thread_started = 1;
+	log_info("journal: %s: %llu entries, checkpoint %llu", path,
+	    (unsigned long long)size, (unsigned long long)j->cp_size);
+	return j;
+fail:
+	journal_free(j);
+	return NULL;
+}
+
+void
+journal_free(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	if (j->thread_started) {
+		(void)journal_flush(j);
+		pthread_mutex_lock(&j->mu);
+		j->quit = 1;
+		pthread_cond_signal(&j->cv_todo);
+		pthread_mutex_unlock(&j->mu);
+		pthread_join(j->thread, NULL);
+	}
+	group_free(j->cur);
+	group_free(j->inflight);
+	group_free(j->finished);
+	if (j->ev != NULL)
+		event_free(j->ev);
+	if (j->efd >= 0)
+		close(j->efd);
+	store_close(j->rd);
+	store_close(j->wr);
+	settle_free(j->engine);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv_todo);
+	pthread_cond_destroy(&j->cv_finished);
+	free(j->cache);
+	free(j->signers);
+	free(j->cp_note);
+	free(j->origin);
+	free(j);
+}
+
+/* ---- reads of the committed ledger ---- */
+
+int
+journal_checkpoint(struct journal *j, char **note, char *err, size_t errlen)
+{
+	uint64_t size;
+	int rc = store_latest_checkpoint(j->rd, &size, note);
+
+	if (rc == STORE_ENOENT) {
+		snprintf(err, errlen, "no checkpoint was signed yet");
+		return 404;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(j->rd));
+		return 500;
+	}
+	return 0;
+}
+
+/* The committed ledger's size, or -1 (err). */
+static int
+ledger_size(struct journal *j, uint64_t *size, char *err, size_t errlen)
+{
+	if (store_size(j->rd, size) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(j->rd));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+add_line(void *ctx, uint64_t index, const char *body, size_t len,
+    const unsigned char leaf[STORE_HASH_SIZE])
+{
+	struct evbuffer *out = ctx;
+
+	(void)index;
+	(void)leaf;
+	if (evbuffer_add(out, body, len) < 0 || evbuffer_add(out, "\n", 1) < 0)
+		return -1;
+	return 0;
+}
+
+int
+journal_entries(struct journal *j, uint64_t start, uint64_t end,
+    struct evbuffer *out, char *err, size_t errlen)
+{
+	uint64_t size;
+
+	if (ledger_size(j, &size, err, errlen) < 0)
+		return 500;
+	if (start > end) {
+		snprintf(err, errlen, "end: %llu is before start %llu",
+		    (unsigned long long)end, (unsigned long long)start);
+		return 400;
+	}
+	if (end > size) {
+		snprintf(err, errlen, "end: beyond the ledger's %llu entries",
+		    (unsigned long long)size);
+		return 400;
+	}
+	if (end - start > JOURNAL_MAX_ENTRIES) {
+		snprintf(err, errlen, "end: at most %d entries per request",
+		    JOURNAL_MAX_ENTRIES);
+		return 400;
+	}
+	if (store_foreach(j->rd, start, end, add_line, out) != 0) {
+		snprintf(err, errlen, "%s", store_errmsg(j->rd));
+		return 500;
+	}
+	return 0;
+}
+
+/* {key1:a, key2:b, "hashes":[base64…]} */
+static json_t *
+proof_json(const char *k1, uint64_t a, const char *k2, uint64_t b,
+    unsigned char hashes[][MERKLE_HASH_SIZE], size_t n)
+{
+	json_t *o = json_object(), *arr = json_array();
+
+	if (o == NULL || arr == NULL)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		char *h = note_b64_encode(hashes[i], MERKLE_HASH_SIZE);
+
+		if (h == NULL || json_array_append_new(arr, json_string(h)) < 0) {
+			free(h);
+			goto fail;
+		}
+		free(h);
+	}
+	json_object_set_new(o, k1, json_integer((json_int_t)a));
+	json_object_set_new(o, k2, json_integer((json_int_t)b));
+	json_object_set_new(o, "hashes", arr);
+	return o;
+fail:
+	json_decref(o);
+	json_decref(arr);
+	return NULL;
+}
+
+int
+journal_inclusion(struct journal *j, uint64_t index, uint64_t size,
+    json_t **out, char *err, size_t errlen)
+{
+	unsigned char hashes[MERKLE_MAX_PROOF][MERKLE_HASH_SIZE];
+	uint64_t have;
+	size_t n;
+
+	if (ledger_size(j, &have, err, errlen) < 0)
+		return 500;
+	if (size == 0 || size > have) {
+		snprintf(err, errlen, "size: must be 1 to %llu",
+		    (unsigned long long)have);
+		return 400;
+	}
+	if (index >= size) {
+		snprintf(err, errlen, "index: must be below size %llu",
+		    (unsigned long long)size);
+		return 400;
+	}
+	if (merkle_inclusion_proof(index, size, store_get_hash, j->rd, hashes,
+	    &n) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(j->rd));
+		return 500;
+	}
+	if ((*out = proof_json("index", index, "size", size, hashes,
+	    n)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return 500;
+	}
+	return 0;
+}
+
+int
+journal_consistency(struct journal *j, uint64_t from, uint64_t to,
+    json_t **out, char *err, size_t errlen)
+{
+	unsigned char hashes[MERKLE_MAX_PROOF][MERKLE_HASH_SIZE];
+	uint64_t have;
+	size_t n;
+
+	if (ledger_size(j, &have, err, errlen) < 0)
+		return 500;
+	if (to > have) {
+		snprintf(err, errlen, "to: beyond the ledger's %llu entries",
+		    (unsigned long long)have);
+		return 400;
+	}
+	if (from > to) {
+		snprintf(err, errlen, "from: above to %llu",
+		    (unsigned long long)to);
+		return 400;
+	}
+	if (merkle_consistency_proof(from, to, store_get_hash, j->rd, hashes,
+	    &n) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(j->rd));
+		return 500;
+	}
+	if ((*out = proof_json("from", from, "to", to, hashes, n)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return 500;
+	}
+	return 0;
+}
+
+int
+journal_period(struct journal *j, const char *agreement, const char *period,
+    json_t **out, char *err, size_t errlen)
+{
+	uint64_t *idx;
+	size_t n;
+	json_t *o, *arr;
+
+	if (settle_get0_rules(j->engine, agreement) == NULL) {
+		snprintf(err, errlen, "agreement: no agreement \"%s\" is in"
+		    " force", agreement);
+		return 404;
+	}
+	if ((o = settle_period_json(j->engine, agreement, period, err,
+	    errlen)) == NULL)
+		return 400;
+	if (store_period(j->rd, agreement, period, &idx, &n) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(j->rd));
+		json_decref(o);
+		return 500;
+	}
+	if ((arr = json_array()) == NULL) {
+		free(idx);
+		json_decref(o);
+		snprintf(err, errlen, "out of memory");
+		return 500;
+	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_integer((json_int_t)idx[i]));
+	free(idx);
+	json_object_set_new(o, "entries", arr);
+	*out = o;
+	return 0;
+}
+
+json_t *
+journal_agreements(struct journal *j)
+{
+	json_t *o = json_object(), *arr = json_array();
+
+	if (o == NULL || arr == NULL) {
+		json_decref(o);
+		json_decref(arr);
+		return NULL;
+	}
+	for (size_t i = 0; i < settle_rules_count(j->engine); i++)
+		json_array_append_new(arr,
+		    rules_to_json(settle_get0_rules_at(j->engine, i)));
+	json_object_set_new(o, "agreements", arr);
+	return o;
+}

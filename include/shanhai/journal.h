@@ -1,0 +1,132 @@
+/*
+ * journal: the durable core of shanhaid (SPEC 5, 6, 6.4). It owns the
+ * settlement engine of the running daemon and the store behind it, and
+ * turns accepted reports into committed, signed ledger entries:
+ *
+ *   - the engine runs in the event loop: journal_submit() settles a report
+ *     at once, numbers the entries it causes and queues them;
+ *   - a writer thread commits queued entries in groups (group commit): the
+ *     entries, their Merkle subtree hashes, a newly signed checkpoint over
+ *     the whole ledger and the report index rows, in one transaction. What
+ *     arrives while a group is being committed joins the next group;
+ *   - each submission is answered (201 receipt, 200 the first receipt again
+ *     for an identical resubmission) only once its group is on disk;
+ *   - when a commit fails, every queued submission is answered 503 and the
+ *     engine is rebuilt from the store: nothing half-written survives.
+ *
+ * At open, the engine is rebuilt by replaying the stored `rules` and
+ * `report` entries through it; every entry it regenerates must equal the
+ * stored bytes, or the journal refuses to open.
+ *
+ * Everything here runs on the event loop's thread except the writer.
+ */
+#ifndef SHANHAI_JOURNAL_H
+#define SHANHAI_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct event_base;
+struct evbuffer;
+struct journal;
+struct note_signer;
+struct rules;
+
+/* Most entries one GET /v1/ledger/entries answers. */
+#define JOURNAL_MAX_ENTRIES	65536
+
+/*
+ * The answer to a submission: status 201 or 200 with text the receipt
+ * (JSON, SPEC 7); 503 with text the reason (the client should retry: the
+ * engine was rebuilt from the store). Called once, from the event loop.
+ */
+typedef void journal_done_fn(void *arg, int status, const char *text,
+    size_t len);
+
+/*
+ * Opens the ledger database in state_dir (created if needed), checks that
+ * it belongs to `origin` (the first open records it), rebuilds the engine
+ * from it and starts the writer thread, whose answers arrive through base.
+ * Checkpoints are signed by signers[0..nsigners) (the keys are borrowed:
+ * they must outlive the journal, and are used from the writer thread). NULL with the reason in
+ * err.
+ */
+struct journal	*journal_open(struct event_base *base, const char *state_dir,
+		    const char *origin, struct note_signer *const *signers,
+		    size_t nsigners, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+/* Commits and answers what is queued, stops the writer, closes the store. */
+void		 journal_free(struct journal *j);
+
+/*
+ * Would putting the agreements list[0..n) in force (new ones added,
+ * changed ones replaced, missing ones withdrawn) change any settled period?
+ * 0 no; -1 with the engine's reason, naming the agreement, in err.
+ */
+int		 journal_rules_check(struct journal *j,
+		    const struct rules *const *list, size_t n, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Puts list[0..n) in force (copies are taken) and queues a `rules` entry for
+ * each new or changed agreement, ahead of any entry they produce. With
+ * strict, nothing changes unless all of it passes journal_rules_check();
+ * without (at start), an agreement whose change is refused keeps the
+ * version in the ledger and the reason is logged. 0 or -1 (err).
+ */
+int		 journal_rules_apply(struct journal *j,
+		    const struct rules *const *list, size_t n, int strict,
+		    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Submits one report: body[0..len) as received, by a client speaking for
+ * sides[0..nsides) (NULL: any side) with certificate fingerprint submitter
+ * (hex; NULL: none). Returns 0 when queued: done(arg, …) follows once the
+ * report is durable. Otherwise returns the refusal's HTTP status (400, 403,
+ * 409, 413, 422; 503 while the store is failing) with the field and reason
+ * in err, and done is never called.
+ */
+int		 journal_submit(struct journal *j, const char *body, size_t len,
+		    const char *const *sides, size_t nsides,
+		    const char *submitter, journal_done_fn *done, void *arg,
+		    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Submissions queued or being committed. */
+size_t		 journal_pending(const struct journal *j);
+/*
+ * Blocks until everything queued is committed and answered (start, stop,
+ * tests). 0, or -1 when a commit failed.
+ */
+int		 journal_flush(struct journal *j);
+
+/*
+ * Reads of the committed ledger. Each returns 0, or the HTTP status of a
+ * refusal (400 bad range, 404 nothing there) with the reason in err.
+ */
+/* The latest signed checkpoint, malloc'd. */
+int		 journal_checkpoint(struct journal *j, char **note, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+/* Entries start .. end-1 appended to out, one per line, as hashed. */
+int		 journal_entries(struct journal *j, uint64_t start, uint64_t end,
+		    struct evbuffer *out, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+/* {"index":N,"size":S,"hashes":[base64…]} as a new reference in *out. */
+int		 journal_inclusion(struct journal *j, uint64_t index,
+		    uint64_t size, json_t **out, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+/* {"from":A,"to":B,"hashes":[base64…]} as a new reference in *out. */
+int		 journal_consistency(struct journal *j, uint64_t from,
+		    uint64_t to, json_t **out, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+/*
+ * A period's status, figures and entry indexes (the engine's view plus
+ * "entries": the committed entries that concern it).
+ */
+int		 journal_period(struct journal *j, const char *agreement,
+		    const char *period, json_t **out, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+/* {"agreements":[…]}: the agreements in force and their terms. */
+json_t		*journal_agreements(struct journal *j);
+
+#endif

@@ -1,0 +1,493 @@
+/*
+ * test_journal: group commit, receipts, idempotent resubmission, restart by
+ * replay, the rules veto, and a failed commit (through a link-time seam on
+ * store_commit) answered 503 with the engine rebuilt from the store.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "shanhai/canon.h"
+#include "shanhai/journal.h"
+#include "shanhai/merkle.h"
+#include "shanhai/note.h"
+#include "shanhai/rules.h"
+#include "shanhai/store.h"
+
+#define CASE	"tests/cases/example-kecheng-yuhang-2026"
+#define ORIGIN	"test.example/shanhai"
+
+/* The seam: when set, the next COMMITs fail as a full disk would. */
+static int fail_commits;
+int __real_store_commit(struct store *);
+int __wrap_store_commit(struct store *s);
+
+int
+__wrap_store_commit(struct store *s)
+{
+	if (fail_commits > 0) {
+		fail_commits--;
+		return STORE_EIO;
+	}
+	return __real_store_commit(s);
+}
+
+struct answer {
+	int	 status;
+	char	*text;
+};
+
+struct fx {
+	char			 dir[256];
+	struct event_base	*base;
+	struct note_signer	*signer;
+	struct note_verifier	*verifier;
+	struct journal		*j;
+	struct rules		**rules;
+	size_t			 nrules;
+	char			*reports[64];
+	size_t			 nreports;
+	char			*expected[64];
+	size_t			 nexpected;
+	struct answer		 answers[64];
+};
+
+static void
+on_done(void *arg, int status, const char *text, size_t len)
+{
+	struct answer *a = arg;
+
+	assert_int_equal(a->status, 0);	/* answered once */
+	a->status = status;
+	a->text = strndup(text, len);
+}
+
+static const char *
+top(void)
+{
+	const char *t = getenv("TOP");
+
+	return t ? t : ".";
+}
+
+/* The lines of a file, newline stripped. */
+static size_t
+read_lines(const char *rel, char **out, size_t max)
+{
+	char path[512], *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", top(), rel);
+	assert_non_null(f = fopen(path, "r"));
+	while ((len = getline(&line, &cap, f)) > 0 && n < max) {
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len > 0)
+			out[n++] = strdup(line);
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+static void
+open_journal(struct fx *f)
+{
+	char err[512] = "";
+	struct note_signer *const signers[] = { f->signer };
+
+	f->j = journal_open(f->base, f->dir, ORIGIN, signers, 1, err,
+	    sizeof(err));
+	if (f->j == NULL)
+		fail_msg("journal_open: %s", err);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	char path[512], err[512], *vkey, rdir[512];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "%s/journal-XXXXXX", tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/ledger.key", f->dir);
+	if (note_key_generate(path, ORIGIN, NOTE_ED25519, &f->signer, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	vkey = note_signer_vkey(f->signer);
+	assert_int_equal(note_verifier_parse(vkey, &f->verifier, err,
+	    sizeof(err)), 0);
+	free(vkey);
+	snprintf(rdir, sizeof(rdir), "%s/%s/rules", top(), CASE);
+	assert_int_equal(rules_load_dir(rdir, &f->rules, &f->nrules, NULL,
+	    NULL), 0);
+	f->nreports = read_lines(CASE "/reports.jsonl", f->reports, 64);
+	f->nexpected = read_lines(CASE "/expected.jsonl", f->expected, 64);
+	assert_non_null(f->base = event_base_new());
+	open_journal(f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[400];
+
+	journal_free(f->j);
+	event_base_free(f->base);
+	note_signer_free(f->signer);
+	note_verifier_free(f->verifier);
+	rules_free_list(f->rules, f->nrules);
+	for (size_t i = 0; i < f->nreports; i++)
+		free(f->reports[i]);
+	for (size_t i = 0; i < f->nexpected; i++)
+		free(f->expected[i]);
+	for (size_t i = 0; i < 64; i++)
+		free(f->answers[i].text);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void
+apply_rules(struct fx *f)
+{
+	char err[512];
+
+	assert_int_equal(journal_rules_apply(f->j,
+	    (const struct rules *const *)f->rules, f->nrules, 1, err,
+	    sizeof(err)), 0);
+}
+
+static int
+submit(struct fx *f, size_t i, struct answer *a, char *err, size_t errlen)
+{
+	const char *sides[] = { "330110" };
+
+	return journal_submit(f->j, f->reports[i], strlen(f->reports[i]),
+	    sides, 1, "ab12", on_done, a, err, errlen);
+}
+
+/* All entries of the ledger as one string of lines. */
+static char *
+all_entries(struct fx *f)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *note, err[256], *s;
+	json_t *cp;
+	size_t len;
+	uint64_t size = 0;
+	int rc;
+
+	assert_int_equal(journal_checkpoint(f->j, &note, err, sizeof(err)), 0);
+	sscanf(strchr(note, '\n') + 1, "%llu", (unsigned long long *)&size);
+	free(note);
+	rc = journal_entries(f->j, 0, size, b, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("entries: %s", err);
+	len = evbuffer_get_length(b);
+	s = malloc(len + 1);
+	evbuffer_remove(b, s, len);
+	s[len] = '\0';
+	evbuffer_free(b);
+	(void)cp;
+	return s;
+}
+
+/* Entry line without time and submitter, canonical again. */
+static char *
+strip(const char *line, size_t len)
+{
+	char err[256];
+	json_t *e = canon_parse(line, len, err, sizeof(err));
+	char *out;
+
+	assert_non_null(e);
+	json_object_del(e, "time");
+	json_object_del(e, "submitter");
+	out = canon_dump(e, NULL, err, sizeof(err));
+	json_decref(e);
+	return out;
+}
+
+/* Checks a receipt's proof against the checkpoint's key and entry bytes. */
+static void
+check_receipt(struct fx *f, const char *receipt, const char *entries)
+{
+	char err[256];
+	json_t *r = json_loads(receipt, 0, NULL);
+	const char *proof, *line = entries;
+	unsigned char leaf[MERKLE_HASH_SIZE];
+	uint64_t index, got, size;
+
+	assert_non_null(r);
+	index = (uint64_t)json_integer_value(json_object_get(r, "index"));
+	proof = json_string_value(json_object_get(r, "proof"));
+	assert_non_null(proof);
+	for (uint64_t i = 0; i < index; i++)
+		line = strchr(line, '\n') + 1;
+	merkle_hash_leaf(line, (size_t)(strchr(line, '\n') - line), leaf);
+	if (note_proof_verify(proof, strlen(proof), leaf, &f->verifier, 1,
+	    &got, &size, NULL, err, sizeof(err)) < 0)
+		fail_msg("receipt proof: %s", err);
+	assert_int_equal(got, index);
+	assert_true(size >= index + json_array_size(json_object_get(r,
+	    "entries")));
+	json_decref(r);
+}
+
+static void
+test_ingest_matches_settle(void **state)
+{
+	struct fx *f = *state;
+	char err[512], *all, *line, *nl;
+	size_t k = 0;
+
+	apply_rules(f);
+	for (size_t i = 0; i < f->nreports; i++)
+		assert_int_equal(submit(f, i, &f->answers[i], err,
+		    sizeof(err)), 0);
+	assert_true(journal_pending(f->j) > 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(journal_pending(f->j), 0);
+	for (size_t i = 0; i < f->nreports; i++)
+		assert_int_equal(f->answers[i].status, 201);
+
+	/* The ledger: one rules entry, then exactly what settle prints. */
+	all = all_entries(f);
+	line = strchr(all, '\n') + 1;
+	assert_non_null(strstr(all, "\"type\":\"rules\""));
+	for (; (nl = strchr(line, '\n')) != NULL; line = nl + 1, k++) {
+		char *s = strip(line, (size_t)(nl - line));
+
+		assert_true(k < f->nexpected);
+		assert_string_equal(s, f->expected[k]);
+		free(s);
+		assert_non_null(strstr(line, "\"time\":\""));
+	}
+	assert_int_equal(k, f->nexpected);
+	for (size_t i = 0; i < f->nreports; i++)
+		check_receipt(f, f->answers[i].text, all);
+	free(all);
+}
+
+static void
+test_resubmit_and_restart(void **state)
+{
+	struct fx *f = *state;
+	struct answer again = { 0 }, later = { 0 };
+	char err[512], *before, *after;
+	json_t *p;
+
+	apply_rules(f);
+	assert_int_equal(submit(f, 0, &f->answers[0], err, sizeof(err)), 0);
+	assert_int_equal(submit(f, 1, &f->answers[1], err, sizeof(err)), 0);
+	/* The same report again while the first is not yet durable. */
+	assert_int_equal(submit(f, 0, &again, err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(f->answers[0].status, 201);
+	assert_int_equal(again.status, 200);
+	assert_string_equal(again.text, f->answers[0].text);
+
+	/* Restart: the engine comes back from the ledger, byte for byte. */
+	before = all_entries(f);
+	journal_free(f->j);
+	open_journal(f);
+	apply_rules(f);		/* unchanged files: nothing new */
+	assert_int_equal(journal_flush(f->j), 0);
+	after = all_entries(f);
+	assert_string_equal(before, after);
+	free(after);
+	assert_int_equal(submit(f, 1, &later, err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(later.status, 200);
+	assert_string_equal(later.text, f->answers[1].text);
+
+	/* Reused id with other content; period lookups; proofs. */
+	{
+		const char *other = "{\"report_id\":\"yh-2026-01\","
+		    "\"agreement\":\"kecheng-yuhang\",\"period\":\"2026-01\","
+		    "\"role\":\"host\",\"taxes\":{\"vat\":\"1.00\"}}";
+		const char *sides[] = { "330110" };
+		struct answer none = { 0 };
+
+		assert_int_equal(journal_submit(f->j, other, strlen(other),
+		    sides, 1, NULL, on_done, &none, err, sizeof(err)), 409);
+		assert_int_equal(journal_submit(f->j, "[]", 2, sides, 1, NULL,
+		    on_done, &none, err, sizeof(err)), 400);
+		assert_int_equal(none.status, 0);
+	}
+	assert_int_equal(journal_period(f->j, "kecheng-yuhang", "2026-01", &p,
+	    err, sizeof(err)), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "status")),
+	    "settled");
+	assert_int_equal(json_array_size(json_object_get(p, "entries")), 2);
+	json_decref(p);
+	assert_int_equal(journal_period(f->j, "nope", "2026-01", &p, err,
+	    sizeof(err)), 404);
+	assert_int_equal(journal_inclusion(f->j, 1, 5, &p, err, sizeof(err)),
+	    0);
+	assert_int_equal(json_array_size(json_object_get(p, "hashes")), 3);
+	json_decref(p);
+	assert_int_equal(journal_inclusion(f->j, 5, 5, &p, err, sizeof(err)),
+	    400);
+	assert_int_equal(journal_inclusion(f->j, 0, 99, &p, err, sizeof(err)),
+	    400);
+	assert_int_equal(journal_consistency(f->j, 2, 5, &p, err, sizeof(err)),
+	    0);
+	json_decref(p);
+	assert_int_equal(journal_consistency(f->j, 3, 2, &p, err, sizeof(err)),
+	    400);
+	free(before);
+	free(again.text);
+	free(later.text);
+}
+
+static void
+test_failed_commit(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { 0 }, b = { 0 }, c = { 0 };
+	char err[512], *all;
+
+	apply_rules(f);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(submit(f, 0, &f->answers[0], err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+
+	fail_commits = 1;
+	assert_int_equal(submit(f, 1, &a, err, sizeof(err)), 0);
+	assert_int_equal(submit(f, 2, &b, err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), -1);
+	assert_int_equal(a.status, 503);
+	assert_int_equal(b.status, 503);
+	assert_non_null(strstr(a.text, "could not be committed"));
+
+	/* The engine forgot them: the same reports go in again, in place. */
+	free(a.text);
+	free(b.text);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(submit(f, 1, &a, err, sizeof(err)), 0);
+	assert_int_equal(submit(f, 2, &b, err, sizeof(err)), 0);
+	assert_int_equal(submit(f, 0, &c, err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(a.status, 201);
+	assert_int_equal(b.status, 201);
+	assert_int_equal(c.status, 200);
+	assert_string_equal(c.text, f->answers[0].text);
+	all = all_entries(f);
+	/* rules, report 0 + settlement, report 1 + settlement, report 2 … */
+	assert_non_null(strstr(a.text, "\"index\":3,"));
+	check_receipt(f, a.text, all);
+	check_receipt(f, b.text, all);
+	free(all);
+	free(a.text);
+	free(b.text);
+	free(c.text);
+}
+
+static void
+test_rules_veto(void **state)
+{
+	struct fx *f = *state;
+	char err[512], *text, *p;
+	struct rules *changed;
+	const struct rules *list[1];
+
+	apply_rules(f);
+	assert_int_equal(submit(f, 0, &f->answers[0], err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+
+	/* Rewriting the term that January settled under is refused. */
+	text = strdup(rules_get0_text(f->rules[0]));
+	assert_non_null(p = strstr(text, "home = \"50%\"; floor"));
+	memcpy(p, "home = \"40%\"", 12);
+	changed = rules_parse(text, "kecheng-yuhang.conf", err, sizeof(err));
+	assert_non_null(changed);
+	list[0] = changed;
+	assert_int_equal(journal_rules_check(f->j, list, 1, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "kecheng-yuhang"));
+	assert_int_equal(journal_rules_apply(f->j, list, 1, 1, err,
+	    sizeof(err)), -1);
+	/* Withdrawing it is refused too. */
+	assert_int_equal(journal_rules_check(f->j, NULL, 0, err, sizeof(err)),
+	    -1);
+	rules_free(changed);
+	free(text);
+}
+
+static void
+test_tampered_refused(void **state)
+{
+	struct fx *f = *state;
+	char err[512], path[400];
+	struct note_signer *const signers[] = { f->signer };
+	sqlite3 *db;
+
+	apply_rules(f);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(submit(f, i, &f->answers[i], err,
+		    sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	journal_free(f->j);
+	f->j = NULL;
+
+	/* Someone with the file drops a trigger and edits a settlement. */
+	snprintf(path, sizeof(path), "%s/shanhai.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER entry_no_update;"
+	    "UPDATE entry SET body = CAST(replace(CAST(body AS TEXT),"
+	    " '\"home\":\"110074.50\"', '\"home\":\"110074.51\"') AS BLOB)"
+	    " WHERE idx = 2", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_close(db);
+	assert_null(journal_open(f->base, f->dir, ORIGIN, signers, 1, err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "entry 2 differs"));
+	/* Another origin is refused before anything else. */
+	assert_null(journal_open(f->base, f->dir, "other.example/log", signers,
+	    1, err, sizeof(err)));
+	assert_non_null(strstr(err, "origin"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ingest_matches_settle,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resubmit_and_restart,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_commit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rules_veto, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tampered_refused, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
