@@ -14,6 +14,8 @@
  *	the SPEC 7 receipt of the report entry I against that checkpoint.
  *   fixture consistency --from A [--size N] LEDGER
  *	{"from":A,"to":N,"hashes":[...]} as GET /v1/ledger/proof/consistency.
+ *   fixture inclusion --index I [--size N] LEDGER
+ *	{"index":I,"size":N,"hashes":[...]} as GET /v1/ledger/proof/inclusion.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,7 +44,8 @@ usage(void)
 	    "[--size N] LEDGER\n"
 	    "       shanhai fixture receipt --key FILE --origin O --index I "
 	    "[--size N] LEDGER\n"
-	    "       shanhai fixture consistency --from A [--size N] LEDGER\n");
+	    "       shanhai fixture consistency --from A [--size N] LEDGER\n"
+	    "       shanhai fixture inclusion --index I [--size N] LEDGER\n");
 	return CMD_USAGE;
 }
 
@@ -288,27 +291,34 @@ receipt(const char *path, uint64_t index, uint64_t size,
 	return CMD_OK;
 }
 
+/* The proof JSON the daemon serves: {"index"|"from": a, size key: n, hashes}. */
 static int
-consistency(uint64_t from, uint64_t size,
+proof_json(const char *akey, uint64_t a, const char *nkey, uint64_t size,
     unsigned char (*leaves)[MERKLE_HASH_SIZE])
 {
+	const unsigned char (*l)[MERKLE_HASH_SIZE] =
+	    (const unsigned char (*)[MERKLE_HASH_SIZE])leaves;
 	unsigned char p[MERKLE_MAX_PROOF][MERKLE_HASH_SIZE];
 	size_t plen;
-	json_t *hashes = json_array(), *r;
+	json_t *hashes, *r;
+	int rc;
 
-	if (merkle_consistency_proof_mem((const unsigned char (*)[32])leaves,
-	    size, from, size, p, &plen) < 0) {
-		fprintf(stderr, "shanhai fixture: no proof %" PRIu64 " -> %"
-		    PRIu64 "\n", from, size);
-		json_decref(hashes);
+	if (strcmp(akey, "from") == 0)
+		rc = merkle_consistency_proof_mem(l, size, a, size, p, &plen);
+	else
+		rc = merkle_inclusion_proof_mem(l, size, a, size, p, &plen);
+	if (rc < 0) {
+		fprintf(stderr, "shanhai fixture: no proof for %s %" PRIu64
+		    " in size %" PRIu64 "\n", akey, a, size);
 		return CMD_USAGE;
 	}
+	hashes = json_array();
 	for (size_t i = 0; i < plen; i++) {
 		char *b = note_b64_encode(p[i], MERKLE_HASH_SIZE);
 		json_array_append_new(hashes, json_string(b));
 		free(b);
 	}
-	r = json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "to",
+	r = json_pack("{s:I, s:I, s:o}", akey, (json_int_t)a, nkey,
 	    (json_int_t)size, "hashes", hashes);
 	put_entry(r, NULL);
 	json_decref(r);
@@ -360,9 +370,13 @@ cmd_fixture(int argc, char **argv)
 		return dir == NULL ? usage() : build(dir, time, argv[optind]);
 	if ((leaves = read_leaves(argv[optind], &size)) == NULL)
 		return CMD_USAGE;
-	if (strcmp(sub, "consistency") == 0) {
-		rc = from == UINT64_MAX ? usage() :
-		    consistency(from, size, leaves);
+	if (strcmp(sub, "consistency") == 0 || strcmp(sub, "inclusion") == 0) {
+		if (strcmp(sub, "consistency") == 0)
+			rc = from == UINT64_MAX ? usage() :
+			    proof_json("from", from, "to", size, leaves);
+		else
+			rc = index == UINT64_MAX ? usage() :
+			    proof_json("index", index, "size", size, leaves);
 		free(leaves);
 		return rc;
 	}
