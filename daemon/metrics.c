@@ -1,0 +1,346 @@
+/*
+ * metrics: counters, gauges and histograms, rendered in the Prometheus
+ * text format. A series is found by its rendered label set
+ * (`route="/v1/reports",status="201"`), which is also what is printed, so
+ * escaping happens once, when the series is made. Families and series are
+ * few (routes x methods x statuses): plain arrays and linear search.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shanhai/metrics.h"
+
+struct series {
+	char		*labels;	/* rendered, "" for none */
+	double		 value;		/* counter, gauge; histogram: sum */
+	double		 count;		/* histogram: observations */
+	double		*buckets;	/* histogram: per bound, not cumulative */
+};
+
+struct metrics_family {
+	char		*name;
+	char		*help;
+	enum metrics_type type;
+	double		*bounds;
+	size_t		 nbounds;
+	struct series	*series;
+	size_t		 nseries;
+};
+
+struct metrics {
+	struct metrics_family **fams;
+	size_t		 nfams;
+};
+
+/* A growing string; on ENOMEM it stops growing and says so in failed. */
+struct out {
+	char	*p;
+	size_t	 len, cap;
+	int	 failed;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (o->failed)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(o->p ? o->p + o->len : NULL,
+		    o->p ? o->cap - o->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->failed = 1;
+			return;
+		}
+		if (o->p != NULL && o->len + (size_t)n < o->cap) {
+			o->len += (size_t)n;
+			return;
+		}
+		size_t cap = o->cap ? o->cap : 1024;
+		while (cap <= o->len + (size_t)n)
+			cap *= 2;
+		char *np = realloc(o->p, cap);
+		if (np == NULL) {
+			o->failed = 1;
+			return;
+		}
+		o->p = np;
+		o->cap = cap;
+	}
+}
+
+/* Escapes a label value as the format wants: \\, \" and \n. */
+static void
+out_label_value(struct out *o, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\')
+			out_printf(o, "\\\\");
+		else if (*v == '"')
+			out_printf(o, "\\\"");
+		else if (*v == '\n')
+			out_printf(o, "\\n");
+		else
+			out_printf(o, "%c", *v);
+	}
+}
+
+/* Integers as integers, other values with enough digits to round-trip. */
+static void
+out_number(struct out *o, double v)
+{
+	if (isinf(v))
+		out_printf(o, v > 0 ? "+Inf" : "-Inf");
+	else if (isnan(v))
+		out_printf(o, "NaN");
+	else if (v == floor(v) && fabs(v) < 1e15)
+		out_printf(o, "%.0f", v);
+	else
+		out_printf(o, "%.9g", v);
+}
+
+struct metrics *
+metrics_new(void)
+{
+	return calloc(1, sizeof(struct metrics));
+}
+
+static void
+series_free(struct series *s)
+{
+	free(s->labels);
+	free(s->buckets);
+}
+
+void
+metrics_clear(struct metrics_family *f)
+{
+	for (size_t i = 0; i < f->nseries; i++)
+		series_free(&f->series[i]);
+	free(f->series);
+	f->series = NULL;
+	f->nseries = 0;
+}
+
+static void
+family_free(struct metrics_family *f)
+{
+	if (f == NULL)
+		return;
+	metrics_clear(f);
+	free(f->name);
+	free(f->help);
+	free(f->bounds);
+	free(f);
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->nfams; i++)
+		family_free(m->fams[i]);
+	free(m->fams);
+	free(m);
+}
+
+struct metrics_family *
+metrics_family(struct metrics *m, const char *name, enum metrics_type type,
+    const char *help, const double *bounds, size_t nbounds)
+{
+	struct metrics_family *f, **fams;
+
+	for (size_t i = 0; i < m->nfams; i++)
+		if (strcmp(m->fams[i]->name, name) == 0)
+			return m->fams[i]->type == type ? m->fams[i] : NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	f->type = type;
+	if ((f->name = strdup(name)) == NULL ||
+	    (f->help = strdup(help)) == NULL)
+		goto fail;
+	if (type == METRICS_HISTOGRAM && nbounds > 0) {
+		if ((f->bounds = calloc(nbounds, sizeof(double))) == NULL)
+			goto fail;
+		memcpy(f->bounds, bounds, nbounds * sizeof(double));
+		f->nbounds = nbounds;
+	}
+	if ((fams = realloc(m->fams, (m->nfams + 1) * sizeof(*fams))) == NULL)
+		goto fail;
+	m->fams = fams;
+	m->fams[m->nfams++] = f;
+	return f;
+fail:
+	family_free(f);
+	return NULL;
+}
+
+/* The series of f with the labels of ap, made when new; NULL on ENOMEM. */
+static struct series *
+series_get(struct metrics_family *f, va_list ap)
+{
+	struct out key = { 0 };
+	struct series *s, *all;
+	const char *name;
+	int n = 0;
+
+	out_printf(&key, "%s", "");
+	while ((name = va_arg(ap, const char *)) != NULL &&
+	    n++ < METRICS_MAX_LABELS) {
+		out_printf(&key, "%s%s=\"", n > 1 ? "," : "", name);
+		out_label_value(&key, va_arg(ap, const char *));
+		out_printf(&key, "\"");
+	}
+	if (key.failed) {
+		free(key.p);
+		return NULL;
+	}
+	for (size_t i = 0; i < f->nseries; i++)
+		if (strcmp(f->series[i].labels, key.p) == 0) {
+			free(key.p);
+			return &f->series[i];
+		}
+	all = realloc(f->series, (f->nseries + 1) * sizeof(*all));
+	if (all == NULL) {
+		free(key.p);
+		return NULL;
+	}
+	f->series = all;
+	s = &all[f->nseries];
+	memset(s, 0, sizeof(*s));
+	s->labels = key.p;
+	if (f->type == METRICS_HISTOGRAM &&
+	    (s->buckets = calloc(f->nbounds + 1, sizeof(double))) == NULL) {
+		free(key.p);
+		return NULL;
+	}
+	f->nseries++;
+	return s;
+}
+
+void
+metrics_add(struct metrics_family *f, double v, ...)
+{
+	struct series *s;
+	va_list ap;
+
+	if (f == NULL)
+		return;
+	va_start(ap, v);
+	s = series_get(f, ap);
+	va_end(ap);
+	if (s != NULL)
+		s->value += v;
+}
+
+void
+metrics_set(struct metrics_family *f, double v, ...)
+{
+	struct series *s;
+	va_list ap;
+
+	if (f == NULL)
+		return;
+	va_start(ap, v);
+	s = series_get(f, ap);
+	va_end(ap);
+	if (s != NULL)
+		s->value = v;
+}
+
+void
+metrics_observe(struct metrics_family *f, double v, ...)
+{
+	struct series *s;
+	va_list ap;
+	size_t b;
+
+	if (f == NULL || f->type != METRICS_HISTOGRAM)
+		return;
+	va_start(ap, v);
+	s = series_get(f, ap);
+	va_end(ap);
+	if (s == NULL)
+		return;
+	for (b = 0; b < f->nbounds && v > f->bounds[b]; b++)
+		;
+	s->buckets[b]++;	/* b == nbounds: only in +Inf */
+	s->count++;
+	s->value += v;
+}
+
+static int
+series_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct series *)a)->labels,
+	    ((const struct series *)b)->labels);
+}
+
+static void
+render_family(struct out *o, struct metrics_family *f)
+{
+	static const char *const types[] = {
+		[METRICS_COUNTER] = "counter",
+		[METRICS_GAUGE] = "gauge",
+		[METRICS_HISTOGRAM] = "histogram",
+	};
+
+	/* Sorted series: the same figures always read the same. */
+	if (f->nseries > 1)
+		qsort(f->series, f->nseries, sizeof(*f->series), series_cmp);
+	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help,
+	    f->name, types[f->type]);
+	for (size_t i = 0; i < f->nseries; i++) {
+		const struct series *s = &f->series[i];
+		const char *l = s->labels, *sep = *l ? "," : "";
+		double cum = 0;
+
+		if (f->type != METRICS_HISTOGRAM) {
+			out_printf(o, "%s%s%s%s ", f->name, *l ? "{" : "", l,
+			    *l ? "}" : "");
+			out_number(o, s->value);
+			out_printf(o, "\n");
+			continue;
+		}
+		for (size_t b = 0; b <= f->nbounds; b++) {
+			cum += s->buckets[b];
+			out_printf(o, "%s_bucket{%s%sle=\"", f->name, l, sep);
+			out_number(o, b < f->nbounds ? f->bounds[b] : INFINITY);
+			out_printf(o, "\"} ");
+			out_number(o, cum);
+			out_printf(o, "\n");
+		}
+		out_printf(o, "%s_sum%s%s%s ", f->name, *l ? "{" : "", l,
+		    *l ? "}" : "");
+		out_number(o, s->value);
+		out_printf(o, "\n%s_count%s%s%s ", f->name, *l ? "{" : "", l,
+		    *l ? "}" : "");
+		out_number(o, s->count);
+		out_printf(o, "\n");
+	}
+}
+
+char *
+metrics_render(const struct metrics *m, size_t *lenp)
+{
+	struct out o = { 0 };
+
+	out_printf(&o, "%s", "");
+	for (size_t i = 0; i < m->nfams; i++)
+		render_family(&o, m->fams[i]);
+	if (o.failed) {
+		free(o.p);
+		return NULL;
+	}
+	if (lenp != NULL)
+		*lenp = o.len;
+	return o.p;
+}
