@@ -363,10 +363,16 @@ tls_peer_label(const struct tls_peer *p)
 }
 
 void
-tls_peer_on_free(struct tls_peer *p, void (*fn)(void *), void *arg)
+tls_peer_set_app(struct tls_peer *p, void *app, void (*gone)(void *))
 {
-	p->on_free = fn;
-	p->on_free_arg = arg;
+	p->on_free = gone;
+	p->on_free_arg = app;
+}
+
+void *
+tls_peer_get0_app(const struct tls_peer *p)
+{
+	return p->on_free_arg;
 }
 
 void

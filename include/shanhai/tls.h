@@ -67,11 +67,12 @@ const char	*tls_peer_common_name(const struct tls_peer *p);
 /* "ADDR FPR8" for log lines: address and fingerprint prefix ("-"). */
 const char	*tls_peer_label(const struct tls_peer *p);
 /*
- * Registers fn(arg), called once when the connection's SSL is freed (the
- * connection is gone). One per peer; a second call replaces the first.
+ * Attaches the caller's per-connection state app to p; gone(app) is called
+ * once when the connection's SSL is freed (the connection is gone).
  */
-void		 tls_peer_on_free(struct tls_peer *p, void (*fn)(void *),
-		    void *arg);
+void		 tls_peer_set_app(struct tls_peer *p, void *app,
+		    void (*gone)(void *));
+void		*tls_peer_get0_app(const struct tls_peer *p);
 /* Sends close_notify (without waiting for the peer's) if not yet sent. */
 void		 tls_shutdown(SSL *ssl);
 
