@@ -141,7 +141,8 @@ static const struct config_key keys[] = {
 	  C(max_header), NULL, "largest request line and headers in bytes" },
 	{ "limits.request_timeout", CK_INT, "30", 1, 3600, 0,
 	  C(request_timeout), NULL,
-	  "seconds for the TLS handshake and a whole request to arrive" },
+	  "seconds for the TLS handshake and the first request of a "
+	  "connection to arrive" },
 	{ "limits.idle_timeout", CK_INT, "60", 1, 86400, 0, C(idle_timeout),
 	  NULL, "seconds a connection may stay silent before it is closed" },
 	{ "limits.max_connections", CK_INT, "1024", 1, 65536, 0,

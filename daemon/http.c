@@ -557,6 +557,13 @@ dispatch(struct evhttp_request *ev, void *arg)
 		    config_client_connections(cfg));
 		return;
 	}
+	in = evhttp_request_get_input_buffer(ev);
+	if ((long long)evbuffer_get_length(in) > config_max_body(cfg)) {
+		http_problem(r, 413, "body", "%zu bytes, more than "
+		    "limits.max_body (%lld)", evbuffer_get_length(in),
+		    config_max_body(cfg));
+		return;
+	}
 	for (size_t i = 0; i < h->nsets && route == NULL; i++)
 		for (size_t j = 0; j < h->sets[i].n; j++) {
 			const struct http_route *rt = &h->sets[i].routes[j];
@@ -610,13 +617,6 @@ dispatch(struct evhttp_request *ev, void *arg)
 		    "limits.client_rate (%lld requests a second)",
 		    config_client_get0_name(r->client),
 		    config_client_rate(cfg));
-		return;
-	}
-	in = evhttp_request_get_input_buffer(ev);
-	if ((long long)evbuffer_get_length(in) > config_max_body(cfg)) {
-		http_problem(r, 413, "body", "%zu bytes, more than "
-		    "limits.max_body (%lld)", evbuffer_get_length(in),
-		    config_max_body(cfg));
 		return;
 	}
 	route->handler(r, route_arg);

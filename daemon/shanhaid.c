@@ -1,29 +1,97 @@
 /*
  * shanhaid: the settlement daemon's main. Thin: options, then wiring.
+ *
+ *	shanhaid -c FILE	serve in the foreground, logging to stderr
+ *	shanhaid -t -c FILE	check the config, TLS files and every rule file
+ *	shanhaid -k		print the config key table
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "shanhai/api.h"
+#include "shanhai/config.h"
 #include "shanhai/log.h"
+#include "shanhai/server.h"
 #include "shanhai/version.h"
+
+/* The daemon's modules, started in this order (one line each). */
+static const struct server_module *const modules[] = {
+	&api_module,
+};
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: shanhaid [-t] -c FILE\n"
+	    "       shanhaid -k | -V\n");
+	return 2;
+}
+
+/* Logs each line of a multi-line message. */
+static void
+log_lines(const char *msg)
+{
+	for (const char *line = msg, *nl; line != NULL && *line != '\0';
+	    line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		log_warnx("%.*s", nl ? (int)(nl - line) : (int)strlen(line),
+		    line);
+	}
+}
 
 int
 main(int argc, char **argv)
 {
-	int ch;
+	const char *path = NULL;
+	struct server_gen *g;
+	struct server *s;
+	char err[8192];
+	int ch, check = 0, rc;
 
 	log_set_ident("shanhaid");
-	while ((ch = getopt(argc, argv, "c:tV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:ktV")) != -1) {
 		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'k':
+			config_print_keys(stdout);
+			return 0;
+		case 't':
+			check = 1;
+			break;
 		case 'V':
 			printf("shanhaid %s\n", SHANHAI_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, "usage: shanhaid [-t] -c FILE\n");
-			return 2;
+			return usage();
 		}
 	}
-	fprintf(stderr, "usage: shanhaid [-t] -c FILE\n");
-	return 2;
+	if (path == NULL || optind != argc)
+		return usage();
+	/* A client that hangs up must not kill the daemon mid-write. */
+	signal(SIGPIPE, SIG_IGN);
+
+	g = server_gen_load(path, err, sizeof(err));
+	if (check) {
+		if (g == NULL) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		server_gen_unref(g);
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (g == NULL) {
+		log_lines(err);
+		fatalx("not started: the configuration has errors");
+	}
+	if ((s = server_new(g, modules, sizeof(modules) / sizeof(modules[0]),
+	    err, sizeof(err))) == NULL)
+		fatalx("not started: %s", err);
+	rc = server_run(s);
+	server_free(s);
+	return rc;
 }

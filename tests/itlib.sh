@@ -1,0 +1,109 @@
+# itlib.sh: helpers for the integration tests in tests/it (sourced).
+# Every test gets BUILD, TOP and a scratch TMPDIR from tests/run.sh.
+set -eu
+BUILD=${BUILD:-build}
+TOP=${TOP:-$(pwd)}
+case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
+T=${TMPDIR:-/tmp}
+PIDS=
+
+cleanup() {
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $PIDS; do
+		wait "$p" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$T/daemon.log" ] && { echo "--- daemon log:" >&2; cat "$T/daemon.log" >&2; }
+	exit 1
+}
+
+free_port() {
+	python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+# pki: the test PKI in $T/pki (tests/pki.sh), once per test.
+pki() {
+	[ -f "$T/pki/fingerprints" ] || sh "$TOP/tests/pki.sh" "$T/pki" >/dev/null
+}
+fpr() { awk -v n="$1" '$1 == n { print $2 }' "$T/pki/fingerprints"; }
+
+# write_config FILE PORT [EXTRA]: a config in FILE's folder with relative
+# paths, the sample rules, and a client entry for every bureau, the auditor
+# and the operator of the test PKI.
+write_config() {
+	d=$(dirname "$1")
+	mkdir -p "$d/tls" "$d/rules" "$d/state"
+	cp "$T/pki/server.crt" "$T/pki/server.key" "$T/pki/ca.crt" "$d/tls/"
+	cp "$TOP"/rules/*.conf "$d/rules/"
+	{
+		echo "listen = [ \"127.0.0.1:$2\" ];"
+		echo 'state_dir = "state";'
+		echo 'rules_dir = "rules";'
+		echo 'log_level = "debug";'
+		echo 'tls = { certificate = "tls/server.crt"; key = "tls/server.key"; client_ca = "tls/ca.crt"; };'
+		echo 'ledger = { origin = "test.example/shanhai"; signing_key = "ledger.key"; };'
+		echo "${3:-}"
+		echo 'clients = ('
+		for b in kecheng yuhang longquan xiaoshan qujiang yinzhou; do
+			echo "  { name = \"$b-finance\"; role = \"bureau\"; codes = [ \"$(cat "$T/pki/$b.code")\" ]; fingerprint = \"$(fpr $b)\"; },"
+		done
+		echo "  { name = \"provincial-audit\"; role = \"auditor\"; common_name = \"audit.zj.example\"; },"
+		echo "  { name = \"ops\"; role = \"operator\"; fingerprint = \"$(fpr operator)\"; common_name = \"ops.shanhai.example\"; }"
+		echo ');'
+	} > "$1"
+}
+
+# start_daemon CONF: runs shanhaid in the background (log in $T/daemon.log)
+# and waits until /healthz answers. Sets DPID.
+start_daemon() {
+	"$BUILD/shanhaid" -c "$1" >>"$T/daemon.log" 2>&1 &
+	DPID=$!
+	PIDS="$PIDS $DPID"
+	port=$(sed -n 's/^listen = \[ "127.0.0.1:\([0-9]*\)".*/\1/p' "$1")
+	i=0
+	until curl -s -o /dev/null --cacert "$T/pki/ca.crt" "https://127.0.0.1:$port/healthz"; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "shanhaid did not serve on $port"
+		kill -0 "$DPID" 2>/dev/null || fail "shanhaid exited"
+		sleep 0.05
+	done
+}
+
+# as NAME URL [curl args]: curl with NAME's certificate; prints the status
+# code then the body.
+as() {
+	n=$1; u=$2; shift 2
+	if [ "$n" = none ]; then
+		curl -s -w '\n%{http_code}\n' --cacert "$T/pki/ca.crt" "$@" "$u"
+	else
+		curl -s -w '\n%{http_code}\n' --cacert "$T/pki/ca.crt" \
+		    --cert "$T/pki/$n.crt" --key "$T/pki/$n.key" "$@" "$u"
+	fi
+}
+
+# wait_log PATTERN: until the daemon log holds PATTERN (grep -E).
+wait_log() {
+	i=0
+	until grep -Eq "$1" "$T/daemon.log"; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "log never said: $1"
+		sleep 0.05
+	done
+}
+
+# wait_exit PID SECONDS: the process's exit status, failing past SECONDS.
+wait_exit() {
+	i=0
+	while [ -e /proc/$1 ] && [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" != Z ]; do
+		i=$((i + 1))
+		[ $i -lt $(($2 * 20)) ] || fail "pid $1 still running after $2 s"
+		sleep 0.05
+	done
+	wait "$1"
+}

@@ -1,0 +1,240 @@
+/* test_config: the key table's defaults, bounds, client matching, listen
+ * parsing and the restart-only rule of reload. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shanhai/config.h"
+
+#define FPR_A "5F:0C:" "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
+#define FPR_A_NORM "5f0c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
+
+static char dir[64];
+
+static char *
+write_conf(const char *name, const char *text)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static const char *base_conf =
+    "tls = { certificate = \"tls/s.crt\"; key = \"/abs/s.key\"; "
+    "client_ca = \"ca.crt\"; };\n"
+    "ledger = { origin = \"example.org/log\"; };\n";
+
+static struct config *
+load(const char *extra, char *err, size_t errlen)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "%s%s", base_conf, extra);
+	return config_load(write_conf("t.conf", text), err, errlen);
+}
+
+static void
+test_defaults_and_paths(void **state)
+{
+	char err[512] = "";
+	struct config *c = load("", err, sizeof(err));
+	char want[128];
+
+	assert_non_null(c);
+	assert_int_equal(config_listen_count(c), 1);
+	assert_string_equal(config_get0_listen(c, 0), "127.0.0.1:8443");
+	assert_string_equal(config_get0_state_dir(c), "/var/lib/shanhai");
+	snprintf(want, sizeof(want), "%s/rules", dir);
+	assert_string_equal(config_get0_rules_dir(c), want);
+	snprintf(want, sizeof(want), "%s/tls/s.crt", dir);
+	assert_string_equal(config_get0_tls_certificate(c), want);
+	assert_string_equal(config_get0_tls_key(c), "/abs/s.key");
+	assert_null(config_get0_user(c));
+	assert_null(config_get0_ledger_sm2_key(c));
+	assert_int_equal(config_max_body(c), 65536);
+	assert_int_equal(config_client_rate(c), 0);
+	assert_int_equal(config_log_level(c), LOG_LVL_INFO);
+	assert_int_equal(config_client_count(c), 0);
+	config_free(c);
+}
+
+static void
+test_errors(void **state)
+{
+	static const struct {
+		const char *extra, *want;
+	} cases[] = {
+		{ "state_dri = \"x\";\n", ":3: unknown key 'state_dri' (did you mean 'state_dir'?)" },
+		{ "zzz = 1;\n", ":3: unknown key 'zzz'" },
+		{ "limits = { max_body = 99999999; };\n", ":3: 'limits.max_body' = 99999999 is out of range" },
+		{ "limits = { max_body = 1.5; };\n", ":3: 'limits.max_body' must be an integer" },
+		{ "listen = \"127.0.0.1:1\";\n", ":3: 'listen' must be a list of strings" },
+		{ "listen = [ \"127.0.0.1:0\" ];\n", ":3: listen: '127.0.0.1:0' is not" },
+		{ "listen = [ ];\n", ":3: 'listen' must hold 1 to 64 entries" },
+		{ "clients = ( { name = \"a\"; role = \"king\"; common_name = \"x\"; } );\n",
+		  "'clients.role' = 'king': not one of bureau" },
+		{ "clients = ( { name = \"a\"; role = \"auditor\"; } );\n",
+		  ":3: client 'a': needs 'fingerprint', 'common_name' or both" },
+		{ "clients = ( { name = \"a\"; role = \"bureau\"; codes = [ \"33011\" ]; common_name = \"x\"; } );\n",
+		  "clients.codes: '33011' is not a 6-digit side code" },
+		{ "clients = ( { name = \"a\"; role = \"auditor\"; common_name = \"x\"; },\n"
+		  "{ name = \"b\"; role = \"auditor\"; common_name = \"x\"; } );\n",
+		  ":4: client 'b': names the same certificate as 'a' (line 3)" },
+		{ "clients = ( { name = \"a\"; role = \"auditor\"; common_name = \"x\"; },\n"
+		  "{ name = \"a\"; role = \"auditor\"; common_name = \"y\"; } );\n",
+		  ":4: client 'a': name already used at line 3" },
+		{ "clients = ( { name = \"a\"; role = \"auditor\"; common_name = \"x\"; bogus = 1; } );\n",
+		  ":3: unknown key 'clients.bogus'" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[512] = "";
+		struct config *c = load(cases[i].extra, err, sizeof(err));
+		if (c != NULL || strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu: got '%s', want '%s'", i, err,
+			    cases[i].want);
+	}
+}
+
+static void
+test_listen_parse(void **state)
+{
+	char host[64];
+	uint16_t port;
+
+	assert_int_equal(config_listen_parse("127.0.0.1:8443", host,
+	    sizeof(host), &port), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 8443);
+	assert_int_equal(config_listen_parse("[::1]:443", host, sizeof(host),
+	    &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(config_listen_parse(":80", host, sizeof(host),
+	    &port), 0);
+	assert_string_equal(host, "");
+	assert_int_equal(config_listen_parse("::1:443", host, sizeof(host),
+	    &port), -1);
+	assert_int_equal(config_listen_parse("[::1]443", host, sizeof(host),
+	    &port), -1);
+	assert_int_equal(config_listen_parse("h:65536", host, sizeof(host),
+	    &port), -1);
+	assert_int_equal(config_listen_parse("h:+1", host, sizeof(host),
+	    &port), -1);
+	assert_int_equal(config_listen_parse("h", host, sizeof(host), &port),
+	    -1);
+}
+
+static void
+test_clients(void **state)
+{
+	char err[512] = "";
+	struct config *c = load(
+	    "clients = (\n"
+	    " { name = \"both\"; role = \"operator\"; fingerprint = \"" FPR_A "\"; common_name = \"ops\"; },\n"
+	    " { name = \"cn\"; role = \"auditor\"; common_name = \"audit\"; },\n"
+	    " { name = \"yh\"; role = \"bureau\"; codes = [ \"330110\", \"330802\" ]; fingerprint = \"" FPR_A_NORM "\"; }\n"
+	    ");\n", err, sizeof(err));
+	const struct config_client *cl;
+
+	assert_non_null(c);
+	assert_int_equal(config_client_count(c), 3);
+	cl = config_client_find(c, FPR_A_NORM, "ops");
+	assert_string_equal(config_client_get0_name(cl), "both");
+	assert_int_equal(config_client_role(cl), CONFIG_ROLE_OPERATOR);
+	/* Same fingerprint, other CN: the entry that needs both fails. */
+	cl = config_client_find(c, FPR_A_NORM, "other");
+	assert_string_equal(config_client_get0_name(cl), "yh");
+	assert_true(config_client_has_code(cl, "330802"));
+	assert_false(config_client_has_code(cl, "330803"));
+	assert_int_equal(config_client_code_count(cl), 2);
+	cl = config_client_find(c, "00", "audit");
+	assert_string_equal(config_client_get0_name(cl), "cn");
+	assert_null(config_client_find(c, "00", "nobody"));
+	assert_null(config_client_find(c, "00", NULL));
+	assert_string_equal(config_role_name(CONFIG_ROLE_BUREAU), "bureau");
+	config_free(c);
+}
+
+static int reports;
+static void
+count_report(void *arg, const char *msg)
+{
+	assert_non_null(strstr(msg, "takes effect only after a restart"));
+	reports++;
+}
+
+static void
+test_restart_only(void **state)
+{
+	char err[512] = "";
+	struct config *old = load("listen = [ \"127.0.0.1:1\" ];\n", err,
+	    sizeof(err));
+	struct config *next = load("listen = [ \"127.0.0.1:2\" ];\n"
+	    "state_dir = \"/srv\";\nlog_level = \"debug\";\n"
+	    "ledger.sm2_key = \"k\";\n", err, sizeof(err));
+
+	/* A dotted name is no key at the top: ledger { } holds sm2_key. */
+	assert_null(next);
+	next = load("listen = [ \"127.0.0.1:2\" ];\nstate_dir = \"/srv\";\n"
+	    "log_level = \"debug\";\n", err, sizeof(err));
+	assert_non_null(old);
+	assert_non_null(next);
+	reports = 0;
+	assert_int_equal(config_keep_restart_only(next, old, count_report,
+	    NULL), 2);
+	assert_int_equal(reports, 2);
+	assert_string_equal(config_get0_listen(next, 0), "127.0.0.1:1");
+	assert_string_equal(config_get0_state_dir(next), "/var/lib/shanhai");
+	/* Reloadable keys take the new value. */
+	assert_int_equal(config_log_level(next), LOG_LVL_DEBUG);
+	/* The old config is untouched (a vetoed reload goes on with it). */
+	assert_string_equal(config_get0_listen(old, 0), "127.0.0.1:1");
+	config_free(old);
+	config_free(next);
+}
+
+static int
+setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/shanhai-config-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_and_paths),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_listen_parse),
+		cmocka_unit_test(test_clients),
+		cmocka_unit_test(test_restart_only),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
