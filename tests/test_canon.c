@@ -1,0 +1,153 @@
+/* test_canon: RFC 8785 serialization, the canonical check, SHA-256 hex. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "shanhai/canon.h"
+
+static void
+expect_canon(const char *in, const char *want)
+{
+	char err[256];
+	json_t *v = canon_parse(in, strlen(in), err, sizeof(err));
+	char *got;
+	size_t len;
+
+	assert_non_null(v);
+	got = canon_dump(v, &len, err, sizeof(err));
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	assert_int_equal(len, strlen(want));
+	assert_int_equal(canon_check(got, len, err, sizeof(err)), 0);
+	free(got);
+	json_decref(v);
+}
+
+static void
+serialize(void **state)
+{
+	(void)state;
+	expect_canon("{ \"b\" : 1, \"a\" : [true, false, null, \"x\"] }",
+	    "{\"a\":[true,false,null,\"x\"],\"b\":1}");
+	expect_canon("{}", "{}");
+	expect_canon("[]", "[]");
+	expect_canon("{\"a\":{\"d\":{},\"c\":[]}}", "{\"a\":{\"c\":[],\"d\":{}}}");
+	/* minimal escapes; other control characters as lowercase \u00xx */
+	expect_canon("\"\\\" \\\\ \\b \\f \\n \\r \\t \\u0001 \\u001f \\u007f\"",
+	    "\"\\\" \\\\ \\b \\f \\n \\r \\t \\u0001 \\u001f \x7f\"");
+	/* no escaping of / or of non-ASCII: UTF-8 output */
+	expect_canon("\"\\/ \\u00e9 \\u4e2d \\ud83d\\ude00\"",
+	    "\"/ \xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80\"");
+	expect_canon("-0", "0");
+	expect_canon("[9007199254740991,-9007199254740991]",
+	    "[9007199254740991,-9007199254740991]");
+}
+
+/* RFC 8785 §3.2.3: keys by UTF-16 code units, not by UTF-8 bytes. */
+static void
+key_order(void **state)
+{
+	(void)state;
+	/* U+FB33 (UTF-16 0xFB33) sorts after U+1F600 (0xD83D...) in UTF-16
+	 * but before it in UTF-8 byte order. */
+	expect_canon("{\"\xef\xac\xb3\":1,\"\xf0\x9f\x98\x80\":2,\"a\":3,"
+	    "\"\\u0080\":4,\"ab\":5,\"\":6}",
+	    "{\"\":6,\"a\":3,\"ab\":5,\"\xc2\x80\":4,\"\xf0\x9f\x98\x80\":2,"
+	    "\"\xef\xac\xb3\":1}");
+}
+
+static void
+refusals(void **state)
+{
+	char err[256];
+	json_t *v;
+
+	(void)state;
+	v = json_real(1.5);
+	assert_null(canon_dump(v, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "real"));
+	json_decref(v);
+	v = json_integer(9007199254740992LL);
+	assert_null(canon_dump(v, NULL, err, sizeof(err)));
+	json_decref(v);
+	assert_null(canon_parse("{\"a\":1,\"a\":2}", 13, err, sizeof(err)));
+	assert_null(canon_parse("{", 1, err, sizeof(err)));
+	assert_null(canon_parse("{} x", 4, err, sizeof(err)));
+}
+
+static void
+check(void **state)
+{
+	static const char *const bad[] = {
+		"{\"b\":1,\"a\":2}", "{ \"a\":1}", "{\"a\":1}\n", "{\"a\":1.0}",
+		"{\"a\":\"\\u0041\"}", "{\"a\":\"\\/\"}", "{\"a\":1e2}",
+		"{\"a\":1,\"a\":1}", "{\"a\":\"\\u00E9\"}", "[1, 2]", "",
+		"{\"a\":-0}", "{\"a\":\"\\u001F\"}",
+	};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(canon_check(bad[i], strlen(bad[i]), err,
+		    sizeof(err)), -1);
+	assert_int_equal(canon_check("{\"a\":\"\\u001f\"}", 14, err,
+	    sizeof(err)), 0);
+}
+
+static void
+sha256(void **state)
+{
+	char hex[CANON_HASH_BUFSZ];
+
+	(void)state;
+	canon_sha256_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+	    "27ae41e4649b934ca495991b7852b855");
+	canon_sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+}
+
+/* A report of the published examples hashes to the published hash. */
+static void
+example_hash(void **state)
+{
+	const char *in = "{\"report_id\": \"yh-2026-01\", \"agreement\": "
+	    "\"kecheng-yuhang\", \"period\": \"2026-01\", \"role\": \"host\", "
+	    "\"taxes\": {\"vat\": \"312378.71\", \"cit\": \"149412.70\", "
+	    "\"pit\": \"10486.37\"}, \"statistics\": {\"industrial_output\": "
+	    "\"9623029.64\", \"gdp\": \"2226202.24\"}}";
+	char err[256], hex[CANON_HASH_BUFSZ], *c;
+	json_t *v = canon_parse(in, strlen(in), err, sizeof(err));
+	size_t len;
+
+	(void)state;
+	assert_non_null(v);
+	c = canon_dump(v, &len, err, sizeof(err));
+	assert_non_null(c);
+	canon_sha256_hex(c, len, hex);
+	assert_string_equal(hex, "f2859e4c9cbed854e99766fd757f7509"
+	    "0299c01cba1a6a4b58c653eeb81bd788");
+	free(c);
+	json_decref(v);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(serialize),
+		cmocka_unit_test(key_order),
+		cmocka_unit_test(refusals),
+		cmocka_unit_test(check),
+		cmocka_unit_test(sha256),
+		cmocka_unit_test(example_hash),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
