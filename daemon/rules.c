@@ -551,11 +551,12 @@ parse_terms(struct ctx *c, struct rules *r, config_setting_t *root)
 		r->nterms++;	/* so rules_free() sees its bands */
 		t->line = setting_line(e);
 		snprintf(c->where, sizeof(c->where), "terms: ");
-		if (check_keys(c, e, keys) == -1 ||
-		    get_period(c, r, e, "from", 1, &t->from, &line) == -1)
+		if (get_period(c, r, e, "from", 1, &t->from, &line) == -1)
 			return -1;
 		snprintf(c->where, sizeof(c->where), "term %s: ",
 		    rules_period_format(r->cadence, t->from, pbuf));
+		if (check_keys(c, e, keys) == -1)
+			return -1;
 		if (i == 0 && t->from != r->start)
 			return fail(c, line, "the first term must start at "
 			    "start (%s)", rules_period_format(r->cadence,
@@ -653,8 +654,8 @@ parse_root(struct ctx *c, struct rules *r, config_setting_t *root)
 	base = base ? base + 1 : c->name;
 	idlen = strlen(v);
 	if (strncmp(base, v, idlen) != 0 || strcmp(base + idlen, ".conf") != 0)
-		return fail(c, line, "id: \"%s\" must match the file name "
-		    "(%s.conf)", v, v);
+		return fail(c, line, "id: \"%s\" does not match the file "
+		    "name %s (it must be %s.conf)", v, base, v);
 	if ((r->id = strdup(v)) == NULL)
 		return fail(c, 1, "out of memory");
 	if ((rc = get_str(c, root, "title", 0, &v, &line)) == -1)
