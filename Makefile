@@ -180,7 +180,7 @@ install: all
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
 	done
 	for u in $(UNITS); do \
-	    sed 's|/usr/local/sbin/shanhaid|$(SBINDIR)/shanhaid|g' $$u \
+	    sed 's|/usr/sbin/shanhaid|$(SBINDIR)/shanhaid|g' $$u \
 	        > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
 	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
 	done

@@ -64,5 +64,21 @@ layout "$T/unitdir" /opt/shanhai /opt/shanhai/units
 mandoc -Tascii "$T/usr/usr/share/man/man8/shanhaid.8" | grep -q SIGHUP || {
 	echo "shanhaid.8 does not render"; fail=1; }
 
+# The example configuration is one the daemon takes, once the files it
+# names exist: the installed daemon checks it with -t.
+e=$T/etc
+mkdir -p "$e/tls"
+sh "$TOP/tests/pki.sh" "$T/pki" > /dev/null
+cp "$T/usr/usr/share/shanhai/shanhaid.conf.example" "$e/shanhaid.conf"
+cp "$T/pki/server.crt" "$T/pki/server.key" "$e/tls/"
+cp "$T/pki/ca.crt" "$e/tls/clients-ca.crt"
+cp -r "$T/usr/usr/share/shanhai/rules" "$e/rules"
+"$T/usr/usr/bin/shanhai" keygen --origin ledger.example.gov.cn/shanhai/v1 \
+    --out "$e/ledger.key" > /dev/null
+if ! "$T/usr/usr/sbin/shanhaid" -t -c "$e/shanhaid.conf" > "$T/t.out" 2>&1 ||
+    ! grep -qx 'configuration OK' "$T/t.out"; then
+	echo "the example configuration does not check:"; cat "$T/t.out"; fail=1
+fi
+
 [ $fail = 0 ] && (cd "$T/usr" && find . -type f | sort)
 exit $fail

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The manual pages: clean under `mandoc -Tlint` down to style messages (any
 # output fails), cross-references resolved among themselves, every verb of
-# `shanhai help` documented in shanhai.1.
+# `shanhai help` documented in shanhai.1, and the key list of
+# shanhaid.conf.5 what man/conf-keys.sh makes of `shanhaid -k`.
 set -eu
 BUILD=${BUILD:-build}
 T=${TMPDIR:-/tmp}
@@ -35,5 +36,17 @@ while read -r v; do
 		{ echo "man/shanhai.1: verb '$v' is not documented"; fail=1; }
 done < "$T/verbs"
 
-[ $fail = 0 ] && echo "man: 4 pages lint clean, every verb documented"
+# The configuration keys: the page holds what the generator makes of the
+# daemon's own key table.
+sh man/conf-keys.sh "$BUILD"/shanhaid man/shanhaid.conf.5 > "$T/conf.5"
+if ! cmp -s "$T/conf.5" man/shanhaid.conf.5; then
+	echo "man/shanhaid.conf.5: its key list differs from 'shanhaid -k';" \
+	    "make it anew with: sh man/conf-keys.sh $BUILD/shanhaid" \
+	    "man/shanhaid.conf.5 > new && mv new man/shanhaid.conf.5"
+	diff man/shanhaid.conf.5 "$T/conf.5" || true
+	fail=1
+fi
+n=$("$BUILD"/shanhaid -k | wc -l)
+
+[ $fail = 0 ] && echo "man: 4 pages lint clean, every verb documented, $n keys agree"
 exit $fail
