@@ -1468,20 +1468,3 @@ journal_period(struct journal *j, const char *agreement, const char *period,
 	*out = o;
 	return 0;
 }
-
-json_t *
-journal_agreements(struct journal *j)
-{
-	json_t *o = json_object(), *arr = json_array();
-
-	if (o == NULL || arr == NULL) {
-		json_decref(o);
-		json_decref(arr);
-		return NULL;
-	}
-	for (size_t i = 0; i < settle_rules_count(j->engine); i++)
-		json_array_append_new(arr,
-		    rules_to_json(settle_get0_rules_at(j->engine, i)));
-	json_object_set_new(o, "agreements", arr);
-	return o;
-}

@@ -126,7 +126,5 @@ int		 journal_consistency(struct journal *j, uint64_t from,
 int		 journal_period(struct journal *j, const char *agreement,
 		    const char *period, json_t **out, char *err, size_t errlen)
 		    __attribute__((warn_unused_result));
-/* {"agreements":[…]}: the agreements in force and their terms. */
-json_t		*journal_agreements(struct journal *j);
 
 #endif
