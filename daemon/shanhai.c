@@ -26,6 +26,8 @@ static const struct verb verbs[] = {
 	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]" },
 	/* Test fixtures (doc/DESIGN.md, Ledger): not listed. */
 	{ "fixture", cmd_fixture, NULL },
+	{ "submit", cmd_submit, "submit --url URL --cert FILE --key FILE"
+	    " --cacert FILE [--out FILE] REPORT.json" },
 };
 
 static void

@@ -12,6 +12,7 @@
 
 #include "shanhai/api.h"
 #include "shanhai/config.h"
+#include "shanhai/ingest.h"
 #include "shanhai/log.h"
 #include "shanhai/server.h"
 #include "shanhai/version.h"
@@ -19,6 +20,7 @@
 /* The daemon's modules, started in this order (one line each). */
 static const struct server_module *const modules[] = {
 	&api_module,
+	&ingest_module,
 };
 
 static int

@@ -57,6 +57,8 @@ write_config() {
 		echo "  { name = \"ops\"; role = \"operator\"; fingerprint = \"$(fpr operator)\"; common_name = \"ops.shanhai.example\"; }"
 		echo ');'
 	} > "$1"
+	[ -f "$d/ledger.key" ] ||
+	    "$BUILD/shanhai" keygen --origin test.example/shanhai --out "$d/ledger.key" >/dev/null
 }
 
 # start_daemon CONF: runs shanhaid in the background (log in $T/daemon.log)

@@ -1,0 +1,406 @@
+/*
+ * ingest: the journal behind the HTTPS front (see ingest.h). Thin: request
+ * parsing and answers here, the work in journal.c.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "shanhai/config.h"
+#include "shanhai/http.h"
+#include "shanhai/ingest.h"
+#include "shanhai/journal.h"
+#include "shanhai/log.h"
+#include "shanhai/note.h"
+#include "shanhai/rules.h"
+#include "shanhai/server.h"
+#include "shanhai/settle.h"
+
+/* How long a client should wait after a 503 before it tries again. */
+#define RETRY_AFTER	"1"
+#define MAX_SIDES	64
+
+struct ingest {
+	struct server		*srv;
+	struct journal		*journal;
+	struct note_signer	*signers[2];
+	size_t			 nsigners;
+};
+
+/* The agreements of generation g as an array (malloc'd; NULL when none). */
+static const struct rules **
+gen_rules(const struct server_gen *g, size_t *n)
+{
+	const struct rules **list;
+
+	*n = server_gen_rules_count(g);
+	if (*n == 0 || (list = calloc(*n, sizeof(*list))) == NULL) {
+		*n = 0;
+		return NULL;
+	}
+	for (size_t i = 0; i < *n; i++)
+		list[i] = server_gen_rules(g, i);
+	return list;
+}
+
+enum rules_mode {
+	RULES_CHECK,	/* would they be accepted? */
+	RULES_STRICT,	/* all or nothing (reload) */
+	RULES_LENIENT,	/* what can be, the rest kept as in the ledger (start) */
+};
+
+/* Hands generation g's agreements to the journal. */
+static int
+gen_to_journal(struct ingest *in, const struct server_gen *g,
+    enum rules_mode mode, char *err, size_t errlen)
+{
+	const struct rules **list;
+	size_t n;
+	int rc;
+
+	list = gen_rules(g, &n);
+	if (mode == RULES_CHECK)
+		rc = journal_rules_check(in->journal, list, n, err, errlen);
+	else
+		rc = journal_rules_apply(in->journal, list, n,
+		    mode == RULES_STRICT, err, errlen);
+	free(list);
+	return rc;
+}
+
+/* "application/json", optionally with parameters ("; charset=utf-8"). */
+static int
+is_json(const char *ctype)
+{
+	size_t n = strlen("application/json");
+
+	if (ctype == NULL || strncasecmp(ctype, "application/json", n) != 0)
+		return 0;
+	ctype += n;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	return *ctype == '\0' || *ctype == ';';
+}
+
+static void
+problem_503(struct http_req *r, const char *why, size_t len)
+{
+	http_req_add_header(r, "Retry-After", RETRY_AFTER);
+	http_problem(r, 503, NULL, "%.*s", (int)len, why);
+}
+
+/* The journal's answer, once the report is durable. */
+static void
+report_done(void *arg, int status, const char *text, size_t len)
+{
+	struct http_req *r = arg;
+	struct evbuffer *b;
+
+	if (status == 503) {
+		problem_503(r, text, len);
+		return;
+	}
+	if (status >= 400) {
+		http_problem(r, status, NULL, "%.*s", (int)len, text);
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, text, len) < 0 ||
+	    evbuffer_add(b, "\n", 1) < 0) {
+		if (b != NULL)
+			evbuffer_free(b);
+		http_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	http_reply(r, status, "application/json", b);
+	evbuffer_free(b);
+}
+
+static void
+post_report(struct http_req *r, void *arg)
+{
+	struct ingest *in = arg;
+	const struct config_client *cl = http_req_client(r);
+	const char *sides[MAX_SIDES], *body;
+	size_t nsides = 0, len;
+	char err[1024];
+	int rc;
+
+	if (!is_json(http_req_header(r, "Content-Type"))) {
+		http_problem(r, 415, "Content-Type", "must be application/json");
+		return;
+	}
+	body = http_req_body(r, &len);
+	if (len > SETTLE_REPORT_MAX) {
+		http_problem(r, 413, "body", "%zu bytes, more than a report's"
+		    " %d", len, SETTLE_REPORT_MAX);
+		return;
+	}
+	for (size_t i = 0; cl != NULL && i < config_client_code_count(cl) &&
+	    nsides < MAX_SIDES; i++)
+		sides[nsides++] = config_client_get0_code(cl, i);
+	rc = journal_submit(in->journal, body, len, sides, nsides,
+	    http_req_fingerprint(r), report_done, r, err, sizeof(err));
+	if (rc == 0)
+		return;
+	if (rc == 503)
+		problem_503(r, err, strlen(err));
+	else
+		http_problem(r, rc, NULL, "%s", err);
+}
+
+/*
+ * Reads query parameter name as a decimal uint64_t. 0, or -1 after
+ * answering 400.
+ */
+static int
+query_u64(struct http_req *r, const char *name, uint64_t *out)
+{
+	const char *v = http_req_query(r, name);
+	char *end;
+
+	if (v == NULL) {
+		http_problem(r, 400, name, "required");
+		return -1;
+	}
+	errno = 0;
+	if (!isdigit((unsigned char)v[0]) || (v[0] == '0' && v[1] != '\0') ||
+	    (*out = strtoull(v, &end, 10), errno != 0) || *end != '\0') {
+		http_problem(r, 400, name, "not a decimal number");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+get_checkpoint(struct http_req *r, void *arg)
+{
+	struct ingest *in = arg;
+	struct evbuffer *b;
+	char *note, err[512];
+	int rc;
+
+	if ((rc = journal_checkpoint(in->journal, &note, err,
+	    sizeof(err))) != 0) {
+		http_problem(r, rc, NULL, "%s", err);
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL) {
+		free(note);
+		http_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	evbuffer_add(b, note, strlen(note));
+	free(note);
+	http_req_add_header(r, "Cache-Control", "no-cache");
+	http_reply(r, 200, "text/plain; charset=utf-8", b);
+	evbuffer_free(b);
+}
+
+static void
+get_entries(struct http_req *r, void *arg)
+{
+	struct ingest *in = arg;
+	struct evbuffer *b;
+	uint64_t start, end;
+	char err[512];
+	int rc;
+
+	if (query_u64(r, "start", &start) < 0 || query_u64(r, "end", &end) < 0)
+		return;
+	if ((b = evbuffer_new()) == NULL) {
+		http_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	if ((rc = journal_entries(in->journal, start, end, b, err,
+	    sizeof(err))) != 0)
+		http_problem(r, rc, NULL, "%s", err);
+	else
+		http_reply(r, 200, "application/jsonl", b);
+	evbuffer_free(b);
+}
+
+/* Answers a journal read that gives JSON. */
+static void
+reply_json(struct http_req *r, int rc, json_t *doc, const char *err)
+{
+	if (rc != 0) {
+		http_problem(r, rc, NULL, "%s", err);
+		return;
+	}
+	http_reply_json(r, 200, doc);
+	json_decref(doc);
+}
+
+typedef int proof_fn(struct journal *, uint64_t, uint64_t, json_t **, char *,
+    size_t);
+
+/* A proof route: two decimal query parameters a and b, then fn. */
+static void
+get_proof(struct http_req *r, struct ingest *in, const char *a,
+    const char *b, proof_fn *fn)
+{
+	uint64_t va, vb;
+	json_t *doc = NULL;
+	char err[512];
+	int rc;
+
+	if (query_u64(r, a, &va) < 0 || query_u64(r, b, &vb) < 0)
+		return;
+	rc = fn(in->journal, va, vb, &doc, err, sizeof(err));
+	reply_json(r, rc, doc, err);
+}
+
+static void
+get_inclusion(struct http_req *r, void *arg)
+{
+	get_proof(r, arg, "index", "size", journal_inclusion);
+}
+
+static void
+get_consistency(struct http_req *r, void *arg)
+{
+	get_proof(r, arg, "from", "to", journal_consistency);
+}
+
+static void
+get_period(struct http_req *r, void *arg)
+{
+	struct ingest *in = arg;
+	json_t *doc = NULL;
+	char err[512];
+	int rc;
+
+	rc = journal_period(in->journal, http_req_param(r, "id"),
+	    http_req_param(r, "period"), &doc, err, sizeof(err));
+	reply_json(r, rc, doc, err);
+}
+
+static const struct http_route routes[] = {
+	{ HTTP_POST, "/v1/reports", CONFIG_ROLE_BUREAU, post_report },
+	{ HTTP_GET, "/v1/ledger/checkpoint", CONFIG_ROLE_ANY, get_checkpoint },
+	{ HTTP_GET, "/v1/ledger/entries",
+	  CONFIG_ROLE_AUDITOR | CONFIG_ROLE_OPERATOR, get_entries },
+	{ HTTP_GET, "/v1/ledger/proof/inclusion", CONFIG_ROLE_ANY,
+	  get_inclusion },
+	{ HTTP_GET, "/v1/ledger/proof/consistency", CONFIG_ROLE_ANY,
+	  get_consistency },
+	{ HTTP_GET, "/v1/agreements/{id}/periods/{period}", CONFIG_ROLE_ANY,
+	  get_period },
+};
+
+static void
+ingest_free(struct server *s, void *state)
+{
+	struct ingest *in = state;
+
+	(void)s;
+	if (in == NULL)
+		return;
+	journal_free(in->journal);
+	for (size_t i = 0; i < in->nsigners; i++)
+		note_signer_free(in->signers[i]);
+	free(in);
+}
+
+/* The ledger keys of the config: Ed25519, and SM2 when configured. */
+static int
+load_signers(struct ingest *in, const struct config *c, char *err,
+    size_t errlen)
+{
+	const char *origin = config_get0_ledger_origin(c);
+	const char *sm2 = config_get0_ledger_sm2_key(c);
+	char msg[512];
+
+	if (note_key_load(config_get0_ledger_signing_key(c), origin,
+	    &in->signers[0], msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "ledger.signing_key: %s", msg);
+		return -1;
+	}
+	in->nsigners = 1;
+	if (note_signer_type(in->signers[0]) != NOTE_ED25519) {
+		snprintf(err, errlen, "ledger.signing_key: not an Ed25519 key");
+		return -1;
+	}
+	if (sm2 == NULL || sm2[0] == '\0')
+		return 0;
+	if (note_key_load(sm2, origin, &in->signers[1], msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "ledger.sm2_key: %s", msg);
+		return -1;
+	}
+	in->nsigners = 2;
+	if (note_signer_type(in->signers[1]) != NOTE_SM2) {
+		snprintf(err, errlen, "ledger.sm2_key: not an SM2 key");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ingest_start(struct server *s, void **statep, char *err, size_t errlen)
+{
+	const struct server_gen *g = server_get0_gen(s);
+	const struct config *c = server_gen_config(g);
+	struct ingest *in;
+	int rc;
+
+	if ((in = calloc(1, sizeof(*in))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	in->srv = s;
+	if (load_signers(in, c, err, errlen) < 0)
+		goto fail;
+	in->journal = journal_open(server_get0_base(s),
+	    config_get0_state_dir(c), config_get0_ledger_origin(c),
+	    in->signers, in->nsigners, err, errlen);
+	if (in->journal == NULL)
+		goto fail;
+	/* The rules in force go to the ledger before the first report. */
+	rc = gen_to_journal(in, g, RULES_LENIENT, err, errlen);
+	if (rc < 0 || journal_flush(in->journal) < 0) {
+		if (rc == 0)
+			snprintf(err, errlen, "writing the rules entries failed");
+		goto fail;
+	}
+	if (http_add_routes(server_get0_http(s), routes,
+	    sizeof(routes) / sizeof(routes[0]), in) < 0) {
+		snprintf(err, errlen, "ingest: routes already taken");
+		goto fail;
+	}
+	*statep = in;
+	return 0;
+fail:
+	ingest_free(s, in);
+	return -1;
+}
+
+static int
+ingest_reload_check(struct server *s, void *state,
+    const struct server_gen *next, char *err, size_t errlen)
+{
+	(void)s;
+	return gen_to_journal(state, next, RULES_CHECK, err, errlen);
+}
+
+static int
+ingest_reload_commit(struct server *s, void *state,
+    const struct server_gen *next, char *err, size_t errlen)
+{
+	(void)s;
+	return gen_to_journal(state, next, RULES_STRICT, err, errlen);
+}
+
+const struct server_module ingest_module = {
+	.name = "ingest",
+	.start = ingest_start,
+	.reload_check = ingest_reload_check,
+	.reload_commit = ingest_reload_commit,
+	.free = ingest_free,
+};

@@ -1,0 +1,16 @@
+/*
+ * ingest: the daemon module that puts the journal (journal.h) behind the
+ * HTTPS front (SPEC 7): POST /v1/reports with its receipts, the ledger's
+ * GET endpoints (checkpoint, entries, inclusion and consistency proofs) and
+ * GET /v1/agreements/{id}/periods/{period}. It loads the ledger signing
+ * keys, writes `rules` entries at start and on every reload that changes a
+ * rule file, and vetoes a reload whose rules would change a settled period.
+ */
+#ifndef SHANHAI_INGEST_H
+#define SHANHAI_INGEST_H
+
+#include "shanhai/server.h"
+
+extern const struct server_module ingest_module;
+
+#endif
