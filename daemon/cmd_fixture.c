@@ -4,10 +4,11 @@
  * doc/DESIGN.md, "Ledger". It uses the same engine, tree and note code as
  * the daemon, but it holds no state: it signs whatever file it is given.
  *
- *   fixture build --rules DIR [--time T] REPORTS.jsonl
+ *   fixture build --rules DIR [--time T] [--submitter HEX] REPORTS.jsonl
  *	a ledger as the daemon would write it: one `rules` entry per
  *	agreement (name order), then the entries of each report in turn;
- *	with --time, every entry gets "time": T.
+ *	with --time, every entry gets "time": T; with --submitter, every
+ *	report entry gets "submitter": HEX.
  *   fixture sign --key FILE [--key FILE] --origin O [--size N] LEDGER
  *	the signed checkpoint of the first N entries (all by default).
  *   fixture receipt --key FILE [...] --origin O --index I [--size N] LEDGER
@@ -39,7 +40,8 @@ static int
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: shanhai fixture build --rules DIR [--time T] REPORTS.jsonl\n"
+	    "usage: shanhai fixture build --rules DIR [--time T] [--submitter HEX] "
+	    "REPORTS.jsonl\n"
 	    "       shanhai fixture sign --key FILE [--key FILE] --origin O "
 	    "[--size N] LEDGER\n"
 	    "       shanhai fixture receipt --key FILE --origin O --index I "
@@ -74,7 +76,8 @@ put_entry(json_t *e, const char *time)
 }
 
 static int
-build(const char *dir, const char *time, const char *path)
+build(const char *dir, const char *time, const char *submitter,
+    const char *path)
 {
 	struct rules **list;
 	struct settle *s;
@@ -113,7 +116,7 @@ build(const char *dir, const char *time, const char *path)
 			line[--len] = '\0';
 		if (len == 0)
 			continue;
-		if (settle_submit(s, line, (size_t)len, NULL, 0, time, NULL,
+		if (settle_submit(s, line, (size_t)len, NULL, 0, time, submitter,
 		    &res, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s:%zu: %s\n", path, lineno, err);
 			rc = CMD_FAILED;
@@ -336,9 +339,11 @@ cmd_fixture(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },
 		{ "index", required_argument, NULL, 'i' },
 		{ "from", required_argument, NULL, 'f' },
+		{ "submitter", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *time = NULL, *origin = NULL, *keys[MAX_KEYS];
+	const char *submitter = NULL;
 	uint64_t size = UINT64_MAX, index = UINT64_MAX, from = UINT64_MAX;
 	unsigned char (*leaves)[MERKLE_HASH_SIZE], root[MERKLE_HASH_SIZE];
 	size_t nkeys = 0;
@@ -352,6 +357,7 @@ cmd_fixture(int argc, char **argv)
 		switch (ch) {
 		case 'r': dir = optarg; break;
 		case 't': time = optarg; break;
+		case 'u': submitter = optarg; break;
 		case 'o': origin = optarg; break;
 		case 'k':
 			if (nkeys == MAX_KEYS)
@@ -367,7 +373,7 @@ cmd_fixture(int argc, char **argv)
 	if (optind + 1 != argc)
 		return usage();
 	if (strcmp(sub, "build") == 0)
-		return dir == NULL ? usage() : build(dir, time, argv[optind]);
+		return dir == NULL ? usage() : build(dir, time, submitter, argv[optind]);
 	if ((leaves = read_leaves(argv[optind], &size)) == NULL)
 		return CMD_USAGE;
 	if (strcmp(sub, "consistency") == 0 || strcmp(sub, "inclusion") == 0) {

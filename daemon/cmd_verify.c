@@ -405,22 +405,15 @@ replay_rules(struct verify *v, uint64_t index, json_t *e)
 	return 0;
 }
 
+/* Feeds the report entry at index to the engine; its entries are pending. */
 static int
-replay_report(struct verify *v, uint64_t index, json_t *e)
+submit(struct verify *v, uint64_t index, const char *buf, size_t len)
 {
-	json_t *report = json_object_get(e, "report");
-	char err[1024], *buf;
-	size_t len;
+	char err[1024];
 	int code;
 
-	if (!json_is_object(report))
-		return fail(v, "entry %" PRIu64 ": report: no report object",
-		    index);
-	if ((buf = canon_dump(report, &len, err, sizeof(err))) == NULL)
-		return fail(v, "entry %" PRIu64 ": report: %s", index, err);
 	code = settle_submit(v->engine, buf, len, NULL, 0, NULL, NULL,
 	    &v->pending, err, sizeof(err));
-	free(buf);
 	if (code < 0)
 		return fail(v, "entry %" PRIu64 ": the engine refuses this "
 		    "report: %s", index, err);
@@ -430,6 +423,25 @@ replay_report(struct verify *v, uint64_t index, json_t *e)
 	v->pending_from = index;
 	v->next = 1;
 	v->nreports++;
+	return 0;
+}
+
+static int
+replay_report(struct verify *v, uint64_t index, json_t *e)
+{
+	json_t *report = json_object_get(e, "report");
+	char err[1024], *buf;
+	size_t len;
+
+	if (!json_is_object(report))
+		return fail(v, "entry %" PRIu64 ": report: no report object",
+		    index);
+	if ((buf = canon_dump(report, &len, err, sizeof(err))) == NULL)
+		return fail(v, "entry %" PRIu64 ": report: %s", index, err);
+	int rc = submit(v, index, buf, len);
+	free(buf);
+	if (rc < 0)
+		return -1;
 	return same_entry(v, index, e, settle_result_get0_json(v->pending, 0));
 }
 
@@ -706,8 +718,6 @@ fast_entry(struct verify *v, uint64_t i, const char *line, size_t len)
 	const struct member *t, *r;
 	const char *want;
 	size_t n, wlen;
-	char err[1024];
-	int code;
 
 	if (split_members(line, len, m, &n) < 0 ||
 	    (t = member(m, n, "type")) == NULL || !plain_string(t))
@@ -731,17 +741,8 @@ fast_entry(struct verify *v, uint64_t i, const char *line, size_t len)
 		return slow_entry(v, i, line, len);
 	if (check_nothing_pending(v, i) < 0)
 		return -1;
-	code = settle_submit(v->engine, r->val, r->vlen, NULL, 0, NULL, NULL,
-	    &v->pending, err, sizeof(err));
-	if (code < 0)
-		return fail(v, "entry %" PRIu64 ": the engine refuses this "
-		    "report: %s", i, err);
-	if (code == SETTLE_DUPLICATE || settle_result_count(v->pending) == 0)
-		return fail(v, "entry %" PRIu64 ": a resubmission of an "
-		    "earlier report, which causes no entry", i);
-	v->pending_from = i;
-	v->next = 1;
-	v->nreports++;
+	if (submit(v, i, r->val, r->vlen) < 0)
+		return -1;
 	want = settle_result_entry(v->pending, 0, &wlen);
 	if (!same_bytes(m, n, 1, want, wlen, &v->scratch, &v->scratchcap))
 		return explain(v, i, line, len, 0);

@@ -46,7 +46,9 @@ for c in example-kecheng-yuhang-2026 example-longquan-xiaoshan-2026 \
 	cp "$TOP/tests/cases/$c/rules/"*.conf rules/
 	cat "$TOP/tests/cases/$c/reports.jsonl" >>reports.jsonl
 done
-"$SH" fixture build --rules rules --time $T reports.jsonl >ledger.jsonl
+"$SH" fixture build --rules rules --time $T \
+	--submitter "$(printf '%s' bureau | sha256sum | cut -c1-64)" reports.jsonl >ledger.jsonl
+grep -q '"submitter":"' ledger.jsonl || fail "no submitter in the report entries"
 N=$(wc -l <ledger.jsonl)
 sign() { "$SH" fixture sign --key k1.pem --origin $ORIGIN "$@"; }
 sign ledger.jsonl >cp
@@ -97,6 +99,20 @@ if grep -q "root" out; then cat out; fail "re-signed ledger: root should match";
 sed 's/"time":"2026-11-27T10:00:00Z"/"time":"2026-11-28T09:00:00Z"/' ledger.jsonl >retimed.jsonl
 sign retimed.jsonl >cpretimed
 expect 0 verified "$SH" verify --vkey k1.pem.vkey --checkpoint cpretimed --entries retimed.jsonl
+
+# "submitter" is the daemon's only on report entries.
+python3 - "$S" <<'EOF2'
+import json, sys
+n = int(sys.argv[1])
+lines = open("ledger.jsonl").read().split("\n")
+e = json.loads(lines[n - 1])
+e["submitter"] = "00" * 32
+lines[n - 1] = json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+open("submitter.jsonl", "w").write("\n".join(lines))
+EOF2
+sign submitter.jsonl >cpsub
+expect 1 "entry $I: settlement: field \"submitter\" is not one the replay gives" \
+	"$SH" verify --vkey k1.pem.vkey --checkpoint cpsub --entries submitter.jsonl
 
 # A settlement removed, or doubled; an entry not canonical; all re-signed.
 sed "${S}d" ledger.jsonl >missing.jsonl
