@@ -2,8 +2,10 @@
 # shanhai verify throughput on a generated ledger of about 1,000,000 entries
 # (signature, canonical form, tree and full replay; target 100,000
 # entries/s), then proof latency at 10,000,000 entries through the merkle
-# callback API (target: under 5 ms each). VERIFY_AGREEMENTS and
-# VERIFY_PERIODS scale the ledger (entries = agreements * (2 * periods + 1)).
+# callback API (target: under 5 ms each), over an in-memory subtree table
+# and over the store's SQLite database. VERIFY_AGREEMENTS and VERIFY_PERIODS
+# scale the ledger (entries = agreements * (2 * periods + 1)); PROOF_LEAVES
+# and PROOF_SQLITE_LEAVES the trees (the SQLite one takes minutes to fill).
 set -eu
 BUILD=${BUILD:-build}
 TOP=${TOP:-$(pwd)}
@@ -12,6 +14,7 @@ W=${TMPDIR:-/tmp}/bench-verify.$$
 AGREEMENTS=${VERIFY_AGREEMENTS:-500}
 PERIODS=${VERIFY_PERIODS:-1000}
 PROOF_LEAVES=${PROOF_LEAVES:-10000000}
+PROOF_SQLITE_LEAVES=${PROOF_SQLITE_LEAVES:-$PROOF_LEAVES}
 mkdir -p "$W/rules"
 trap 'rm -rf "$W"' EXIT
 cd "$W"
@@ -86,3 +89,5 @@ rm -f ledger.jsonl reports.jsonl
 
 echo "proof latency at $PROOF_LEAVES entries (in-memory subtree table, callback API):"
 "$TOP/$BUILD/bench/bench_proofs" "$PROOF_LEAVES" 2000
+echo "proof latency at $PROOF_SQLITE_LEAVES entries (store's SQLite database, store_get_hash as the callback):"
+"$TOP/$BUILD/bench/bench_proofs" "$PROOF_SQLITE_LEAVES" 2000 "$W/ledger.db"
