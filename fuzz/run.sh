@@ -10,7 +10,9 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 # ASan's leak check on exit and UBSan's stack traces, as in make check.
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-export ASAN_OPTIONS UBSAN_OPTIONS
+# Third-party leaks only, each with its reason: tests/lsan.supp.
+LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0}
+export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 failed=
 ran=0
 for f in "$FUZZ_BUILD"/fuzz_*; do
