@@ -71,6 +71,7 @@ struct http {
 	int			 stopping;
 	int			 freed;
 	LIST_HEAD(, http_req)	 pending;
+	LIST_HEAD(, conn)	 conns_open;
 };
 
 struct conn {
@@ -79,6 +80,8 @@ struct conn {
 	struct event		*timer;		/* request_timeout, until the first request */
 	char			*client;	/* counted in h->stats under this name */
 	int			 requests;
+	int			 busy;		/* dispatched, answer not yet written */
+	LIST_ENTRY(conn)	 entry;
 };
 
 struct http_req {
@@ -171,6 +174,7 @@ conn_gone(void *arg)
 	if (c->client != NULL && (st = client_stat(h, c->client)) != NULL)
 		st->conns--;
 	free(c->client);
+	LIST_REMOVE(c, entry);
 	free(c);
 	h->conns--;
 	if (h->paused && !h->stopping && !h->freed &&
@@ -182,6 +186,16 @@ conn_gone(void *arg)
 	http_release(h);
 }
 
+/* Ends a connection that has no answer to write (shutdown: idle ones). */
+static void
+conn_cut(struct conn *c)
+{
+	evutil_socket_t sock = bufferevent_getfd(c->bev);
+
+	if (sock >= 0)
+		(void)shutdown(sock, SHUT_RDWR);
+}
+
 /* Handshake and first request must arrive within request_timeout. */
 static void
 conn_timeout(evutil_socket_t fd, short what, void *arg)
@@ -189,7 +203,6 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 	struct tls_peer *p = ssl ? tls_peer_get0(ssl) : NULL;
-	evutil_socket_t sock = bufferevent_getfd(c->bev);
 
 	if (c->requests > 0)
 		return;
@@ -197,8 +210,7 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
 	    p ? tls_peer_label(p) : "-",
 	    config_request_timeout(server_gen_config(c->h->gen)));
 	/* evhttp sees the end of the stream and frees the connection. */
-	if (sock >= 0)
-		(void)shutdown(sock, SHUT_RDWR);
+	conn_cut(c);
 }
 
 static struct bufferevent *
@@ -226,16 +238,27 @@ bev_new(struct event_base *base, void *arg)
 	}
 	c->h = h;
 	c->bev = bev;
+	LIST_INSERT_HEAD(&h->conns_open, c, entry);
 	h->conns++;
 	tls_peer_set_app(tls_peer_get0(ssl), c, conn_gone);
 	if ((c->timer = evtimer_new(base, conn_timeout, c)) != NULL)
 		evtimer_add(c->timer, &tv);
 	if (h->conns >= (size_t)config_max_connections(cfg) && !h->paused) {
 		listeners_enable(h, 0);
-		log_warnx("connections: limits.max_connections (%zu) reached; "
-		    "new ones wait", h->conns);
+		log_warnx("connections: %zu open, limits.max_connections "
+		    "(%lld) reached; new ones wait", h->conns,
+		    config_max_connections(cfg));
 	}
 	return bev;
+}
+
+/* The answer is written out: the connection is idle again. */
+static void
+conn_answered(struct evhttp_request *ev, void *arg)
+{
+	struct conn *c = arg;
+
+	c->busy--;
 }
 
 /* Connection close: say close_notify first (libevent 2.1 does not). */
@@ -534,6 +557,10 @@ dispatch(struct evhttp_request *ev, void *arg)
 	c = tls_peer_get0_app(peer);
 	if (c != NULL && c->requests == 0)
 		evhttp_connection_set_closecb(evcon, conn_closed, NULL);
+	if (c != NULL) {
+		c->busy++;
+		evhttp_request_set_on_complete_cb(ev, conn_answered, c);
+	}
 
 	raw = uri ? evhttp_uri_get_path(uri) : NULL;
 	if (raw == NULL || *raw == '\0')
@@ -653,6 +680,7 @@ http_new(struct event_base *base, struct server_gen *g, char *err,
 	h->base = base;
 	h->gen = server_gen_ref(g);
 	LIST_INIT(&h->pending);
+	LIST_INIT(&h->conns_open);
 	evhttp_set_bevcb(h->evh, bev_new, h);
 	evhttp_set_gencb(h->evh, dispatch, h);
 	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
@@ -747,7 +775,13 @@ http_set_gen(struct http *h, struct server_gen *g)
 void
 http_stop(struct http *h)
 {
+	struct conn *c;
+
 	h->stopping = 1;
+	/* Idle connections go now; busy ones close after their answer. */
+	LIST_FOREACH(c, &h->conns_open, entry)
+		if (c->busy == 0)
+			conn_cut(c);
 	for (size_t i = 0; i < h->nls; i++)
 		if (h->ls[i].bs != NULL) {
 			evhttp_del_accept_socket(h->evh, h->ls[i].bs);

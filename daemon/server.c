@@ -314,7 +314,7 @@ drain_check(evutil_socket_t fd, short what, void *arg)
 	struct server *s = arg;
 	struct timespec now;
 
-	if (http_inflight(s->http) == 0) {
+	if (http_inflight(s->http) == 0 && http_connections(s->http) == 0) {
 		log_info("stopped: no request left in flight");
 		event_base_loopexit(s->base, NULL);
 		return;
@@ -322,9 +322,10 @@ drain_check(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec > s->deadline.tv_sec || (now.tv_sec ==
 	    s->deadline.tv_sec && now.tv_nsec >= s->deadline.tv_nsec)) {
-		log_warnx("stopping: %zu requests still in flight after "
-		    "limits.shutdown_timeout; exiting without them",
-		    http_inflight(s->http));
+		log_warnx("stopping: %zu requests still in flight, %zu "
+		    "connections open after limits.shutdown_timeout; exiting "
+		    "without them", http_inflight(s->http),
+		    http_connections(s->http));
 		event_base_loopexit(s->base, NULL);
 	}
 }

@@ -71,7 +71,10 @@ int		 http_add_routes(struct http *h, const struct http_route *routes,
 		    size_t n, void *arg) __attribute__((warn_unused_result));
 /* Switches to generation g for new requests and connections (reload). */
 void		 http_set_gen(struct http *h, struct server_gen *g);
-/* Closes the listeners; further answers carry "Connection: close". */
+/*
+ * Closes the listeners and the idle connections; the others close once
+ * their answers are written ("Connection: close").
+ */
 void		 http_stop(struct http *h);
 /* Requests dispatched and not yet answered; open connections. */
 size_t		 http_inflight(const struct http *h);

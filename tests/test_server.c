@@ -1,0 +1,285 @@
+/* test_server: the daemon's life in one process: a module answering
+ * asynchronously, a reload during its request, SIGTERM draining it, and a
+ * module vetoing a reload. The client is the project's own TLS client
+ * context (tls_client_ctx_new) in a thread. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "shanhai/config.h"
+#include "shanhai/http.h"
+#include "shanhai/server.h"
+#include "shanhai/tls.h"
+
+static char dir[64], conf[128];
+static int port;
+
+/* The test module: GET /slow answers 300 ms later, after a reload. */
+struct slow {
+	struct server	*s;
+	struct event	*timer;
+	struct http_req	*pending;
+	int		 veto;
+	int		 commits;
+	int		 gen_kept;
+};
+
+static void
+slow_answer(evutil_socket_t fd, short what, void *arg)
+{
+	struct slow *st = arg;
+	struct server_gen *g = http_req_gen(st->pending);
+	struct evbuffer *b = evbuffer_new();
+	char err[1024];
+
+	/* A reload while the request waits: it keeps its generation. */
+	assert_int_equal(server_reload(st->s, err, sizeof(err)), 0);
+	st->gen_kept = g != server_get0_gen(st->s) &&
+	    config_client_count(server_gen_config(g)) == 1 &&
+	    strcmp(config_client_get0_name(http_req_client(st->pending)),
+	    "audit") == 0;
+	evbuffer_add_printf(b, "late\n");
+	http_reply(st->pending, 200, "text/plain", b);
+	evbuffer_free(b);
+	st->pending = NULL;
+}
+
+static void
+slow_get(struct http_req *r, void *arg)
+{
+	struct slow *st = arg;
+	struct timeval tv = { 0, 300000 };
+
+	st->pending = r;
+	evtimer_add(st->timer, &tv);
+}
+
+static const struct http_route slow_routes[] = {
+	{ HTTP_GET, "/slow", CONFIG_ROLE_AUDITOR, slow_get },
+};
+
+static int
+slow_start(struct server *s, void **statep, char *err, size_t errlen)
+{
+	struct slow *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return -1;
+	st->s = s;
+	st->timer = evtimer_new(server_get0_base(s), slow_answer, st);
+	*statep = st;
+	return http_add_routes(server_get0_http(s), slow_routes, 1, st);
+}
+
+static int
+slow_check(struct server *s, void *state, const struct server_gen *next,
+    char *err, size_t errlen)
+{
+	struct slow *st = state;
+
+	if (st->veto) {
+		snprintf(err, errlen, "vetoed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+slow_commit(struct server *s, void *state, const struct server_gen *next,
+    char *err, size_t errlen)
+{
+	((struct slow *)state)->commits++;
+	return 0;
+}
+
+static void
+slow_free(struct server *s, void *state)
+{
+	struct slow *st = state;
+
+	event_free(st->timer);
+	free(st);
+}
+
+static const struct server_module slow_module = {
+	.name = "slow", .start = slow_start, .reload_check = slow_check,
+	.reload_commit = slow_commit, .free = slow_free,
+};
+static const struct server_module *const modules[] = { &slow_module };
+
+static struct server *
+start(void)
+{
+	char err[4096];
+	struct server_gen *g = server_gen_load(conf, err, sizeof(err));
+	struct server *s;
+
+	if (g == NULL)
+		fail_msg("%s", err);
+	if ((s = server_new(g, modules, 1, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	return s;
+}
+
+/* The client: GET /slow, then SIGTERM to the process while it waits. */
+static char answer[4096];
+
+static void *
+client(void *arg)
+{
+	char err[512], path[160], key[160];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	SSL_CTX *ctx;
+	SSL *ssl;
+	size_t used = 0;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/auditor.crt", dir);
+	snprintf(key, sizeof(key), "%s/auditor.key", dir);
+	snprintf(err, sizeof(err), "%s/ca.crt", dir);
+	ctx = tls_client_ctx_new(err, path, key, err, sizeof(err));
+	if (ctx == NULL) {
+		snprintf(answer, sizeof(answer), "ctx: %s", err);
+		kill(getpid(), SIGTERM);
+		return NULL;
+	}
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ssl = SSL_new(ctx);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    tls_client_set_host(ssl, "127.0.0.1") == -1 ||
+	    SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
+		snprintf(answer, sizeof(answer), "connect failed");
+		goto out;
+	}
+	static const char req[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+	SSL_write(ssl, req, sizeof(req) - 1);
+	usleep(100000);
+	kill(getpid(), SIGTERM);
+	while (used < sizeof(answer) - 1 && (n = SSL_read(ssl, answer + used,
+	    (int)(sizeof(answer) - 1 - used))) > 0)
+		used += (size_t)n;
+	answer[used] = '\0';
+out:
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static void
+test_async_reload_and_drain(void **state)
+{
+	struct server *s = start();
+	struct slow *st = server_module_state(s, "slow");
+	pthread_t t;
+
+	assert_non_null(st);
+	assert_int_equal(pthread_create(&t, NULL, client, NULL), 0);
+	assert_int_equal(server_run(s), 0);
+	pthread_join(t, NULL);
+	if (strncmp(answer, "HTTP/1.1 200 OK\r\n", 17) != 0 ||
+	    strstr(answer, "\r\n\r\nlate\n") == NULL ||
+	    strstr(answer, "Connection: close\r\n") == NULL)
+		fail_msg("answer: %s", answer);
+	assert_true(server_stopping(s));
+	assert_true(st->gen_kept);
+	assert_int_equal(st->commits, 1);
+	server_free(s);
+}
+
+static void
+test_reload_veto(void **state)
+{
+	struct server *s = start();
+	struct slow *st = server_module_state(s, "slow");
+	struct server_gen *g = server_get0_gen(s);
+	char err[1024] = "";
+
+	st->veto = 1;
+	assert_int_equal(server_reload(s, err, sizeof(err)), -1);
+	assert_string_equal(err, "slow: vetoed");
+	assert_ptr_equal(server_get0_gen(s), g);
+	assert_int_equal(st->commits, 0);
+	st->veto = 0;
+	assert_int_equal(server_reload(s, err, sizeof(err)), 0);
+	assert_ptr_not_equal(server_get0_gen(s), g);
+	assert_int_equal(st->commits, 1);
+	assert_null(server_module_state(s, "nothing"));
+	server_free(s);
+}
+
+static int
+setup(void **state)
+{
+	char cmd[256], cwd[256];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	FILE *f;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/shanhai-server-XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(dir) == NULL || getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "sh tests/pki.sh %s >/dev/null", dir);
+	if (system(cmd) != 0)
+		return -1;
+	/* A free port: bind 0, read it, close. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		return -1;
+	port = ntohs(sin.sin_port);
+	close(fd);
+	snprintf(conf, sizeof(conf), "%s/shanhaid.conf", dir);
+	if ((f = fopen(conf, "w")) == NULL)
+		return -1;
+	fprintf(f, "listen = [ \"127.0.0.1:%d\" ];\nrules_dir = \"%s/rules\";\n"
+	    "log_level = \"warning\";\n"
+	    "tls = { certificate = \"server.crt\"; key = \"server.key\"; "
+	    "client_ca = \"ca.crt\"; };\n"
+	    "ledger = { origin = \"test.example/log\"; };\n"
+	    "clients = ( { name = \"audit\"; role = \"auditor\"; "
+	    "common_name = \"audit.zj.example\"; } );\n", port, cwd);
+	fclose(f);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_async_reload_and_drain),
+		cmocka_unit_test(test_reload_veto),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
