@@ -10,8 +10,11 @@ write_config "$c" "$port"
 cp "$c" "$c.good"
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	echo 'user = "nobody";' >> "$c"
+	# What the unit's DynamicUser gets: its state, and its key readable.
 	chmod 755 "$T" "$T/etc" "$T/etc/tls" "$T/etc/rules"
 	chmod 644 "$T"/etc/tls/* "$T"/etc/rules/*
+	chown nobody "$T/etc/ledger.key"*
+	chown -R nobody "$T/etc/state"
 fi
 start_daemon "$c"
 url=https://127.0.0.1:$port/v1/agreements
