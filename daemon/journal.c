@@ -37,6 +37,12 @@
 /* Direct-mapped cache of subtree hashes for the writer: 2^16 slots. */
 #define CACHE_BITS	16
 #define CACHE_SLOTS	(1u << CACHE_BITS)
+/*
+ * Under load, the next group waits this long (microseconds) after a commit
+ * for the clients just answered to come back, so that one group carries
+ * everyone instead of two half groups taking turns at the disk.
+ */
+#define LINGER_USEC	400
 /* A broken store is retried at most this often (seconds). */
 #define RESTORE_EVERY	1
 
@@ -95,6 +101,8 @@ struct journal {
 	char			 broken_why[512];
 	int			 efd;
 	struct event		*ev;
+	struct event		*linger;	/* holds the next group back */
+	size_t			 expect;	/* items that will end it early */
 
 	pthread_t		 thread;
 	int			 thread_started;
@@ -842,6 +850,12 @@ journal_kick(struct journal *j)
 	if (j->inflight != NULL || j->cur == NULL ||
 	    (j->cur->nitems == 0 && j->cur->nentries == 0))
 		return;
+	if (j->expect > 0) {
+		if (j->cur->nitems < j->expect)
+			return;		/* lingering: on_linger() ends it */
+		j->expect = 0;
+		event_del(j->linger);
+	}
 	j->inflight = j->cur;
 	j->cur = NULL;
 	pthread_mutex_lock(&j->mu);
@@ -946,10 +960,26 @@ journal_finish(struct journal *j, struct group *g)
 	}
 	if (j->broken)
 		journal_restore(j);
-	else
-		journal_kick(j);	/* the next group first: the disk waits */
+	else if (g->nitems > 1 && j->cur != NULL) {
+		/* Under load: wait a little for the ones answered now. */
+		struct timeval tv = { 0, LINGER_USEC };
+
+		j->expect = j->cur->nitems + g->nitems;
+		event_add(j->linger, &tv);
+	}
 	answer_items(g, 0, NULL);
 	group_free(g);
+	journal_kick(j);
+}
+
+static void
+on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	struct journal *j = arg;
+
+	(void)fd;
+	(void)what;
+	j->expect = 0;
 	journal_kick(j);
 }
 
@@ -976,6 +1006,7 @@ journal_flush(struct journal *j)
 {
 	int failed = 0;
 
+	j->expect = 0;
 	journal_kick(j);
 	while (j->inflight != NULL) {
 		struct group *g;
@@ -988,6 +1019,8 @@ journal_flush(struct journal *j)
 		pthread_mutex_unlock(&j->mu);
 		failed |= g->failed;
 		journal_finish(j, g);
+		j->expect = 0;
+		journal_kick(j);
 	}
 	return failed || j->broken ? -1 : 0;
 }
@@ -1217,7 +1250,8 @@ journal_open(struct event_base *base, const char *state_dir,
 	}
 	if ((j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
 	    (j->ev = event_new(base, j->efd, EV_READ | EV_PERSIST, on_writer,
-	    j)) == NULL || event_add(j->ev, NULL) < 0) {
+	    j)) == NULL || event_add(j->ev, NULL) < 0 ||
+	    (j->linger = evtimer_new(base, on_linger, j)) == NULL) {
 		snprintf(err, errlen, "journal: eventfd: %s", strerror(errno));
 		goto fail;
 	}
@@ -1253,6 +1287,8 @@ journal_free(struct journal *j)
 	group_free(j->finished);
 	if (j->ev != NULL)
 		event_free(j->ev);
+	if (j->linger != NULL)
+		event_free(j->linger);
 	if (j->efd >= 0)
 		close(j->efd);
 	store_close(j->rd);

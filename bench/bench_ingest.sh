@@ -1,0 +1,63 @@
+#!/bin/sh
+# bench_ingest: durable, receipted reports per second through shanhaid over
+# mutual TLS, against a bare evhttp+OpenSSL server answering "200 ok" with
+# the same TLS context (bench/bare_tls.c), driven by bench/loadgen.c.
+# Prints figures against the targets of the ingest issue; fails on nothing.
+#   BENCH_SECONDS (default 8): length of each measured run
+. "$TOP/tests/itlib.sh"
+S=${BENCH_SECONDS:-8}
+CONNS=32
+pki
+port=$(free_port)
+bare_port=$(free_port)
+c=$T/etc/shanhaid.conf
+write_config "$c" "$port" 'limits = { client_connections = 4096; max_connections = 4096; };'
+sed -i 's/^log_level = .*/log_level = "info";/' "$c"
+# Agreements enough for one per connection, every month from 1000-01 on.
+rm -f "$T/etc/rules/"*.conf
+for i in $(seq 0 $((CONNS - 1))); do
+	id=$(printf 'bench-%02d' "$i")
+	cat > "$T/etc/rules/$id.conf" <<EOF
+id = "$id"; home = "330802"; host = "330110"; cadence = "monthly";
+start = "1000-01"; taxes = ( { code = "vat"; } );
+terms = ( { from = "1000-01"; home = "50%"; } );
+EOF
+done
+start_daemon "$c"
+"$BUILD/bench/bare_tls" -c "$c" -p "$bare_port" &
+BPID=$!
+PIDS="$PIDS $BPID"
+
+load() {	# load PORT [loadgen args]: the figures line
+	p=$1; shift
+	"$BUILD/bench/loadgen" -p "$p" --cacert "$T/pki/ca.crt" \
+	    --cert "$T/pki/yuhang.crt" --key "$T/pki/yuhang.key" "$@"
+}
+field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+rss() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' /proc/"$1"/status; }
+ok() { awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN { r = (op == ">=") ? a >= b : a < b; print r ? "ok" : "MISSED" }'; }
+
+echo "shanhaid and bare TLS on 127.0.0.1, $CONNS keep-alive mTLS connections, ${S}s per run, $(nproc) CPUs"
+bare=$(load "$bare_port" -c $CONNS -t 2 -d "$S" -w 1)
+echo "bare TLS:   $bare"
+ing=$(load "$port" -c $CONNS -t 2 -d "$S" -w 1 --offset 0)
+echo "ingest:     $ing"
+rate=$(load "$port" -c $CONNS -t 2 -d "$S" -w 1 -r 5000 --offset 60000)
+echo "ingest @5k: $rate"
+conns=$(load "$port" -c 16 -t 2 -d "$S" -w 1 --new-conns)
+echo "new conns:  $conns"
+r=$(field "$ing" rps)
+b=$(field "$bare" rps)
+ratio=$(awk -v a="$r" -v b="$b" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+p99=$(field "$rate" p99_ms)
+nc=$(field "$conns" rps)
+m=$(rss "$DPID")
+size=$(curl -s --cacert "$T/pki/ca.crt" --cert "$T/pki/auditor.crt" --key "$T/pki/auditor.key" \
+    "https://127.0.0.1:$port/v1/ledger/checkpoint" | sed -n 2p)
+echo "--- figures (target)"
+echo "durable receipted reports/s, $CONNS conns: $r (>= 15000) $(ok "$r" 15000 '>=')"
+echo "  p50 $(field "$ing" p50_ms) ms, p99 $(field "$ing" p99_ms) ms"
+echo "ratio ingest / bare TLS ($b/s): $ratio (>= 0.5) $(ok "$ratio" 0.5 '>=')"
+echo "p99 at 5000 reports/s offered: $p99 ms (< 25) $(ok "$p99" 25 '<'); achieved $(field "$rate" rps)/s"
+echo "new mTLS connections/s: $nc (>= 800) $(ok "$nc" 800 '>=')"
+echo "shanhaid peak RSS: $m MiB (< 64) $(ok "$m" 64 '<'); ledger entries: $size"
