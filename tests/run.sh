@@ -48,17 +48,18 @@ run_one() {
 	echo "=== $name"
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/shanhai-test.XXXXXX")
 	sanitize
+	t0=$(date +%s)
 	if TMPDIR=$scratch timeout -k 5 "$LIMIT" "$@" 2>&1 &&
 	    ! sanitizer_reports; then
 		passed=$((passed + 1))
-		echo "--- ok $name"
+		echo "--- ok $name ($(($(date +%s) - t0)) s)"
 		rm -rf "$scratch"
 	else
 		rc=$?
 		sanitizer_reports
 		failed=$((failed + 1))
 		failures="$failures $name"
-		echo "--- FAIL $name (exit $rc; scratch kept in $scratch)"
+		echo "--- FAIL $name (exit $rc after $(($(date +%s) - t0)) s; scratch kept in $scratch)"
 	fi
 }
 
