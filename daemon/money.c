@@ -65,11 +65,25 @@ money_parse(const char *s, int64_t *fen)
 char *
 money_format(int64_t fen, char *buf)
 {
-	/* Magnitude as unsigned so INT64_MIN formats too. */
+	/* Magnitude as unsigned so INT64_MIN formats too; no printf: hot path. */
 	uint64_t m = fen < 0 ? (uint64_t)0 - (uint64_t)fen : (uint64_t)fen;
+	char tmp[MONEY_BUFSZ], *p = tmp + sizeof(tmp);
+	size_t n;
 
-	snprintf(buf, MONEY_BUFSZ, "%s%llu.%02llu", fen < 0 ? "-" : "",
-	    (unsigned long long)(m / 100), (unsigned long long)(m % 100));
+	*--p = (char)('0' + m % 10);
+	m /= 10;
+	*--p = (char)('0' + m % 10);
+	m /= 10;
+	*--p = '.';
+	do {
+		*--p = (char)('0' + m % 10);
+		m /= 10;
+	} while (m > 0);
+	if (fen < 0)
+		*--p = '-';
+	n = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(buf, p, n);
+	buf[n] = '\0';
 	return buf;
 }
 

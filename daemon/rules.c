@@ -82,12 +82,27 @@ rules_period_parse(enum rules_cadence c, const char *s, int32_t *out)
 char *
 rules_period_format(enum rules_cadence c, int32_t p, char *buf)
 {
-	if (c == RULES_MONTHLY)
-		snprintf(buf, RULES_PERIOD_BUFSZ, "%04d-%02d", (int)(p / 12),
-		    (int)(p % 12 + 1));
-	else
-		snprintf(buf, RULES_PERIOD_BUFSZ, "%04d-Q%d", (int)(p / 4),
-		    (int)(p % 4 + 1));
+	int32_t y = c == RULES_MONTHLY ? p / 12 : p / 4;
+	int32_t i = c == RULES_MONTHLY ? p % 12 + 1 : p % 4 + 1;
+
+	if (p < 0 || y > 9999) {
+		snprintf(buf, RULES_PERIOD_BUFSZ, "?");
+		return buf;
+	}
+	/* No printf: this runs for every entry written. */
+	buf[0] = (char)('0' + y / 1000);
+	buf[1] = (char)('0' + y / 100 % 10);
+	buf[2] = (char)('0' + y / 10 % 10);
+	buf[3] = (char)('0' + y % 10);
+	buf[4] = '-';
+	if (c == RULES_MONTHLY) {
+		buf[5] = (char)('0' + i / 10);
+		buf[6] = (char)('0' + i % 10);
+	} else {
+		buf[5] = 'Q';
+		buf[6] = (char)('0' + i);
+	}
+	buf[7] = '\0';
 	return buf;
 }
 

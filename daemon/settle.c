@@ -166,6 +166,13 @@ struct settle {
 	size_t		  nagrs;
 	struct agr	**active;	/* those in force, sorted by id */
 	size_t		  nactive;
+	size_t		  maxfig;	/* largest nfig, for the report buffer */
+	size_t		  maxvals;	/* largest nvals, for the plan buffer */
+	void		 *rep_buf;	/* scratch: struct report */
+	void		 *plan_buf;	/* scratch: struct plan */
+	int64_t		 *delta_buf;	/* scratch: one adjustment */
+	int		  scratch_ok;	/* buffers sized for maxfig, maxvals */
+	struct jarena	 *ar;		/* scratch: the report as a tree */
 };
 
 struct settle_result {
@@ -328,6 +335,8 @@ agr_free(struct agr *a)
 	free(a);
 }
 
+static void	jarena_free(struct jarena *);
+
 struct settle *
 settle_new(void)
 {
@@ -343,6 +352,10 @@ settle_free(struct settle *s)
 		agr_free(s->agrs[i]);
 	free(s->agrs);
 	free(s->active);
+	free(s->rep_buf);
+	free(s->plan_buf);
+	free(s->delta_buf);
+	jarena_free(s->ar);
 	free(s);
 }
 
@@ -379,6 +392,13 @@ rebuild_active(struct settle *s)
 	free(s->active);
 	s->active = act;
 	s->nactive = n;
+	for (size_t i = 0; i < s->nagrs; i++) {
+		if (s->agrs[i]->nfig > s->maxfig)
+			s->maxfig = s->agrs[i]->nfig;
+		if (s->agrs[i]->nvals > s->maxvals)
+			s->maxvals = s->agrs[i]->nvals;
+	}
+	s->scratch_ok = 0;
 	return 0;
 }
 
@@ -898,25 +918,382 @@ match_report_id(const char *s)
 	return 1;
 }
 
+/*
+ * A report as a small tree: top-level members, and for taxes and
+ * statistics one level of members. Two readers fill it: a fast one for the
+ * common shape (an object of printable-ASCII strings without escapes, and
+ * objects of such strings), and jansson for everything else, which has the
+ * final word on what is JSON. Both give the same tree for what the fast
+ * one accepts; the fast one steps aside, never refuses.
+ */
+enum jv_type {
+	JV_STR,
+	JV_OBJ,
+	JV_NUM,
+	JV_OTHER,	/* array, true, false, null */
+};
+
+struct jkv;
+
+struct jv {
+	enum jv_type	 type;
+	const char	*s;		/* JV_STR: NUL-terminated */
+	size_t		 len;
+	int		 nul;		/* JV_STR holding a NUL */
+	struct jkv	*kv;		/* JV_OBJ members */
+	size_t		 n;
+};
+
+struct jkv {
+	const char	*k;		/* NUL-terminated */
+	size_t		 klen;
+	struct jv	 v;
+};
+
+/* Member storage for one report; grows, kept by the engine. */
+struct jarena {
+	struct jkv	*kv;
+	size_t		 n;
+	size_t		 cap;
+	char		*text;		/* the fast reader's copy of the report */
+	size_t		 textcap;
+};
+
+static void
+jarena_free(struct jarena *ar)
+{
+	if (ar == NULL)
+		return;
+	free(ar->kv);
+	free(ar->text);
+	free(ar);
+}
+
+static struct jkv *
+jarena_take(struct jarena *ar, size_t n)
+{
+	if (ar->n + n > ar->cap) {
+		size_t cap = ar->cap ? ar->cap : 64;
+		struct jkv *nk;
+
+		while (ar->n + n > cap)
+			cap *= 2;
+		/* Pointers into kv are taken only after all of it is taken. */
+		if ((nk = realloc(ar->kv, cap * sizeof(*nk))) == NULL)
+			return NULL;
+		ar->kv = nk;
+		ar->cap = cap;
+	}
+	ar->n += n;
+	return ar->kv + ar->n - n;
+}
+
+static const char *
+fast_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* A string of printable ASCII without escapes; NUL-terminates it in place. */
+static char *
+fast_str(char *p, const char *end, const char **s, size_t *len)
+{
+	char *q;
+
+	if (p >= end || *p != '"')
+		return NULL;
+	for (q = ++p; q < end && *q != '"'; q++)
+		if (*q == '\\' || (unsigned char)*q < 0x20 ||
+		    (unsigned char)*q > 0x7e)
+			return NULL;
+	if (q >= end)
+		return NULL;
+	*q = '\0';
+	*s = p;
+	*len = (size_t)(q - p);
+	return q + 1;
+}
+
+/* Members of an object at p ('{'), into consecutive arena slots. */
+static char *
+fast_obj(struct jarena *ar, char *p, const char *end, int depth, size_t *first,
+    size_t *count)
+{
+	*first = ar->n;
+	*count = 0;
+	p = (char *)fast_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return p + 1;
+	for (;;) {
+		struct jkv kv;
+
+		memset(&kv, 0, sizeof(kv));
+		if ((p = fast_str(p, end, &kv.k, &kv.klen)) == NULL)
+			return NULL;
+		p = (char *)fast_ws(p, end);
+		if (p >= end || *p != ':')
+			return NULL;
+		p = (char *)fast_ws(p + 1, end);
+		if (p < end && *p == '"') {
+			kv.v.type = JV_STR;
+			if ((p = fast_str(p, end, &kv.v.s, &kv.v.len)) == NULL)
+				return NULL;
+		} else
+			return NULL;	/* nested objects: handled by caller */
+		if (jarena_take(ar, 1) == NULL)
+			return NULL;
+		ar->kv[ar->n - 1] = kv;
+		(*count)++;
+		(void)depth;
+		p = (char *)fast_ws(p, end);
+		if (p < end && *p == ',') {
+			p = (char *)fast_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}')
+			return p + 1;
+		return NULL;
+	}
+}
+
 static int
-get_amount(const json_t *v, const char *field, int64_t *fen, char *err,
+fast_dupes(const struct jkv *kv, size_t n)
+{
+	if (n > 64)
+		return 1;	/* leave big objects to jansson */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (kv[i].klen == kv[j].klen &&
+			    memcmp(kv[i].k, kv[j].k, kv[i].klen) == 0)
+				return 1;
+	return 0;
+}
+
+/*
+ * The fast reader: 0 and the tree in *top, or -1 to hand over to jansson.
+ * Top-level members are collected first into a small array (at most 8 are
+ * valid), nested ones go to the arena.
+ */
+static int
+fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
+{
+	struct jkv tops[8];
+	size_t ntop = 0, nf, nc;
+	char *p, *end;
+
+	ar->n = 0;
+	if (len + 1 > ar->textcap) {
+		char *t = realloc(ar->text, len + 1);
+
+		if (t == NULL)
+			return -1;
+		ar->text = t;
+		ar->textcap = len + 1;
+	}
+	memcpy(ar->text, buf, len);
+	ar->text[len] = '\0';
+	p = ar->text;
+	end = p + len;
+	p = (char *)fast_ws(p, end);
+	if (p >= end || *p != '{')
+		return -1;
+	p = (char *)fast_ws(p + 1, end);
+	if (p < end && *p == '}')
+		p++;
+	else for (;;) {
+		struct jkv kv;
+
+		memset(&kv, 0, sizeof(kv));
+		if (ntop == 8 || (p = fast_str(p, end, &kv.k, &kv.klen)) == NULL)
+			return -1;
+		p = (char *)fast_ws(p, end);
+		if (p >= end || *p != ':')
+			return -1;
+		p = (char *)fast_ws(p + 1, end);
+		if (p < end && *p == '"') {
+			kv.v.type = JV_STR;
+			if ((p = fast_str(p, end, &kv.v.s, &kv.v.len)) == NULL)
+				return -1;
+		} else if (p < end && *p == '{') {
+			kv.v.type = JV_OBJ;
+			if ((p = fast_obj(ar, p, end, 1, &nf, &nc)) == NULL)
+				return -1;
+			kv.v.kv = NULL;
+			kv.v.n = nc;
+			kv.v.len = nf;	/* arena index until fixed up below */
+		} else
+			return -1;
+		tops[ntop++] = kv;
+		p = (char *)fast_ws(p, end);
+		if (p < end && *p == ',') {
+			p = (char *)fast_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}') {
+			p++;
+			break;
+		}
+		return -1;
+	}
+	if (fast_ws(p, end) != end || fast_dupes(tops, ntop))
+		return -1;
+	{
+		struct jkv *t = jarena_take(ar, ntop);
+
+		if (t == NULL)
+			return -1;
+		memcpy(t, tops, ntop * sizeof(*t));
+		for (size_t i = 0; i < ntop; i++)
+			if (t[i].v.type == JV_OBJ) {
+				t[i].v.kv = ar->kv + t[i].v.len;
+				t[i].v.len = 0;
+				if (fast_dupes(t[i].v.kv, t[i].v.n))
+					return -1;
+			}
+		memset(top, 0, sizeof(*top));
+		top->type = JV_OBJ;
+		top->kv = t;
+		top->n = ntop;
+	}
+	return 0;
+}
+
+static void
+jv_from_json(struct jv *v, const json_t *j)
+{
+	memset(v, 0, sizeof(*v));
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		v->type = JV_STR;
+		v->s = json_string_value(j);
+		v->len = json_string_length(j);
+		v->nul = strlen(v->s) != v->len;
+		break;
+	case JSON_INTEGER:
+	case JSON_REAL:
+		v->type = JV_NUM;
+		break;
+	case JSON_OBJECT:
+		v->type = JV_OBJ;
+		break;
+	default:
+		v->type = JV_OTHER;
+		break;
+	}
+}
+
+/* The slow reader: the tree of a jansson object (two levels). */
+static int
+json_read(struct jarena *ar, const json_t *o, struct jv *top)
+{
+	size_t n = json_object_size(o), total = n, k = 0;
+	const char *key;
+	json_t *val;
+
+	json_object_foreach((json_t *)o, key, val)
+		if (json_is_object(val))
+			total += json_object_size(val);
+	ar->n = 0;
+	if (jarena_take(ar, total) == NULL)
+		return -1;
+	memset(top, 0, sizeof(*top));
+	top->type = JV_OBJ;
+	top->kv = ar->kv;
+	top->n = n;
+	json_object_foreach((json_t *)o, key, val) {
+		struct jkv *kv = &ar->kv[k++];
+
+		kv->k = key;
+		kv->klen = strlen(key);
+		jv_from_json(&kv->v, val);
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *sub = json_object_get(o, ar->kv[i].k);
+		const char *k2;
+		json_t *v2;
+
+		if (!json_is_object(sub))
+			continue;
+		ar->kv[i].v.kv = ar->kv + k;
+		ar->kv[i].v.n = json_object_size(sub);
+		json_object_foreach(sub, k2, v2) {
+			struct jkv *kv = &ar->kv[k++];
+
+			kv->k = k2;
+			kv->klen = strlen(k2);
+			jv_from_json(&kv->v, v2);
+		}
+	}
+	return 0;
+}
+
+static const struct jv *
+jv_get(const struct jv *o, const char *key)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (strcmp(o->kv[i].k, key) == 0)
+			return &o->kv[i].v;
+	return NULL;
+}
+
+static int
+kv_cmp(const void *x, const void *y)
+{
+	const struct jkv *a = x, *b = y;
+	size_t n = a->klen < b->klen ? a->klen : b->klen;
+	int c = memcmp(a->k, b->k, n);
+
+	return c != 0 ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/*
+ * Canonical form of a tree from the fast reader (printable ASCII, no
+ * escapes: byte order is UTF-16 order and no character needs escaping).
+ */
+static void
+fast_canon(struct sb *b, struct jv *o)
+{
+	qsort(o->kv, o->n, sizeof(*o->kv), kv_cmp);
+	sb_add(b, "{", 1);
+	for (size_t i = 0; i < o->n; i++) {
+		struct jkv *kv = &o->kv[i];
+
+		if (i > 0)
+			sb_add(b, ",", 1);
+		sb_add(b, "\"", 1);
+		sb_add(b, kv->k, kv->klen);
+		sb_add(b, "\":", 2);
+		if (kv->v.type == JV_OBJ)
+			fast_canon(b, &kv->v);
+		else {
+			sb_add(b, "\"", 1);
+			sb_add(b, kv->v.s, kv->v.len);
+			sb_add(b, "\"", 1);
+		}
+	}
+	sb_add(b, "}", 1);
+}
+
+static int
+get_amount(const struct jv *v, const char *field, int64_t *fen, char *err,
     size_t errlen)
 {
-	if (json_is_number(v))
+	if (v->type == JV_NUM)
 		return refuse(err, errlen, "%s: JSON numbers are refused for "
 		    "amounts; send a string such as \"1234.50\"", field);
-	if (!json_is_string(v) || money_parse_n(json_string_value(v),
-	    json_string_length(v), fen) == -1)
+	if (v->type != JV_STR || money_parse_n(v->s, v->len, fen) == -1)
 		return refuse(err, errlen, "%s: not an amount (a string of "
 		    "yuan with at most 2 decimals, such as \"1234.50\")", field);
 	return 0;
 }
 
-static const json_t *
-get_string_field(const json_t *o, const char *field, int required, char *err,
-    size_t errlen, int *bad)
+static const struct jv *
+get_string_field(const struct jv *o, const char *field, int required,
+    char *err, size_t errlen, int *bad)
 {
-	const json_t *v = json_object_get(o, field);
+	const struct jv *v = jv_get(o, field);
 
 	*bad = 0;
 	if (v == NULL) {
@@ -926,8 +1303,7 @@ get_string_field(const json_t *o, const char *field, int required, char *err,
 		}
 		return NULL;
 	}
-	if (!json_is_string(v) || strlen(json_string_value(v)) !=
-	    json_string_length(v)) {
+	if (v->type != JV_STR || v->nul) {
 		*bad = 1;
 		refuse(err, errlen, "%s: must be a string", field);
 		return NULL;
@@ -936,36 +1312,37 @@ get_string_field(const json_t *o, const char *field, int required, char *err,
 }
 
 static int
-validate(struct settle *s, const json_t *o, struct report *rep, char *err,
+validate(struct settle *s, const struct jv *o, struct report *rep, char *err,
     size_t errlen)
 {
 	static const char *const fields[] = { "report_id", "agreement",
 	    "period", "role", "taxes", "deductions", "statistics",
 	    "supersedes", NULL };
-	const json_t *v, *val;
-	const char *key, *str;
+	const struct jv *v;
+	const char *str;
 	const struct rules *r;
 	char pb[RULES_PERIOD_BUFSZ], field[96];
 	int bad;
 
-	json_object_foreach((json_t *)o, key, val) {
+	for (size_t k = 0; k < o->n; k++) {
 		const char *const *f;
 
 		for (f = fields; *f != NULL; f++)
-			if (strcmp(*f, key) == 0)
+			if (strcmp(*f, o->kv[k].k) == 0)
 				break;
 		if (*f == NULL)
-			return refuse(err, errlen, "%.64s: unknown field", key);
+			return refuse(err, errlen, "%.64s: unknown field",
+			    o->kv[k].k);
 	}
 	if ((v = get_string_field(o, "report_id", 1, err, errlen, &bad)) == NULL)
 		return -1;
-	rep->report_id = json_string_value(v);
+	rep->report_id = v->s;
 	if (!match_report_id(rep->report_id))
 		return refuse(err, errlen, "report_id: not a report id "
 		    "([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
 	if ((v = get_string_field(o, "agreement", 1, err, errlen, &bad)) == NULL)
 		return -1;
-	str = json_string_value(v);
+	str = v->s;
 	rep->a = find_agr(s, str);
 	if (rep->a == NULL || !rep->a->active)
 		return refuse(err, errlen, "agreement: \"%.64s\" is not a loaded "
@@ -973,7 +1350,7 @@ validate(struct settle *s, const json_t *o, struct report *rep, char *err,
 	r = rep->a->r;
 	if ((v = get_string_field(o, "period", 1, err, errlen, &bad)) == NULL)
 		return -1;
-	str = json_string_value(v);
+	str = v->s;
 	if (rules_period_parse(r->cadence, str, &rep->p) == -1)
 		return refuse(err, errlen, "period: \"%.16s\" is not a %s period "
 		    "(%s)", str, r->cadence == RULES_MONTHLY ? "monthly" :
@@ -988,7 +1365,7 @@ validate(struct settle *s, const json_t *o, struct report *rep, char *err,
 		    "end %s", str, rules_period_format(r->cadence, r->end, pb));
 	if ((v = get_string_field(o, "role", 1, err, errlen, &bad)) == NULL)
 		return -1;
-	str = json_string_value(v);
+	str = v->s;
 	if (strcmp(str, "host") == 0)
 		rep->role = ROLE_HOST;
 	else if (strcmp(str, "home") == 0) {
@@ -999,11 +1376,12 @@ validate(struct settle *s, const json_t *o, struct report *rep, char *err,
 	} else
 		return refuse(err, errlen, "role: must be \"host\" or \"home\"");
 	memset(rep->fig, 0, rep->a->nfig * sizeof(int64_t));
-	if ((v = json_object_get(o, "taxes")) == NULL)
+	if ((v = jv_get(o, "taxes")) == NULL)
 		return refuse(err, errlen, "taxes: missing");
-	if (!json_is_object(v))
+	if (v->type != JV_OBJ)
 		return refuse(err, errlen, "taxes: must be an object");
-	json_object_foreach((json_t *)v, key, val) {
+	for (size_t k = 0; k < v->n; k++) {
+		const char *key = v->kv[k].k;
 		size_t i;
 
 		for (i = 0; i < r->ntaxes; i++)
@@ -1013,18 +1391,20 @@ validate(struct settle *s, const json_t *o, struct report *rep, char *err,
 			return refuse(err, errlen, "taxes.%.32s: not a tax code "
 			    "of agreement %s", key, r->id);
 		snprintf(field, sizeof(field), "taxes.%s", key);
-		if (get_amount(val, field, &rep->fig[i], err, errlen) == -1)
+		if (get_amount(&v->kv[k].v, field, &rep->fig[i], err,
+		    errlen) == -1)
 			return -1;
 	}
-	if ((v = json_object_get(o, "deductions")) != NULL &&
+	if ((v = jv_get(o, "deductions")) != NULL &&
 	    get_amount(v, "deductions", &rep->fig[r->ntaxes], err,
 	    errlen) == -1)
 		return -1;
-	if ((v = json_object_get(o, "statistics")) != NULL) {
-		if (!json_is_object(v))
+	if ((v = jv_get(o, "statistics")) != NULL) {
+		if (v->type != JV_OBJ)
 			return refuse(err, errlen, "statistics: must be an "
 			    "object");
-		json_object_foreach((json_t *)v, key, val) {
+		for (size_t k = 0; k < v->n; k++) {
+			const char *key = v->kv[k].k;
 			size_t i;
 
 			for (i = 0; i < r->nstats; i++)
@@ -1035,7 +1415,7 @@ validate(struct settle *s, const json_t *o, struct report *rep, char *err,
 				    "a statistic code of agreement %s", key,
 				    r->id);
 			snprintf(field, sizeof(field), "statistics.%s", key);
-			if (get_amount(val, field,
+			if (get_amount(&v->kv[k].v, field,
 			    &rep->fig[r->ntaxes + 1 + i], err, errlen) == -1)
 				return -1;
 		}
@@ -1045,7 +1425,7 @@ validate(struct settle *s, const json_t *o, struct report *rep, char *err,
 	if (bad)
 		return -1;
 	if (v != NULL) {
-		rep->supersedes = json_string_value(v);
+		rep->supersedes = v->s;
 		if (!match_report_id(rep->supersedes))
 			return refuse(err, errlen, "supersedes: not a report id "
 			    "([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
@@ -1344,6 +1724,32 @@ fig_equal(const struct agr *a, const int64_t *x, const int64_t *y)
 	return memcmp(x, y, a->nfig * sizeof(int64_t)) == 0;
 }
 
+/* Sizes the per-submission buffers once, not per report. */
+static int
+ensure_scratch(struct settle *s)
+{
+	void *r, *p, *d;
+
+	if (s->scratch_ok)
+		return 0;
+	r = realloc(s->rep_buf, sizeof(struct report) +
+	    (s->maxfig + 1) * sizeof(int64_t));
+	if (r == NULL)
+		return -1;
+	s->rep_buf = r;
+	p = realloc(s->plan_buf, sizeof(struct plan) +
+	    (SEG_MAX * s->maxvals + 1) * sizeof(int64_t));
+	if (p == NULL)
+		return -1;
+	s->plan_buf = p;
+	d = realloc(s->delta_buf, (s->maxvals + 1) * sizeof(int64_t));
+	if (d == NULL)
+		return -1;
+	s->delta_buf = d;
+	s->scratch_ok = 1;
+	return 0;
+}
+
 int
 settle_submit(struct settle *s, const char *buf, size_t len,
     const char *const *sides, size_t nsides, const char *time,
@@ -1357,9 +1763,10 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	struct agr *a;
 	struct idrec *idr;
 	json_t *o = NULL;
+	struct jv top;
 	char *canon = NULL, hash[HEXBUF], pbuf[RULES_PERIOD_BUFSZ];
 	const char *side;
-	size_t clen, maxfig = 0;
+	size_t clen;
 	unsigned char hbin[32];
 	int rc = SETTLE_INVALID, role, other;
 	struct sb b = { NULL, 0, 0, 0 };
@@ -1370,7 +1777,9 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		    SETTLE_REPORT_MAX), SETTLE_TOOLARGE;
 	if (check_meta(time, submitter, err, errlen) == -1)
 		return SETTLE_INVALID;
-	{
+	if (s->ar == NULL && (s->ar = calloc(1, sizeof(*s->ar))) == NULL)
+		return refuse(err, errlen, "out of memory"), SETTLE_INVALID;
+	if (fast_read(s->ar, buf, len, &top) == -1) {
 		json_error_t je;
 
 		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
@@ -1383,21 +1792,34 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			json_decref(o);
 			return SETTLE_BADJSON;
 		}
+		if (json_read(s->ar, o, &top) == -1) {
+			refuse(err, errlen, "out of memory");
+			goto out;
+		}
 	}
-	for (size_t i = 0; i < s->nagrs; i++)
-		if (s->agrs[i]->nfig > maxfig)
-			maxfig = s->agrs[i]->nfig;
-	if ((rep = calloc(1, sizeof(*rep) + (maxfig + 1) * sizeof(int64_t))) ==
-	    NULL) {
+	if (ensure_scratch(s) == -1) {
 		refuse(err, errlen, "out of memory");
 		goto out;
 	}
-	if (validate(s, o, rep, err, errlen) == -1)
+	rep = s->rep_buf;
+	memset(rep, 0, sizeof(*rep));
+	if (validate(s, &top, rep, err, errlen) == -1)
 		goto out;
 	a = rep->a;
 	role = rep->role;
 	other = 1 - role;
-	if ((canon = canon_dump(o, &clen, err, errlen)) == NULL)
+	if (o == NULL) {
+		struct sb cb = { NULL, 0, 0, 0 };
+
+		fast_canon(&cb, &top);
+		if (cb.failed) {
+			free(cb.p);
+			refuse(err, errlen, "out of memory");
+			goto out;
+		}
+		canon = cb.p;
+		clen = cb.len;
+	} else if ((canon = canon_dump(o, &clen, err, errlen)) == NULL)
 		goto out;
 	canon_sha256_hex(canon, clen, hash);
 	hex_to_bin(hash, hbin);
@@ -1465,11 +1887,8 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	}
 
 	/* Plan: effective figures, dispute, segment values. */
-	if ((pl = calloc(1, sizeof(*pl) + SEG_MAX * a->nvals *
-	    sizeof(int64_t))) == NULL) {
-		refuse(err, errlen, "out of memory");
-		goto out;
-	}
+	pl = s->plan_buf;
+	memset(pl, 0, sizeof(*pl));
 	if (!a->r->confirm)
 		pl->new_eff = rep->fig;
 	else if (pe != NULL && pe->has[other]) {
@@ -1534,10 +1953,8 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			goto oom;
 	}
 	{
-		int64_t *delta = calloc(a->nvals, sizeof(int64_t));
+		int64_t *delta = s->delta_buf;
 
-		if (delta == NULL)
-			goto oom;
 		for (int i = 0; i < pl->settle_from; i++) {
 			struct period *x = pl->pes[i];
 			const int64_t *nv = pl->vals + (size_t)i * a->nvals;
@@ -1554,12 +1971,9 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			memcpy(x->cur, nv, a->nvals * sizeof(int64_t));
 			entry_adjustment(&b, a, rules_period_format(
 			    a->r->cadence, x->p, qb), delta, hash, time);
-			if (result_add(res, &b) == -1) {
-				free(delta);
+			if (result_add(res, &b) == -1)
 				goto oom;
-			}
 		}
-		free(delta);
 		for (int i = pl->settle_from; i < pl->settle_to; i++) {
 			struct period *x = pl->pes[i];
 			const int64_t *nv = pl->vals + (size_t)i * a->nvals;
@@ -1591,9 +2005,7 @@ out:
 	free(b.p);
 	period_free(npe);
 	settle_result_free(res);
-	free(pl);
 	free(canon);
-	free(rep);
 	json_decref(o);
 	return rc;
 }
