@@ -280,10 +280,13 @@ money_alloc(int64_t total, const int64_t *w, size_t n, int64_t *parts)
 	 * listed. n is small (beneficiaries), so a pass per fen is fine.
 	 */
 	if (left > 0) {
-		unsigned char *got = calloc(n, 1);
+		unsigned char small[64];
+		unsigned char *got = n <= sizeof(small) ? small : calloc(n, 1);
 
 		if (got == NULL)
 			return -1;
+		if (got == small)
+			memset(small, 0, n);
 		for (; left > 0; left--) {
 			size_t best = n;
 			unsigned __int128 bestrem = 0;
@@ -302,7 +305,8 @@ money_alloc(int64_t total, const int64_t *w, size_t n, int64_t *parts)
 			got[best] = 1;
 			parts[best]++;
 		}
-		free(got);
+		if (got != small)
+			free(got);
 	}
 	if (neg)
 		for (size_t i = 0; i < n; i++)

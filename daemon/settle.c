@@ -39,13 +39,27 @@ struct sb {
 	int	 failed;
 };
 
-static void
+static void	sb_grow(struct sb *, const char *, size_t);
+
+static inline void
 sb_add(struct sb *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 <= b->cap) {
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+		b->p[b->len] = '\0';
+		return;
+	}
+	sb_grow(b, s, n);
+}
+
+static void
+sb_grow(struct sb *b, const char *s, size_t n)
 {
 	if (b->failed)
 		return;
 	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 512;
+		size_t cap = b->cap ? b->cap : 1024;
 		char *np;
 
 		while (b->len + n + 1 > cap)
@@ -122,12 +136,11 @@ hash_str(const char *s)
 	return h;
 }
 
+/* Periods of one agreement are mostly consecutive: identity spreads them. */
 static uint64_t
 hash_int(int32_t v)
 {
-	uint64_t h = (uint32_t)v * 0x9e3779b97f4a7c15ULL;
-
-	return h ^ (h >> 29);
+	return (uint32_t)v;
 }
 
 /* --- state ----------------------------------------------------------------- */
@@ -1229,15 +1242,6 @@ json_read(struct jarena *ar, const json_t *o, struct jv *top)
 	return 0;
 }
 
-static const struct jv *
-jv_get(const struct jv *o, const char *key)
-{
-	for (size_t i = 0; i < o->n; i++)
-		if (strcmp(o->kv[i].k, key) == 0)
-			return &o->kv[i].v;
-	return NULL;
-}
-
 static int
 kv_cmp(const void *x, const void *y)
 {
@@ -1276,25 +1280,26 @@ fast_canon(struct sb *b, struct jv *o)
 	sb_add(b, "}", 1);
 }
 
+/* field is "prefix.key" (or "prefix" when key is NULL), built on refusal. */
 static int
-get_amount(const struct jv *v, const char *field, int64_t *fen, char *err,
-    size_t errlen)
+get_amount(const struct jv *v, const char *prefix, const char *key,
+    int64_t *fen, char *err, size_t errlen)
 {
+	if (v->type == JV_STR && money_parse_n(v->s, v->len, fen) == 0)
+		return 0;
 	if (v->type == JV_NUM)
-		return refuse(err, errlen, "%s: JSON numbers are refused for "
-		    "amounts; send a string such as \"1234.50\"", field);
-	if (v->type != JV_STR || money_parse_n(v->s, v->len, fen) == -1)
-		return refuse(err, errlen, "%s: not an amount (a string of "
-		    "yuan with at most 2 decimals, such as \"1234.50\")", field);
-	return 0;
+		return refuse(err, errlen, "%s%s%.32s: JSON numbers are refused "
+		    "for amounts; send a string such as \"1234.50\"", prefix,
+		    key ? "." : "", key ? key : "");
+	return refuse(err, errlen, "%s%s%.32s: not an amount (a string of yuan "
+	    "with at most 2 decimals, such as \"1234.50\")", prefix,
+	    key ? "." : "", key ? key : "");
 }
 
 static const struct jv *
-get_string_field(const struct jv *o, const char *field, int required,
+get_string_field(const struct jv *v, const char *field, int required,
     char *err, size_t errlen, int *bad)
 {
-	const struct jv *v = jv_get(o, field);
-
 	*bad = 0;
 	if (v == NULL) {
 		if (required) {
@@ -1321,26 +1326,30 @@ validate(struct settle *s, const struct jv *o, struct report *rep, char *err,
 	const struct jv *v;
 	const char *str;
 	const struct rules *r;
-	char pb[RULES_PERIOD_BUFSZ], field[96];
+	char pb[RULES_PERIOD_BUFSZ];
 	int bad;
 
-	for (size_t k = 0; k < o->n; k++) {
-		const char *const *f;
+	const struct jv *slot[8] = { NULL };	/* by index in fields[] */
 
-		for (f = fields; *f != NULL; f++)
-			if (strcmp(*f, o->kv[k].k) == 0)
+	for (size_t k = 0; k < o->n; k++) {
+		size_t f;
+
+		for (f = 0; fields[f] != NULL; f++)
+			if (strcmp(fields[f], o->kv[k].k) == 0)
 				break;
-		if (*f == NULL)
+		if (fields[f] == NULL)
 			return refuse(err, errlen, "%.64s: unknown field",
 			    o->kv[k].k);
+		slot[f] = &o->kv[k].v;
 	}
-	if ((v = get_string_field(o, "report_id", 1, err, errlen, &bad)) == NULL)
+
+	if ((v = get_string_field(slot[0], "report_id", 1, err, errlen, &bad)) == NULL)
 		return -1;
 	rep->report_id = v->s;
 	if (!match_report_id(rep->report_id))
 		return refuse(err, errlen, "report_id: not a report id "
 		    "([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
-	if ((v = get_string_field(o, "agreement", 1, err, errlen, &bad)) == NULL)
+	if ((v = get_string_field(slot[1], "agreement", 1, err, errlen, &bad)) == NULL)
 		return -1;
 	str = v->s;
 	rep->a = find_agr(s, str);
@@ -1348,7 +1357,7 @@ validate(struct settle *s, const struct jv *o, struct report *rep, char *err,
 		return refuse(err, errlen, "agreement: \"%.64s\" is not a loaded "
 		    "agreement", str);
 	r = rep->a->r;
-	if ((v = get_string_field(o, "period", 1, err, errlen, &bad)) == NULL)
+	if ((v = get_string_field(slot[2], "period", 1, err, errlen, &bad)) == NULL)
 		return -1;
 	str = v->s;
 	if (rules_period_parse(r->cadence, str, &rep->p) == -1)
@@ -1363,7 +1372,7 @@ validate(struct settle *s, const struct jv *o, struct report *rep, char *err,
 	if (rep->p > r->end)
 		return refuse(err, errlen, "period: %s is after the agreement's "
 		    "end %s", str, rules_period_format(r->cadence, r->end, pb));
-	if ((v = get_string_field(o, "role", 1, err, errlen, &bad)) == NULL)
+	if ((v = get_string_field(slot[3], "role", 1, err, errlen, &bad)) == NULL)
 		return -1;
 	str = v->s;
 	if (strcmp(str, "host") == 0)
@@ -1376,7 +1385,7 @@ validate(struct settle *s, const struct jv *o, struct report *rep, char *err,
 	} else
 		return refuse(err, errlen, "role: must be \"host\" or \"home\"");
 	memset(rep->fig, 0, rep->a->nfig * sizeof(int64_t));
-	if ((v = jv_get(o, "taxes")) == NULL)
+	if ((v = slot[4]) == NULL)
 		return refuse(err, errlen, "taxes: missing");
 	if (v->type != JV_OBJ)
 		return refuse(err, errlen, "taxes: must be an object");
@@ -1390,16 +1399,15 @@ validate(struct settle *s, const struct jv *o, struct report *rep, char *err,
 		if (i == r->ntaxes)
 			return refuse(err, errlen, "taxes.%.32s: not a tax code "
 			    "of agreement %s", key, r->id);
-		snprintf(field, sizeof(field), "taxes.%s", key);
-		if (get_amount(&v->kv[k].v, field, &rep->fig[i], err,
+		if (get_amount(&v->kv[k].v, "taxes", key, &rep->fig[i], err,
 		    errlen) == -1)
 			return -1;
 	}
-	if ((v = jv_get(o, "deductions")) != NULL &&
-	    get_amount(v, "deductions", &rep->fig[r->ntaxes], err,
+	if ((v = slot[5]) != NULL &&
+	    get_amount(v, "deductions", NULL, &rep->fig[r->ntaxes], err,
 	    errlen) == -1)
 		return -1;
-	if ((v = jv_get(o, "statistics")) != NULL) {
+	if ((v = slot[6]) != NULL) {
 		if (v->type != JV_OBJ)
 			return refuse(err, errlen, "statistics: must be an "
 			    "object");
@@ -1414,14 +1422,13 @@ validate(struct settle *s, const struct jv *o, struct report *rep, char *err,
 				return refuse(err, errlen, "statistics.%.32s: not "
 				    "a statistic code of agreement %s", key,
 				    r->id);
-			snprintf(field, sizeof(field), "statistics.%s", key);
-			if (get_amount(&v->kv[k].v, field,
+			if (get_amount(&v->kv[k].v, "statistics", key,
 			    &rep->fig[r->ntaxes + 1 + i], err, errlen) == -1)
 				return -1;
 		}
 	}
 	rep->supersedes = NULL;
-	v = get_string_field(o, "supersedes", 0, err, errlen, &bad);
+	v = get_string_field(slot[7], "supersedes", 0, err, errlen, &bad);
 	if (bad)
 		return -1;
 	if (v != NULL) {
