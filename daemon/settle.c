@@ -148,11 +148,11 @@ hash_int(int32_t v)
 struct period {
 	int32_t		 p;
 	int		 has[2];		/* a latest report of the side */
-	char		 id[2][65];		/* its report_id */
-	char		 hash[2][HEXBUF];	/* its hash */
+	const char	*id[2];			/* its report_id (in ids) */
+	unsigned char	 hash[2][32];		/* its hash */
 	int		 has_eff;		/* effective figures exist */
 	int		 neff;			/* reports behind them: 1 or 2 */
-	char		 eff_hash[2][HEXBUF];
+	unsigned char	 eff_hash[2][32];
 	int64_t		 eff_base;
 	int		 settled;
 	int64_t		*fig[2];		/* latest figures per side */
@@ -271,7 +271,8 @@ idmap_get(const struct idmap *m, const char *id)
 	}
 }
 
-static int
+/* Returns the stored copy of id (stable until the map is freed), or NULL. */
+static const char *
 idmap_put(struct idmap *m, const char *id, const unsigned char *hash,
     int32_t period)
 {
@@ -282,7 +283,7 @@ idmap_put(struct idmap *m, const char *id, const unsigned char *hash,
 		struct idrec *ns = calloc(ncap, sizeof(*ns));
 
 		if (ns == NULL)
-			return -1;
+			return NULL;
 		for (size_t k = 0; k < m->cap; k++) {
 			size_t j;
 
@@ -301,11 +302,11 @@ idmap_put(struct idmap *m, const char *id, const unsigned char *hash,
 	    i = (i + 1) & (m->cap - 1))
 		;
 	if ((m->slots[i].id = strdup(id)) == NULL)
-		return -1;
+		return NULL;
 	memcpy(m->slots[i].hash, hash, 32);
 	m->slots[i].period = period;
 	m->n++;
-	return 0;
+	return m->slots[i].id;
 }
 
 static void
@@ -318,6 +319,19 @@ hex_to_bin(const char *hex, unsigned char *out)
 		lo = lo <= '9' ? lo - '0' : lo - 'a' + 10;
 		out[i] = (unsigned char)(hi << 4 | lo);
 	}
+}
+
+static char *
+bin_to_hex(const unsigned char *bin, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hex[bin[i] >> 4];
+		out[2 * i + 1] = hex[bin[i] & 0xf];
+	}
+	out[64] = '\0';
+	return out;
 }
 
 static void
@@ -1537,8 +1551,11 @@ entry_settlement(struct sb *b, const struct agr *a, const char *period,
 	sb_kv(b, "period", period);
 	sb_puts(b, ",\"reports\":[");
 	for (int i = 0; i < pe->neff; i++) {
+		char hx[HEXBUF];
+
+		bin_to_hex(pe->eff_hash[i], hx);
 		sb_puts(b, i > 0 ? ",\"" : "\"");
-		sb_puts(b, pe->eff_hash[i]);
+		sb_add(b, hx, 64);
 		sb_puts(b, "\"");
 	}
 	sb_puts(b, "],");
@@ -1660,7 +1677,13 @@ period_status(const struct agr *a, const struct period *pe)
 static struct period *
 period_new(const struct agr *a, int32_t p)
 {
-	size_t nint = 3 * a->nfig + a->nvals;
+	/*
+	 * Without confirm the latest host figures are the effective ones: one
+	 * array serves both (the agreement's confirm cannot change once a
+	 * report was accepted, see check_replace()).
+	 */
+	int confirm = a->r->confirm;
+	size_t nint = (confirm ? 3 : 1) * a->nfig + a->nvals;
 	struct period *pe = calloc(1, sizeof(*pe) + nint * sizeof(int64_t));
 	int64_t *base;
 
@@ -1668,10 +1691,15 @@ period_new(const struct agr *a, int32_t p)
 		return NULL;
 	base = (int64_t *)(void *)(pe + 1);
 	pe->p = p;
-	pe->fig[0] = base;
-	pe->fig[1] = base + a->nfig;
-	pe->eff = base + 2 * a->nfig;
-	pe->cur = base + 3 * a->nfig;
+	if (confirm) {
+		pe->fig[0] = base;
+		pe->fig[1] = base + a->nfig;
+		pe->eff = base + 2 * a->nfig;
+		pe->cur = base + 3 * a->nfig;
+	} else {
+		pe->fig[0] = pe->fig[1] = pe->eff = base;
+		pe->cur = base + a->nfig;
+	}
 	return pe;
 }
 
@@ -1930,12 +1958,12 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		npe = NULL;
 		pl->pes[rep->p - pl->sg.first] = pe;
 	}
-	if (idmap_put(&a->ids[role], rep->report_id, hbin, rep->p) == -1)
+	if ((pe->id[role] = idmap_put(&a->ids[role], rep->report_id, hbin,
+	    rep->p)) == NULL)
 		goto oom;
 	a->nreports++;
 	pe->has[role] = 1;
-	snprintf(pe->id[role], sizeof(pe->id[role]), "%s", rep->report_id);
-	memcpy(pe->hash[role], hash, HEXBUF);
+	memcpy(pe->hash[role], hbin, 32);
 	memcpy(pe->fig[role], rep->fig, a->nfig * sizeof(int64_t));
 	if (pl->new_eff != NULL) {
 		pe->has_eff = 1;
@@ -1943,19 +1971,21 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		pe->eff_base = pl->base;
 		if (a->r->confirm) {
 			pe->neff = 2;
-			memcpy(pe->eff_hash[0], pe->hash[ROLE_HOST], HEXBUF);
-			memcpy(pe->eff_hash[1], pe->hash[ROLE_HOME], HEXBUF);
+			memcpy(pe->eff_hash[0], pe->hash[ROLE_HOST], 32);
+			memcpy(pe->eff_hash[1], pe->hash[ROLE_HOME], 32);
 		} else {
 			pe->neff = 1;
-			memcpy(pe->eff_hash[0], hash, HEXBUF);
+			memcpy(pe->eff_hash[0], hbin, 32);
 		}
 	}
 	entry_report(&b, canon, clen, hash, submitter, time);
 	if (result_add(res, &b) == -1)
 		goto oom;
 	if (pl->dispute) {
-		entry_dispute(&b, a, pbuf, pe->hash[ROLE_HOST],
-		    pe->hash[ROLE_HOME], time);
+		char hh[HEXBUF], mh[HEXBUF];
+
+		entry_dispute(&b, a, pbuf, bin_to_hex(pe->hash[ROLE_HOST], hh),
+		    bin_to_hex(pe->hash[ROLE_HOME], mh), time);
 		if (result_add(res, &b) == -1)
 			goto oom;
 	}
@@ -2103,7 +2133,7 @@ settle_period_json(const struct settle *s, const char *agreement,
 {
 	const struct agr *a;
 	const struct period *pe;
-	char pb[RULES_PERIOD_BUFSZ], tb[RULES_PERIOD_BUFSZ];
+	char pb[RULES_PERIOD_BUFSZ], tb[RULES_PERIOD_BUFSZ], hx[HEXBUF];
 	struct seg sg;
 	json_t *o, *fig = json_null(), *reps = json_array();
 	int32_t p;
@@ -2133,7 +2163,8 @@ settle_period_json(const struct settle *s, const char *agreement,
 	}
 	if (pe != NULL && pe->has_eff)
 		for (int i = 0; i < pe->neff; i++)
-			json_array_append_new(reps, json_string(pe->eff_hash[i]));
+			json_array_append_new(reps, json_string(bin_to_hex(
+			    pe->eff_hash[i], hx)));
 	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o*,s:o*}",
 	    "agreement", a->id,
 	    "period", rules_period_format(a->r->cadence, p, pb),
@@ -2142,9 +2173,9 @@ settle_period_json(const struct settle *s, const char *agreement,
 	    "figures", fig ? fig : json_null(),
 	    "reports", reps,
 	    "host_report", pe && pe->has[ROLE_HOST] ?
-	    json_string(pe->hash[ROLE_HOST]) : json_null(),
+	    json_string(bin_to_hex(pe->hash[ROLE_HOST], hx)) : json_null(),
 	    "home_report", pe && pe->has[ROLE_HOME] ?
-	    json_string(pe->hash[ROLE_HOME]) : json_null());
+	    json_string(bin_to_hex(pe->hash[ROLE_HOME], hx)) : json_null());
 	if (o == NULL)
 		refuse(err, errlen, "out of memory");
 	return o;
