@@ -47,6 +47,17 @@ struct replay {
 	uint64_t		 nrules, nreports, nderived, nskipped;
 };
 
+/*
+ * Where a failure happened, finer than the entry: for entry i, its
+ * canonical check by the main thread (other entries, rules), then the check
+ * that the report before it has no entry missing, then the entry's own
+ * replay, in the order a sequential replay makes them. Unique per check,
+ * so the first failure is the same whichever thread found it.
+ */
+#define AT_FORM(i)	((i) * 4)
+#define AT_PENDING(i)	((i) * 4 + 1)
+#define AT(i)		((i) * 4 + 2)
+
 static int __attribute__((format(printf, 3, 4)))
 fail(struct replay *r, uint64_t at, const char *fmt, ...)
 {
@@ -89,7 +100,7 @@ same_entry(struct replay *v, uint64_t index, json_t *got, json_t *want)
 			continue;
 		char err[64], *gs = g ? canon_dump(g, NULL, err, sizeof(err)) :
 		    NULL, *ws = canon_dump(val, NULL, err, sizeof(err));
-		fail(v, index, "entry %" PRIu64 ": %s: field \"%s\" is %.200s in the "
+		fail(v, AT(index), "entry %" PRIu64 ": %s: field \"%s\" is %.200s in the "
 		    "ledger, the replay gives %.200s", index, type_of(want),
 		    key, gs ? gs : "missing", ws ? ws : "?");
 		free(gs);
@@ -101,7 +112,7 @@ same_entry(struct replay *v, uint64_t index, json_t *got, json_t *want)
 		    strcmp(key, "time") == 0 ||
 		    (report && strcmp(key, "submitter") == 0))
 			continue;
-		return fail(v, index, "entry %" PRIu64 ": %s: field \"%s\" is not one "
+		return fail(v, AT(index), "entry %" PRIu64 ": %s: field \"%s\" is not one "
 		    "the replay gives", index, type_of(want), key);
 	}
 	return 0;
@@ -118,7 +129,8 @@ check_nothing_pending(struct replay *v, uint64_t index)
 		const char *a = json_string_value(json_object_get(w,
 		    "agreement")), *p = json_string_value(json_object_get(w,
 		    "period"));
-		return fail(v, index, "entry %" PRIu64 ": missing: the report at "
+		return fail(v, AT_PENDING(index), "entry %" PRIu64 ": missing: "
+		    "the report at "
 		    "entry %" PRIu64 " gives a %s for %s %s here", index,
 		    v->pending_from, type_of(w), a ? a : "?", p ? p : "?");
 	}
@@ -137,11 +149,11 @@ replay_rules(struct replay *v, uint64_t index, json_t *e)
 
 	if (json_unpack(e, "{s:s, s:s, s:s}", "agreement", &agreement,
 	    "sha256", &sha, "text", &text) != 0)
-		return fail(v, index, "entry %" PRIu64 ": rules: needs agreement, "
+		return fail(v, AT(index), "entry %" PRIu64 ": rules: needs agreement, "
 		    "sha256 and text", index);
 	snprintf(name, sizeof(name), "%s.conf", agreement);
 	if ((r = rules_parse(text, name, err, sizeof(err))) == NULL)
-		return fail(v, index, "entry %" PRIu64 ": rules do not load: %s",
+		return fail(v, AT(index), "entry %" PRIu64 ": rules do not load: %s",
 		    index, err);
 	re = rules_entry(r);
 	int rc = same_entry(v, index, e, re);
@@ -152,27 +164,43 @@ replay_rules(struct replay *v, uint64_t index, json_t *e)
 	}
 	if (settle_install(v->engine, r, err, sizeof(err)) < 0) {
 		rules_free(r);
-		return fail(v, index, "entry %" PRIu64 ": rules for %s refused: %s",
+		return fail(v, AT(index), "entry %" PRIu64 ": rules for %s refused: %s",
 		    index, agreement, err);
 	}
 	v->nrules++;
 	return 0;
 }
 
-/* Feeds the report entry at index to the engine; its entries are pending. */
+static json_t	*parse_canonical(struct replay *, uint64_t, uint64_t,
+		    const char *, size_t);
+
+/*
+ * Feeds the report entry at index to the engine; its entries are pending.
+ * When the engine refuses it and the entry's bytes are at hand (line), an
+ * entry that is not canonical is reported as such: its bytes, not the
+ * engine, are at fault (and a report whose agreement id is not canonical
+ * may have gone to another worker's engine).
+ */
 static int
-submit(struct replay *v, uint64_t index, const char *buf, size_t len)
+submit(struct replay *v, uint64_t index, const char *buf, size_t len,
+    const char *line, size_t linelen)
 {
 	char err[1024];
 	int code;
 
 	code = settle_submit(v->engine, buf, len, NULL, 0, NULL, NULL,
 	    &v->pending, err, sizeof(err));
+	if (code < 0 && line != NULL) {
+		json_t *e = parse_canonical(v, AT(index), index, line, linelen);
+		if (e == NULL)
+			return -1;
+		json_decref(e);
+	}
 	if (code < 0)
-		return fail(v, index, "entry %" PRIu64 ": the engine refuses this "
-		    "report: %s", index, err);
+		return fail(v, AT(index), "entry %" PRIu64 ": the engine "
+		    "refuses this report: %s", index, err);
 	if (code == SETTLE_DUPLICATE || settle_result_count(v->pending) == 0)
-		return fail(v, index, "entry %" PRIu64 ": a resubmission of an "
+		return fail(v, AT(index), "entry %" PRIu64 ": a resubmission of an "
 		    "earlier report, which causes no entry", index);
 	v->pending_from = index;
 	v->next = 1;
@@ -188,11 +216,11 @@ replay_report(struct replay *v, uint64_t index, json_t *e)
 	size_t len;
 
 	if (!json_is_object(report))
-		return fail(v, index, "entry %" PRIu64 ": report: no report object",
+		return fail(v, AT(index), "entry %" PRIu64 ": report: no report object",
 		    index);
 	if ((buf = canon_dump(report, &len, err, sizeof(err))) == NULL)
-		return fail(v, index, "entry %" PRIu64 ": report: %s", index, err);
-	int rc = submit(v, index, buf, len);
+		return fail(v, AT(index), "entry %" PRIu64 ": report: %s", index, err);
+	int rc = submit(v, index, buf, len, NULL, 0);
 	free(buf);
 	if (rc < 0)
 		return -1;
@@ -208,7 +236,7 @@ replay(struct replay *v, uint64_t index, json_t *e)
 	    strcmp(type, "adjustment") == 0 || strcmp(type, "dispute") == 0) {
 		if (v->pending == NULL ||
 		    v->next >= settle_result_count(v->pending))
-			return fail(v, index, "entry %" PRIu64 ": extra: a %s that no "
+			return fail(v, AT(index), "entry %" PRIu64 ": extra: a %s that no "
 			    "report caused", index, type);
 		v->nderived++;
 		return same_entry(v, index, e,
@@ -418,7 +446,8 @@ same_bytes(const struct member *m, size_t n, int report, const char *want,
 
 /* The entry parsed, after checking it is canonical; NULL after fail(). */
 static json_t *
-parse_canonical(struct replay *v, uint64_t i, const char *line, size_t len)
+parse_canonical(struct replay *v, uint64_t at, uint64_t i, const char *line,
+    size_t len)
 {
 	char err[512], *c;
 	size_t clen;
@@ -427,17 +456,18 @@ parse_canonical(struct replay *v, uint64_t i, const char *line, size_t len)
 	if ((e = canon_parse(line, len, err, sizeof(err))) == NULL ||
 	    !json_is_object(e)) {
 		json_decref(e);
-		fail(v, i, "entry %" PRIu64 ": not a JSON object%s%s", i,
+		fail(v, at, "entry %" PRIu64 ": not a JSON object%s%s", i,
 		    e ? "" : ": ", e ? "" : err);
 		return NULL;
 	}
 	if ((c = canon_dump(e, &clen, err, sizeof(err))) == NULL ||
 	    clen != len || memcmp(c, line, clen) != 0) {
-		size_t at = 0;
-		while (c != NULL && at < clen && at < len && c[at] == line[at])
-			at++;
-		fail(v, i, "entry %" PRIu64 ": not canonical JSON (from byte %zu)"
-		    "%s%s", i, at, c ? "" : ": ", c ? "" : err);
+		size_t pos = 0;
+		while (c != NULL && pos < clen && pos < len &&
+		    c[pos] == line[pos])
+			pos++;
+		fail(v, at, "entry %" PRIu64 ": not canonical JSON (from byte "
+		    "%zu)%s%s", i, pos, c ? "" : ": ", c ? "" : err);
 		free(c);
 		json_decref(e);
 		return NULL;
@@ -450,7 +480,7 @@ parse_canonical(struct replay *v, uint64_t i, const char *line, size_t len)
 static int
 slow_entry(struct replay *v, uint64_t i, const char *line, size_t len)
 {
-	json_t *e = parse_canonical(v, i, line, len);
+	json_t *e = parse_canonical(v, AT(i), i, line, len);
 	int rc;
 
 	if (e == NULL)
@@ -464,7 +494,7 @@ slow_entry(struct replay *v, uint64_t i, const char *line, size_t len)
 static int
 explain(struct replay *v, uint64_t i, const char *line, size_t len, size_t k)
 {
-	json_t *e = parse_canonical(v, i, line, len);
+	json_t *e = parse_canonical(v, AT(i), i, line, len);
 	int rc;
 
 	if (e == NULL)
@@ -502,7 +532,7 @@ fast_entry(struct replay *v, uint64_t i, const char *line, size_t len)
 		return slow_entry(v, i, line, len);
 	if (check_nothing_pending(v, i) < 0)
 		return -1;
-	if (submit(v, i, r->val, r->vlen) < 0)
+	if (submit(v, i, r->val, r->vlen, line, len) < 0)
 		return -1;
 	want = settle_result_entry(v->pending, 0, &wlen);
 	if (!same_bytes(m, n, 1, want, wlen, &v->scratch, &v->scratchcap))
@@ -720,7 +750,12 @@ audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 		if (type_is(t, "settlement") || type_is(t, "adjustment") ||
 		    type_is(t, "dispute")) {
 			if (a->head != HEAD_REPORT) {
-				fail(&a->main, i, "entry %" PRIu64 ": extra: a "
+				json_t *e = parse_canonical(&a->main, AT(i), i,
+				    line, len);
+				if (e == NULL)
+					return 0;
+				json_decref(e);
+				fail(&a->main, AT(i), "entry %" PRIu64 ": extra: a "
 				    "%.*s that no report caused", i,
 				    (int)t->vlen - 2, t->val + 1);
 				return 0;
@@ -736,6 +771,14 @@ audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 			    rm, &rn) == 0)
 				id = member(rm, rn, "agreement");
 			rc = end_group(a, i);
+			if (type_is(t, "rules")) {
+				/* Checked first, as a sequential replay would. */
+				json_t *e = parse_canonical(&a->main,
+				    AT_FORM(i), i, line, len);
+				if (e == NULL)
+					goto done;
+				json_decref(e);
+			}
 			wi = id != NULL ? owner(a, id->val, id->vlen) : 0;
 			a->cur = wi;
 			a->head = type_is(t, "rules") ? HEAD_RULES : HEAD_REPORT;
@@ -746,7 +789,7 @@ audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 	}
 	/* Anything else is checked canonical here, and skipped. */
 	rc = end_group(a, i);
-	json_t *e = parse_canonical(&a->main, i, line, len);
+	json_t *e = parse_canonical(&a->main, AT_FORM(i), i, line, len);
 	if (e != NULL)
 		a->main.nskipped++;
 	json_decref(e);
@@ -787,7 +830,7 @@ audit_finish(struct audit *a, uint64_t count, uint64_t *at, char *err,
 			first = &a->w[i].r;
 	if (first == NULL)
 		return 0;
-	*at = first->fail_at;
+	*at = first->fail_at / 4;
 	snprintf(err, errlen, "%s", first->why);
 	return -1;
 }

@@ -288,6 +288,36 @@ test_damage(void **state)
 	assert_int_equal(run(&l, 0, "sha256"), 1);
 	clear(&l);
 
+	/*
+	 * Two checks failing at one entry: the one a sequential replay makes
+	 * first wins whichever thread makes it. A rules entry that is not
+	 * canonical where a report's settlement is missing: the form first.
+	 */
+	build(&l);
+	i = find(&l, "\"type\":\"settlement\"", 6);
+	remove_at(&l, i);
+	s = malloc(strlen(l.e[0]) + 2);
+	sprintf(s, "{ %s", l.e[0] + 1);
+	insert_at(&l, i, s);
+	free(s);
+	assert_int_equal(run(&l, 0, "not canonical"), i);
+	clear(&l);
+	/* A report whose agreement id is escaped: not canonical, not refused. */
+	build(&l);
+	i = find(&l, "\"type\":\"report\"", 5);
+	s = strdup(l.e[i]);
+	char *ag = strstr(s, "\"agreement\":\"");
+	assert_non_null(ag);
+	char *esc = malloc(strlen(s) + 8);
+	size_t k = (size_t)(ag - s) + 13;
+	sprintf(esc, "%.*s\\u00%02x%s", (int)k, s, (unsigned char)s[k],
+	    s + k + 1);
+	replace(&l, i, esc);
+	free(esc);
+	free(s);
+	assert_int_equal(run(&l, 0, "not canonical"), i);
+	clear(&l);
+
 	/* Two failures: the earlier one is reported, by any worker count. */
 	build(&l);
 	size_t late = find(&l, "\"type\":\"settlement\"", 30);
