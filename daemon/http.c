@@ -213,6 +213,22 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
 	conn_cut(c);
 }
 
+/*
+ * evhttp adds an answer's status line, headers and body to the output in
+ * pieces, and bufferevent_openssl makes one TLS record (one write) of
+ * each piece. Joined into one piece, a small answer leaves as one record.
+ */
+static void
+coalesce(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	size_t len = evbuffer_get_length(buf);
+
+	if (info->n_added > 0 && len <= 16384 &&
+	    evbuffer_get_contiguous_space(buf) < len)
+		(void)evbuffer_pullup(buf, -1);
+}
+
 static struct bufferevent *
 bev_new(struct event_base *base, void *arg)
 {
@@ -238,6 +254,7 @@ bev_new(struct event_base *base, void *arg)
 	}
 	c->h = h;
 	c->bev = bev;
+	(void)evbuffer_add_cb(bufferevent_get_output(bev), coalesce, NULL);
 	LIST_INSERT_HEAD(&h->conns_open, c, entry);
 	h->conns++;
 	tls_peer_set_app(tls_peer_get0(ssl), c, conn_gone);
