@@ -72,6 +72,8 @@ struct http {
 	int			 freed;
 	LIST_HEAD(, http_req)	 pending;
 	LIST_HEAD(, conn)	 conns_open;
+	http_observe_fn		*observe;	/* metrics: one call per answer */
+	void			*observe_arg;
 };
 
 struct conn {
@@ -101,6 +103,8 @@ struct http_req {
 	char			 fingerprint[CONFIG_FINGERPRINT_BUFSZ];
 	char			*body;
 	size_t			 bodylen;
+	const char		*route;		/* the matched pattern, or NULL */
+	struct timespec		 arrived;
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -367,6 +371,15 @@ http_reply(struct http_req *r, int status, const char *ctype,
 		    "%s: %s %s %d%s%s", r->peer, method_name(r->method), r->path,
 		    status, r->client ? " " : "",
 		    r->client ? config_client_get0_name(r->client) : "");
+		if (r->h->observe != NULL) {
+			struct timespec now;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			r->h->observe(r->h->observe_arg, method_name(r->method),
+			    r->route, status, (double)(now.tv_sec -
+			    r->arrived.tv_sec) + (now.tv_nsec -
+			    r->arrived.tv_nsec) / 1e9);
+		}
 	} else if (body != NULL)
 		evbuffer_drain(body, evbuffer_get_length(body));
 	req_free(r);
@@ -559,6 +572,7 @@ dispatch(struct evhttp_request *ev, void *arg)
 	}
 	r->h = h;
 	r->ev = ev;
+	clock_gettime(CLOCK_MONOTONIC, &r->arrived);
 	LIST_INSERT_HEAD(&h->pending, r, entry);
 	h->inflight++;
 	r->gen = server_gen_ref(h->gen);
@@ -635,6 +649,7 @@ dispatch(struct evhttp_request *ev, void *arg)
 		return;
 	}
 	(void)route_match(route->pattern, r->path, r);
+	r->route = route->pattern;
 	if (!(route->roles & HTTP_PUBLIC)) {
 		if (fpr == NULL) {
 			http_problem(r, 403, "certificate", "a client "
@@ -816,6 +831,13 @@ size_t
 http_connections(const struct http *h)
 {
 	return h->conns;
+}
+
+void
+http_set_observer(struct http *h, http_observe_fn *fn, void *arg)
+{
+	h->observe = fn;
+	h->observe_arg = arg;
 }
 
 enum http_method

@@ -404,3 +404,11 @@ const struct server_module ingest_module = {
 	.reload_commit = ingest_reload_commit,
 	.free = ingest_free,
 };
+
+struct journal *
+ingest_get0_journal(const struct server *s)
+{
+	struct ingest *in = server_module_state(s, ingest_module.name);
+
+	return in == NULL ? NULL : in->journal;
+}

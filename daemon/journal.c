@@ -77,6 +77,8 @@ struct group {
 	uint64_t	 first;		/* ledger index of entries[0] */
 	int		 failed;
 	char		 why[256];
+	double		 write_s;	/* metrics: the whole write_group() */
+	double		 commit_s;	/* and its COMMIT (the WAL's fsync) */
 };
 
 struct hslot {
@@ -96,6 +98,8 @@ struct journal {
 	uint64_t		 next;		/* next index to hand out */
 	struct group		*cur;		/* filling */
 	struct group		*inflight;	/* with the writer */
+	journal_observe_fn	*observe;	/* metrics, on the loop */
+	void			*observe_arg;
 	int			 broken;	/* engine not rebuilt yet */
 	time_t			 broken_at;
 	char			 broken_why[512];
@@ -342,10 +346,12 @@ write_group(struct journal *j, struct group *g)
 {
 	struct merkle_subtree subs[MERKLE_MAX_DEPTH + 1];
 	struct store *s = j->wr;
+	struct timespec t0, t1, t2;
 	uint64_t size;
 	char *note = NULL;
 	int n;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (store_begin(s) < 0)
 		goto fail_db;
 	if (store_size(s, &size) < 0)
@@ -393,8 +399,14 @@ write_group(struct journal *j, struct group *g)
 				goto fail_db;
 		}
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (store_commit(s) < 0)
 		goto fail_db;
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	g->write_s = (double)(t2.tv_sec - t0.tv_sec) +
+	    (t2.tv_nsec - t0.tv_nsec) / 1e9;
+	g->commit_s = (double)(t2.tv_sec - t1.tv_sec) +
+	    (t2.tv_nsec - t1.tv_nsec) / 1e9;
 	free(j->cp_note);
 	j->cp_note = note;
 	j->cp_size = size;
@@ -967,6 +979,14 @@ journal_finish(struct journal *j, struct group *g)
 		j->expect = j->cur->nitems + g->nitems;
 		event_add(j->linger, &tv);
 	}
+	if (j->observe != NULL && g->nentries > 0) {
+		size_t reports = 0;
+
+		for (size_t i = 0; i < g->nitems; i++)
+			reports += g->items[i].kind != ITEM_RULES;
+		j->observe(j->observe_arg, reports, g->nentries, g->write_s,
+		    g->commit_s);
+	}
 	answer_items(g, 0, NULL);
 	group_free(g);
 	journal_kick(j);
@@ -1023,6 +1043,19 @@ journal_flush(struct journal *j)
 		journal_kick(j);
 	}
 	return failed || j->broken ? -1 : 0;
+}
+
+void
+journal_set_observer(struct journal *j, journal_observe_fn *fn, void *arg)
+{
+	j->observe = fn;
+	j->observe_arg = arg;
+}
+
+const struct settle *
+journal_get0_engine(const struct journal *j)
+{
+	return j->engine;
 }
 
 size_t

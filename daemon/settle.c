@@ -2127,6 +2127,21 @@ settle_period_status(const struct settle *s, const char *agreement,
 	    pmap_get(&a->periods, p));
 }
 
+int
+settle_status_counts(const struct settle *s, const char *agreement,
+    size_t counts[SETTLE_DISPUTED + 1])
+{
+	const struct agr *a = find_agr(s, agreement);
+
+	if (a == NULL || !a->active)
+		return -1;
+	memset(counts, 0, (SETTLE_DISPUTED + 1) * sizeof(counts[0]));
+	for (size_t i = 0; i < a->periods.cap; i++)
+		if (a->periods.slots[i] != NULL)
+			counts[period_status(a, a->periods.slots[i])]++;
+	return 0;
+}
+
 json_t *
 settle_period_json(const struct settle *s, const char *agreement,
     const char *period, char *err, size_t errlen)

@@ -21,7 +21,10 @@ static const struct verb verbs[] = {
 	{ "rules", cmd_rules, "rules check DIR" },
 	{ "keygen", cmd_keygen, "keygen --origin ORIGIN --out FILE [--sm2]" },
 	{ "statement", cmd_statement, "statement --agreement A --year Y "
-	    "--entries FILE [--format table|csv|json]" },
+	    "(--entries FILE | --url URL --cert C --key K --cacert CA)\n"
+	    "              [--format table|csv|json]" },
+	{ "status", cmd_status, "status --url URL --cert C --key K --cacert CA "
+	    "[--format text|json]" },
 	{ "verify", cmd_verify, "verify --vkey FILE [--vkey FILE ...] --checkpoint FILE\n"
 	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]" },
 	/* Test fixtures (doc/DESIGN.md, Ledger): not listed. */

@@ -13,6 +13,7 @@
 #include "shanhai/api.h"
 #include "shanhai/config.h"
 #include "shanhai/ingest.h"
+#include "shanhai/monitor.h"
 #include "shanhai/log.h"
 #include "shanhai/server.h"
 #include "shanhai/version.h"
@@ -21,6 +22,7 @@
 static const struct server_module *const modules[] = {
 	&api_module,
 	&ingest_module,
+	&monitor_module,	/* after the modules whose figures it reads */
 };
 
 static int

@@ -161,20 +161,38 @@ for case in sorted(os.listdir(os.path.join(top, "tests", "cases"))):
                    r["role"], r["report_id"], r.get("supersedes", "-"),
                    bureau[codes[r["agreement"]][r["role"]]]))
 EOF
-	printf '   %-18s %-8s %-5s %-14s %-9s %s\n' agreement period side report status entries
+	printf '   %-18s %-8s %-5s %-14s %-9s %s\n' agreement period side report status \
+	    entries
 	while read -r file agr period role rid sup who; do
 		if ! "$SH" submit --url "$URL" --cert "$D/pki/$who.crt" \
 		    --key "$D/pki/$who.key" --cacert "$D/pki/ca.crt" \
-		    "$D/reports/$file" > "$D/reports/$file.receipt" 2> "$D/submit.err"; then
+		    --out "$D/reports/$file.receipt" "$D/reports/$file" \
+		    > /dev/null 2> "$D/submit.err"; then
 			cat "$D/submit.err"
 			fail "shanhai submit $file as $who"
 		fi
-		python3 - "$D/reports/$file.receipt" "$sup" > "$D/line" <<'EOF' || fail "receipt of $file"
-import json, sys
+				python3 - "$D/reports/$file.receipt" "$sup" "$agr/$period" "$role" "$D/states" \
+		    > "$D/line" <<'EOF' || fail "receipt of $file"
+import json, os, sys
 r = json.load(open(sys.argv[1]))
-e = r["entries"]
-note = "" if sys.argv[2] == "-" else "  correction of " + sys.argv[2]
-print("%-9s %s%s" % (r["status"], "%d-%d" % (e[0], e[-1]) if len(e) > 1 else e[0], note))
+sup, key, role, path = sys.argv[2:]
+states = json.load(open(path)) if os.path.exists(path) else {}
+e, st, was = r["entries"], r["status"], states.get(key)
+notes = []
+if sup != "-":
+    notes.append("correction of " + sup)
+if st == "disputed":
+    notes.append("the two sides' figures differ: a dispute entry")
+elif was == "disputed" and st == "settled":
+    notes.append("the sides agree now: dispute resolved")
+elif st == "waiting" and role == "host":
+    notes.append("waits for the home side to confirm")
+elif st == "waiting":
+    notes.append("waits for an earlier period")
+states[key] = st
+json.dump(states, open(path, "w"))
+print(("%-9s %-6s %s" % (st, "%d-%d" % (e[0], e[-1]) if len(e) > 1 else e[0],
+      "; ".join(notes))).rstrip())
 EOF
 		printf '   %-18s %-8s %-5s %-14s %s\n' "$agr" "$period" "$role" "$rid" "$(cat "$D/line")"
 		submitted=$((submitted + 1))

@@ -19,6 +19,8 @@ int	cmd_rules(int argc, char **argv);
 int	cmd_keygen(int argc, char **argv);
 /* shanhai statement --agreement A --year Y (--entries FILE | --url ...) */
 int	cmd_statement(int argc, char **argv);
+/* shanhai status --url URL --cert C --key K --cacert CA [--format text|json] */
+int	cmd_status(int argc, char **argv);
 /* shanhai verify --vkey FILE --checkpoint FILE [--entries FILE] ... */
 int	cmd_verify(int argc, char **argv);
 /* shanhai fixture build|sign|receipt|consistency: test ledgers */

@@ -79,6 +79,16 @@ void		 http_stop(struct http *h);
 /* Requests dispatched and not yet answered; open connections. */
 size_t		 http_inflight(const struct http *h);
 size_t		 http_connections(const struct http *h);
+/*
+ * For metrics: fn(arg, …) hears every answer as it is sent, on the event
+ * loop: the method ("GET"), the matched route's pattern (NULL when no route
+ * matched), the status, and the seconds since the request had arrived.
+ * One observer; NULL removes it.
+ */
+typedef void http_observe_fn(void *arg, const char *method,
+    const char *route, int status, double seconds);
+void		 http_set_observer(struct http *h, http_observe_fn *fn,
+		    void *arg);
 
 /* The request. Borrowed pointers stay valid until it is answered. */
 enum http_method http_req_method(const struct http_req *r);

@@ -13,4 +13,7 @@
 
 extern const struct server_module ingest_module;
 
+/* The journal of the running ingest module, for metrics; NULL when none. */
+struct journal	*ingest_get0_journal(const struct server *s);
+
 #endif

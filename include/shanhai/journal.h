@@ -33,6 +33,7 @@ struct evbuffer;
 struct journal;
 struct note_signer;
 struct rules;
+struct settle;
 
 /* Most entries one GET /v1/ledger/entries answers. */
 #define JOURNAL_MAX_ENTRIES	65536
@@ -94,6 +95,18 @@ int		 journal_submit(struct journal *j, const char *body, size_t len,
 
 /* Submissions queued or being committed. */
 size_t		 journal_pending(const struct journal *j);
+/*
+ * For metrics: fn(arg, …) hears every group that was committed, on the
+ * event loop: the submissions it answers, the entries it wrote, the seconds
+ * the whole write took (entries, hashes, checkpoint, index) and those of
+ * its COMMIT alone (the fsync of the WAL). One observer; NULL removes it.
+ */
+typedef void journal_observe_fn(void *arg, size_t reports, size_t entries,
+    double write_seconds, double commit_seconds);
+void		 journal_set_observer(struct journal *j, journal_observe_fn *fn,
+		    void *arg);
+/* The engine in force (borrowed, event loop only, until the next call). */
+const struct settle *journal_get0_engine(const struct journal *j);
 /*
  * Blocks until everything queued is committed and answered (start, stop,
  * tests). 0, or -1 when a commit failed.

@@ -128,5 +128,13 @@ json_t		*settle_period_json(const struct settle *s, const char *agreement,
 /* The status of one period; SETTLE_NONE also for unknown ones. */
 enum settle_status settle_period_status(const struct settle *s,
 		    const char *agreement, const char *period);
+/*
+ * For metrics: how many periods of the agreement in force with this id are
+ * in each status, indexed by enum settle_status (every period a report
+ * spoke of counts once). -1 when no such agreement is in force.
+ */
+int		 settle_status_counts(const struct settle *s,
+		    const char *agreement, size_t counts[SETTLE_DISPUTED + 1])
+		    __attribute__((warn_unused_result));
 
 #endif
