@@ -273,11 +273,19 @@ struct member {
 static int
 skip_string(const char *s, size_t len, size_t *i)
 {
-	for (size_t j = *i + 1; j < len; j++) {
-		if (s[j] == '\\')
-			j++;
-		else if (s[j] == '"') {
-			*i = j + 1;
+	size_t j = *i + 1;
+
+	while (j < len) {
+		const char *q = memchr(s + j, '"', len - j);
+		size_t bs = 0;
+		if (q == NULL)
+			return -1;
+		j = (size_t)(q - s);
+		while (j - bs > *i + 1 && s[j - bs - 1] == '\\')
+			bs++;
+		j++;
+		if (bs % 2 == 0) {	/* not escaped */
+			*i = j;
 			return 0;
 		}
 	}
@@ -480,7 +488,8 @@ parse_canonical(struct replay *v, uint64_t at, uint64_t i, const char *line,
 static int
 slow_entry(struct replay *v, uint64_t i, const char *line, size_t len)
 {
-	json_t *e = parse_canonical(v, AT(i), i, line, len);
+	/* A sequential replay parses these before any other check. */
+	json_t *e = parse_canonical(v, AT_FORM(i), i, line, len);
 	int rc;
 
 	if (e == NULL)
@@ -735,65 +744,143 @@ audit_new(unsigned workers)
 	return a;
 }
 
+/*
+ * The type and agreement of a canonical entry without splitting it: keys
+ * are sorted, so "type" is the last member (nothing after it but "}"), a
+ * rules entry starts with its "agreement", and a report entry with its
+ * report's "agreement". Unescaped quotes around "type" at the very end can
+ * only be the top-level member's. 0 when that shape is found.
+ */
+static const char *const types[] = {
+	"settlement", "adjustment", "dispute", "report", "rules",
+};
+
+/* The entry type t names, if the replay knows it. */
+static const char *
+known_type(const struct member *t)
+{
+	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+		if (type_is(t, types[k]))
+			return types[k];
+	return NULL;
+}
+
+static int
+classify(const char *line, size_t len, const char **type, const char **id,
+    size_t *idlen)
+{
+	static const char rules[] = "{\"agreement\":\"";
+	static const char report[] = "{\"report\":{\"agreement\":\"";
+	const char *pre;
+
+	*type = NULL;
+	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+		size_t tl = strlen(types[k]), need = tl + 11;
+		if (len > need && memcmp(line + len - need, ",\"type\":\"", 9) == 0 &&
+		    memcmp(line + len - tl - 2, types[k], tl) == 0 &&
+		    memcmp(line + len - 2, "\"}", 2) == 0) {
+			*type = types[k];
+			break;
+		}
+	}
+	if (*type == NULL)
+		return -1;
+	*id = NULL;
+	*idlen = 0;
+	if (strcmp(*type, "rules") == 0)
+		pre = rules;
+	else if (strcmp(*type, "report") == 0)
+		pre = report;
+	else
+		return 0;
+	size_t pl = strlen(pre);
+	if (len <= pl || memcmp(line, pre, pl) != 0)
+		return -1;
+	const char *q = memchr(line + pl, '"', len - pl);
+	if (q == NULL || memchr(line + pl, '\\', (size_t)(q - line) - pl))
+		return -1;
+	*id = line + pl;
+	*idlen = (size_t)(q - *id);
+	return 0;
+}
+
+/* A settlement, adjustment or dispute: part of the group being cut. */
+static int
+derived(struct audit *a, uint64_t i, const char *line, size_t len,
+    const char *type)
+{
+	if (a->head != HEAD_REPORT) {
+		json_t *e = parse_canonical(&a->main, AT(i), i, line, len);
+		if (e == NULL)
+			return 0;
+		json_decref(e);
+		fail(&a->main, AT(i), "entry %" PRIu64 ": extra: a %s that no "
+		    "report caused", i, type);
+		return 0;
+	}
+	return push(a, a->cur, i, line, len, 0);
+}
+
+/* A rules or report entry starts a group, for its agreement's worker. */
+static int
+head(struct audit *a, uint64_t i, const char *line, size_t len,
+    const char *type, const char *id, size_t idlen)
+{
+	int rules = strcmp(type, "rules") == 0, wi;
+
+	if (end_group(a, i) < 0)
+		return -1;
+	if (rules) {
+		/* Checked first, as a sequential replay would. */
+		json_t *e = parse_canonical(&a->main, AT_FORM(i), i, line, len);
+		if (e == NULL)
+			return 0;
+		json_decref(e);
+	}
+	wi = id != NULL ? owner(a, id, idlen) : 0;
+	a->cur = wi;
+	a->head = rules ? HEAD_RULES : HEAD_REPORT;
+	return push(a, wi, i, line, len, 0);
+}
+
 int
 audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 {
 	struct member m[MAX_MEMBERS], rm[MAX_MEMBERS];
-	const struct member *t, *id = NULL;
-	size_t n, rn;
-	int wi, rc = 0;
+	const struct member *t, *r, *idm = NULL;
+	const char *type, *id;
+	size_t n, rn, idlen;
+	int rc;
 
 	if (a->main.failed || a->oom)
 		return a->oom ? -1 : 0;	/* later entries cannot matter */
-	if (split_members(line, len, m, &n) == 0 &&
-	    (t = member(m, n, "type")) != NULL && plain_string(t)) {
-		if (type_is(t, "settlement") || type_is(t, "adjustment") ||
-		    type_is(t, "dispute")) {
-			if (a->head != HEAD_REPORT) {
-				json_t *e = parse_canonical(&a->main, AT(i), i,
-				    line, len);
-				if (e == NULL)
-					return 0;
-				json_decref(e);
-				fail(&a->main, AT(i), "entry %" PRIu64 ": extra: a "
-				    "%.*s that no report caused", i,
-				    (int)t->vlen - 2, t->val + 1);
-				return 0;
-			}
-			rc = push(a, a->cur, i, line, len, 0);
-			goto done;
-		}
-		if (type_is(t, "report") || type_is(t, "rules")) {
-			const struct member *r = member(m, n, "report");
-			if (type_is(t, "rules"))
-				id = member(m, n, "agreement");
-			else if (r != NULL && split_members(r->val, r->vlen,
-			    rm, &rn) == 0)
-				id = member(rm, rn, "agreement");
-			rc = end_group(a, i);
-			if (type_is(t, "rules")) {
-				/* Checked first, as a sequential replay would. */
-				json_t *e = parse_canonical(&a->main,
-				    AT_FORM(i), i, line, len);
-				if (e == NULL)
-					goto done;
-				json_decref(e);
-			}
-			wi = id != NULL ? owner(a, id->val, id->vlen) : 0;
-			a->cur = wi;
-			a->head = type_is(t, "rules") ? HEAD_RULES : HEAD_REPORT;
-			if (rc == 0)
-				rc = push(a, wi, i, line, len, 0);
-			goto done;
-		}
+	if (classify(line, len, &type, &id, &idlen) == 0)
+		rc = strcmp(type, "rules") == 0 || strcmp(type, "report") == 0 ?
+		    head(a, i, line, len, type, id, idlen) :
+		    derived(a, i, line, len, type);
+	else if (split_members(line, len, m, &n) == 0 &&
+	    (t = member(m, n, "type")) != NULL && plain_string(t) &&
+	    (type = known_type(t)) != NULL) {
+		/* Not canonical, most likely: the worker will say so. */
+		if (strcmp(type, "rules") == 0)
+			idm = member(m, n, "agreement");
+		else if ((r = member(m, n, "report")) != NULL &&
+		    split_members(r->val, r->vlen, rm, &rn) == 0)
+			idm = member(rm, rn, "agreement");
+		if (idm != NULL && !plain_string(idm))
+			idm = NULL;
+		rc = strcmp(type, "rules") == 0 || strcmp(type, "report") == 0 ?
+		    head(a, i, line, len, type, idm ? idm->val + 1 : NULL,
+		    idm ? idm->vlen - 2 : 0) :
+		    derived(a, i, line, len, type);
+	} else {
+		/* Anything else is checked canonical here, and skipped. */
+		rc = end_group(a, i);
+		json_t *e = parse_canonical(&a->main, AT_FORM(i), i, line, len);
+		if (e != NULL)
+			a->main.nskipped++;
+		json_decref(e);
 	}
-	/* Anything else is checked canonical here, and skipped. */
-	rc = end_group(a, i);
-	json_t *e = parse_canonical(&a->main, AT_FORM(i), i, line, len);
-	if (e != NULL)
-		a->main.nskipped++;
-	json_decref(e);
-done:
 	if (rc < 0)
 		a->oom = 1;
 	return rc;
