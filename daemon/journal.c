@@ -65,8 +65,6 @@ struct item {
 struct gentry {
 	char	*body;
 	size_t	 len;
-	char	 agreement[STORE_ID_BUFSZ];
-	char	 period[RULES_PERIOD_BUFSZ];	/* "" for rules entries */
 };
 
 struct group {
@@ -79,6 +77,34 @@ struct group {
 	char		 why[256];
 	double		 write_s;	/* metrics: the whole write_group() */
 	double		 commit_s;	/* and its COMMIT (the WAL's fsync) */
+};
+
+/*
+ * Report hash -> report entry index, for resubmissions: open addressing
+ * on the hash's first 64 bits (0 marks a free slot, so the low bit is
+ * forced on); a hit is checked against the full hash in the store.
+ */
+struct hmap {
+	uint64_t	*keys;
+	uint64_t	*vals;
+	size_t		 cap, n;
+};
+
+/*
+ * "agreement/period" -> the indexes of the entries that concern it (report,
+ * dispute, adjustment, settlement), in ledger order: the entry indexes of
+ * GET /v1/agreements/{id}/periods/{p}, rebuilt from the ledger at open.
+ */
+struct pnode {
+	struct pnode	*next;
+	uint64_t	*v;
+	size_t		 n, cap;
+	char		 key[];
+};
+
+struct pmap {
+	struct pnode	**b;
+	size_t		 nb, n;
 };
 
 struct hslot {
@@ -95,6 +121,9 @@ struct journal {
 	size_t			 nsigners;
 	struct store		*rd;		/* the loop's connection */
 	struct settle		*engine;
+	struct hmap		 reports;	/* report hash -> entry index */
+	struct pmap		 periods;	/* period -> entry indexes */
+	uint64_t		 committed;	/* entries on disk */
 	uint64_t		 next;		/* next index to hand out */
 	struct group		*cur;		/* filling */
 	struct group		*inflight;	/* with the writer */
@@ -135,6 +164,210 @@ now_rfc3339(char buf[TIME_BUFSZ])
 
 	gmtime_r(&t, &tm);
 	strftime(buf, TIME_BUFSZ, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- the report map ---- */
+
+static uint64_t
+hmap_key(const char *hex)
+{
+	uint64_t k = 0;
+
+	for (int i = 0; i < 16 && hex[i] != '\0'; i++) {
+		char c = hex[i];
+
+		k = k << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return k | 1;
+}
+
+static size_t
+hmap_slot(const struct hmap *h, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (h->cap - 1);
+
+	while (h->keys[i] != 0 && h->keys[i] != key)
+		i = (i + 1) & (h->cap - 1);
+	return i;
+}
+
+static void
+hmap_clear(struct hmap *h)
+{
+	free(h->keys);
+	free(h->vals);
+	memset(h, 0, sizeof(*h));
+}
+
+static int
+hmap_put(struct hmap *h, const char *hex, uint64_t val)
+{
+	uint64_t key = hmap_key(hex);
+	size_t i;
+
+	if (2 * (h->n + 1) > h->cap) {
+		struct hmap bigger = { .cap = h->cap ? h->cap * 2 : 1024 };
+
+		bigger.keys = calloc(bigger.cap, sizeof(*bigger.keys));
+		bigger.vals = calloc(bigger.cap, sizeof(*bigger.vals));
+		if (bigger.keys == NULL || bigger.vals == NULL) {
+			hmap_clear(&bigger);
+			return -1;
+		}
+		for (size_t k = 0; k < h->cap; k++) {
+			if (h->keys[k] == 0)
+				continue;
+			i = hmap_slot(&bigger, h->keys[k]);
+			bigger.keys[i] = h->keys[k];
+			bigger.vals[i] = h->vals[k];
+		}
+		bigger.n = h->n;
+		hmap_clear(h);
+		*h = bigger;
+	}
+	i = hmap_slot(h, key);
+	if (h->keys[i] == 0) {
+		h->keys[i] = key;
+		h->vals[i] = val;
+		h->n++;
+	}
+	return 0;
+}
+
+static int
+hmap_get(const struct hmap *h, const char *hex, uint64_t *val)
+{
+	size_t i;
+
+	if (h->cap == 0)
+		return -1;
+	i = hmap_slot(h, hmap_key(hex));
+	if (h->keys[i] == 0)
+		return -1;
+	*val = h->vals[i];
+	return 0;
+}
+
+/* ---- the period map ---- */
+
+static uint64_t
+pmap_hash(const char *a, const char *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *a; a++)
+		h = (h ^ (unsigned char)*a) * 0x100000001b3ULL;
+	h = (h ^ '/') * 0x100000001b3ULL;
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return h;
+}
+
+static void
+pmap_clear(struct pmap *m)
+{
+	for (size_t i = 0; i < m->nb; i++) {
+		struct pnode *n, *next;
+
+		for (n = m->b[i]; n != NULL; n = next) {
+			next = n->next;
+			free(n->v);
+			free(n);
+		}
+	}
+	free(m->b);
+	memset(m, 0, sizeof(*m));
+}
+
+static struct pnode *
+pmap_find(const struct pmap *m, const char *a, const char *p)
+{
+	size_t alen = strlen(a);
+	struct pnode *n;
+
+	if (m->nb == 0)
+		return NULL;
+	for (n = m->b[pmap_hash(a, p) & (m->nb - 1)]; n != NULL; n = n->next)
+		if (strncmp(n->key, a, alen) == 0 && n->key[alen] == '/' &&
+		    strcmp(n->key + alen + 1, p) == 0)
+			return n;
+	return NULL;
+}
+
+static int
+pmap_add(struct pmap *m, const char *a, const char *p, uint64_t index)
+{
+	struct pnode *n = pmap_find(m, a, p);
+	size_t i;
+
+	if (n == NULL) {
+		if (m->n + 1 > m->nb) {
+			size_t nb = m->nb ? m->nb * 2 : 256;
+			struct pnode **b = calloc(nb, sizeof(*b)), *x, *next;
+
+			if (b == NULL)
+				return -1;
+			for (i = 0; i < m->nb; i++)
+				for (x = m->b[i]; x != NULL; x = next) {
+					const char *slash = strchr(x->key, '/');
+					size_t k;
+					char ag[STORE_ID_BUFSZ];
+
+					next = x->next;
+					snprintf(ag, sizeof(ag), "%.*s",
+					    (int)(slash - x->key), x->key);
+					k = pmap_hash(ag, slash + 1) & (nb - 1);
+					x->next = b[k];
+					b[k] = x;
+				}
+			free(m->b);
+			m->b = b;
+			m->nb = nb;
+		}
+		if ((n = calloc(1, sizeof(*n) + strlen(a) + strlen(p) + 2)) ==
+		    NULL)
+			return -1;
+		sprintf(n->key, "%s/%s", a, p);
+		i = pmap_hash(a, p) & (m->nb - 1);
+		n->next = m->b[i];
+		m->b[i] = n;
+		m->n++;
+	}
+	if (n->n == n->cap) {
+		size_t cap = n->cap ? n->cap * 2 : 4;
+		uint64_t *v = realloc(n->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		n->v = v;
+		n->cap = cap;
+	}
+	n->v[n->n++] = index;
+	return 0;
+}
+
+/*
+ * Adds the entries of an accepted report (numbered from first on) to the
+ * period map.
+ */
+static int
+pmap_add_result(struct pmap *m, const struct settle_result *res,
+    uint64_t first)
+{
+	for (size_t i = 0; i < settle_result_count(res); i++) {
+		const json_t *e = settle_result_get0_json(res, i);
+		const char *a = json_string_value(json_object_get(e,
+		    "agreement")), *p = json_string_value(json_object_get(e,
+		    "period"));
+
+		if (i == 0) {
+			a = settle_result_agreement(res);
+			p = settle_result_period(res);
+		}
+		if (a != NULL && p != NULL && pmap_add(m, a, p, first + i) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* ---- groups ---- */
@@ -194,7 +427,7 @@ group_add_item(struct group *g)
 /* Queues one entry (copied) as the next of the ledger. */
 static int
 group_add_entry(struct journal *j, struct group *g, const char *body,
-    size_t len, const char *agreement, const char *period)
+    size_t len)
 {
 	struct gentry *e;
 
@@ -208,9 +441,6 @@ group_add_entry(struct journal *j, struct group *g, const char *body,
 	memcpy(e->body, body, len);
 	e->body[len] = '\0';
 	e->len = len;
-	snprintf(e->agreement, sizeof(e->agreement), "%s",
-	    agreement ? agreement : "");
-	snprintf(e->period, sizeof(e->period), "%s", period ? period : "");
 	g->nentries++;
 	j->next++;
 	return 0;
@@ -379,9 +609,6 @@ write_group(struct journal *j, struct group *g)
 				goto fail_db;
 			cache_put(j, subs[k].level, subs[k].index, subs[k].hash);
 		}
-		if (e->period[0] != '\0' &&
-		    store_put_period(s, e->agreement, e->period, idx) < 0)
-			goto fail_db;
 	}
 	size = g->first + g->nentries;
 	if (sign_checkpoint(j, size, &note, g->why, sizeof(g->why)) < 0)
@@ -434,9 +661,12 @@ answer_group(struct journal *j, struct group *g)
 			continue;
 		it->code = 201;
 		if (it->kind == ITEM_DUPLICATE) {
+			char sha[STORE_HEX_BUFSZ];
+
 			it->code = 200;
-			if (store_report_by_hash(j->wr, it->rep.sha256,
-			    &it->rep) < 0)
+			memcpy(sha, it->rep.sha256, sizeof(sha));
+			if (store_report_at(j->wr, it->rep.index, &it->rep) < 0 ||
+			    strcmp(sha, it->rep.sha256) != 0)
 				goto fail;
 		}
 		if (it->rep.checkpoint == j->cp_size)
@@ -523,6 +753,8 @@ rules_copy(const struct rules *r, char *err, size_t errlen)
 
 struct replay {
 	struct settle		*engine;
+	struct hmap		*reports;
+	struct pmap		*periods;
 	struct settle_result	*res;	/* entries still to meet */
 	size_t			 next;	/* in res */
 	uint64_t		 report_at;
@@ -624,6 +856,11 @@ replay_report(struct replay *rp, uint64_t index, const char *body, size_t len,
 		    " differs from its replay", (unsigned long long)index);
 		return -1;
 	}
+	if (hmap_put(rp->reports, settle_result_hash(rp->res), index) < 0 ||
+	    pmap_add_result(rp->periods, rp->res, index) < 0) {
+		snprintf(rp->err, rp->errlen, "out of memory");
+		return -1;
+	}
 	rp->next = 1;
 	rp->report_at = index;
 	return 0;
@@ -676,11 +913,16 @@ replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
 	return rc;
 }
 
-/* A new engine holding the state the stored ledger describes. */
+/*
+ * A new engine holding the state the stored ledger describes, and the map
+ * of its reports into *reports (emptied first).
+ */
 static struct settle *
-replay(struct store *s, uint64_t *size, char *err, size_t errlen)
+replay(struct store *s, uint64_t *size, struct hmap *reports,
+    struct pmap *periods, char *err, size_t errlen)
 {
-	struct replay rp = { .err = err, .errlen = errlen };
+	struct replay rp = { .reports = reports, .periods = periods,
+	    .err = err, .errlen = errlen };
 	int rc;
 
 	if (store_size(s, size) < 0) {
@@ -691,6 +933,8 @@ replay(struct store *s, uint64_t *size, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	hmap_clear(reports);
+	pmap_clear(periods);
 	rc = store_foreach(s, 0, *size, replay_entry, &rp);
 	if (rc == 0 && rp.res != NULL && rp.next < settle_result_count(rp.res)) {
 		snprintf(err, errlen, "the ledger ends inside the entries of the"
@@ -701,6 +945,8 @@ replay(struct store *s, uint64_t *size, char *err, size_t errlen)
 	settle_result_free(rp.res);
 	if (rc != 0) {
 		settle_free(rp.engine);
+		hmap_clear(reports);
+		pmap_clear(periods);
 		return NULL;
 	}
 	return rp.engine;
@@ -784,7 +1030,7 @@ rules_put(struct journal *j, const struct rules *r, const char *stamp,
 	}
 	/* The engine changed: from here a failure must rebuild it. */
 	if ((g = journal_cur(j)) == NULL || (it = group_add_item(g)) == NULL ||
-	    group_add_entry(j, g, bytes, len, rules_get0_id(r), NULL) < 0) {
+	    group_add_entry(j, g, bytes, len) < 0) {
 		free(bytes);
 		snprintf(err, errlen, "out of memory");
 		return -2;
@@ -901,11 +1147,14 @@ journal_restore(struct journal *j)
 {
 	struct rules **keep = NULL;
 	struct settle *e;
+	struct hmap reports = { 0 };
+	struct pmap periods = { 0 };
 	size_t nkeep = 0;
 	uint64_t size;
 	char err[512];
 
-	if ((e = replay(j->rd, &size, err, sizeof(err))) == NULL) {
+	if ((e = replay(j->rd, &size, &reports, &periods, err,
+	    sizeof(err))) == NULL) {
 		j->broken = 1;
 		j->broken_at = time(NULL);
 		snprintf(j->broken_why, sizeof(j->broken_why), "%s", err);
@@ -923,7 +1172,12 @@ journal_restore(struct journal *j)
 		struct settle *old = j->engine;
 
 		j->engine = e;
+		hmap_clear(&j->reports);
+		j->reports = reports;
+		pmap_clear(&j->periods);
+		j->periods = periods;
 		j->next = size;
+		j->committed = size;
 		j->broken = 0;
 		if (journal_rules_apply(j, (const struct rules *const *)keep,
 		    nkeep, 0, err, sizeof(err)) < 0)
@@ -970,6 +1224,7 @@ journal_finish(struct journal *j, struct group *g)
 		journal_kick(j);
 		return;
 	}
+	j->committed = g->first + g->nentries;
 	if (j->broken)
 		journal_restore(j);
 	else if (g->nitems > 1 && j->cur != NULL) {
@@ -1103,19 +1358,20 @@ queue_report(struct journal *j, struct settle_result *res,
 	    settle_status_name(settle_result_status(res)));
 	it->rep.index = j->next;
 	it->rep.count = count;
+	if (hmap_put(&j->reports, it->rep.sha256, it->rep.index) < 0) {
+		it->done = NULL;
+		return -1;
+	}
+	if (pmap_add_result(&j->periods, res, it->rep.index) < 0) {
+		it->done = NULL;
+		return -1;
+	}
 	for (size_t i = 0; i < count; i++) {
-		const json_t *e = settle_result_get0_json(res, i);
-		const char *agreement = json_str(e, "agreement"), *period =
-		    json_str(e, "period");
 		const char *body;
 		size_t len;
 
-		if (i == 0) {
-			agreement = settle_result_agreement(res);
-			period = settle_result_period(res);
-		}
 		body = settle_result_entry(res, i, &len);
-		if (group_add_entry(j, g, body, len, agreement, period) < 0) {
+		if (group_add_entry(j, g, body, len) < 0) {
 			/* The caller answers; the item must not. */
 			it->done = NULL;
 			return -1;
@@ -1160,6 +1416,8 @@ journal_submit(struct journal *j, const char *body, size_t len,
 		it->arg = arg;
 		snprintf(it->rep.sha256, sizeof(it->rep.sha256), "%s",
 		    settle_result_hash(res));
+		if (hmap_get(&j->reports, it->rep.sha256, &it->rep.index) < 0)
+			it->rep.index = UINT64_MAX;	/* answered 500 */
 	} else if (queue_report(j, res, done, arg) < 0) {
 		settle_result_free(res);
 		snprintf(err, errlen, "out of memory");
@@ -1272,11 +1530,13 @@ journal_open(struct event_base *base, const char *state_dir,
 		goto fail;
 	if (check_origin(j, err, errlen) < 0)
 		goto fail;
-	if ((j->engine = replay(j->rd, &size, msg, sizeof(msg))) == NULL) {
+	if ((j->engine = replay(j->rd, &size, &j->reports, &j->periods, msg,
+	    sizeof(msg))) == NULL) {
 		snprintf(err, errlen, "%s: replaying the ledger: %s", path, msg);
 		goto fail;
 	}
 	j->next = size;
+	j->committed = size;
 	if (cover_ledger(j, size, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, msg);
 		goto fail;
@@ -1327,6 +1587,8 @@ journal_free(struct journal *j)
 	store_close(j->rd);
 	store_close(j->wr);
 	settle_free(j->engine);
+	hmap_clear(&j->reports);
+	pmap_clear(&j->periods);
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cv_todo);
 	pthread_cond_destroy(&j->cv_finished);
@@ -1507,8 +1769,7 @@ int
 journal_period(struct journal *j, const char *agreement, const char *period,
     json_t **out, char *err, size_t errlen)
 {
-	uint64_t *idx;
-	size_t n;
+	const struct pnode *n;
 	json_t *o, *arr;
 
 	if (settle_get0_rules(j->engine, agreement) == NULL) {
@@ -1519,20 +1780,16 @@ journal_period(struct journal *j, const char *agreement, const char *period,
 	if ((o = settle_period_json(j->engine, agreement, period, err,
 	    errlen)) == NULL)
 		return 400;
-	if (store_period(j->rd, agreement, period, &idx, &n) < 0) {
-		snprintf(err, errlen, "%s", store_errmsg(j->rd));
-		json_decref(o);
-		return 500;
-	}
 	if ((arr = json_array()) == NULL) {
-		free(idx);
 		json_decref(o);
 		snprintf(err, errlen, "out of memory");
 		return 500;
 	}
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_integer((json_int_t)idx[i]));
-	free(idx);
+	/* Only what is on disk: queued entries are not in the ledger yet. */
+	n = pmap_find(&j->periods, agreement, period);
+	for (size_t i = 0; n != NULL && i < n->n && n->v[i] < j->committed;
+	    i++)
+		json_array_append_new(arr, json_integer((json_int_t)n->v[i]));
 	json_object_set_new(o, "entries", arr);
 	*out = o;
 	return 0;

@@ -68,21 +68,19 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'signed checkpoints are kept as signed'); END;"
 
 	"CREATE TABLE report ("
+	"  entry      INTEGER PRIMARY KEY REFERENCES entry (idx),"
 	"  agreement  TEXT NOT NULL,"
 	"  role       TEXT NOT NULL CHECK (role IN ('host', 'home')),"
 	"  report_id  TEXT NOT NULL,"
-	"  sha256     TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),"
-	"  entry      INTEGER NOT NULL UNIQUE REFERENCES entry (idx),"
+	"  sha256     TEXT NOT NULL CHECK (length(sha256) = 64),"
 	"  count      INTEGER NOT NULL CHECK (count >= 1),"
 	"  status     TEXT NOT NULL,"
 	"  checkpoint INTEGER NOT NULL REFERENCES checkpoint (size),"
-	"  PRIMARY KEY (agreement, role, report_id),"
 	"  CHECK (entry + count <= checkpoint)"
-	") STRICT, WITHOUT ROWID;"
-	"CREATE TRIGGER report_once BEFORE INSERT ON report"
-	"  WHEN EXISTS (SELECT 1 FROM report WHERE agreement = NEW.agreement"
-	"               AND role = NEW.role AND report_id = NEW.report_id)"
-	"  BEGIN SELECT RAISE(ABORT, 'report index rows are written once'); END;"
+	") STRICT;"
+	"CREATE TRIGGER report_in_order BEFORE INSERT ON report"
+	"  WHEN NEW.entry <= (SELECT coalesce(max(entry), -1) FROM report)"
+	"  BEGIN SELECT RAISE(ABORT, 'report rows are appended in entry order'); END;"
 	"CREATE TRIGGER report_no_update BEFORE UPDATE ON report"
 	"  BEGIN SELECT RAISE(ABORT, 'the report index is append-only'); END;"
 	"CREATE TRIGGER report_no_delete BEFORE DELETE ON report"
@@ -98,17 +96,6 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'rules versions are append-only'); END;"
 	"CREATE TRIGGER rules_no_delete BEFORE DELETE ON rules"
 	"  BEGIN SELECT RAISE(ABORT, 'rules versions are append-only'); END;"
-
-	"CREATE TABLE period ("
-	"  agreement TEXT NOT NULL,"
-	"  period    TEXT NOT NULL,"
-	"  entry     INTEGER NOT NULL REFERENCES entry (idx),"
-	"  PRIMARY KEY (agreement, period, entry)"
-	") STRICT, WITHOUT ROWID;"
-	"CREATE TRIGGER period_no_update BEFORE UPDATE ON period"
-	"  BEGIN SELECT RAISE(ABORT, 'the period index is append-only'); END;"
-	"CREATE TRIGGER period_no_delete BEFORE DELETE ON period"
-	"  BEGIN SELECT RAISE(ABORT, 'the period index is append-only'); END;"
 
 	"CREATE TABLE meta ("
 	"  key   TEXT PRIMARY KEY,"
@@ -139,10 +126,7 @@ enum stmt {
 	ST_CP,
 	ST_LATEST_CP,
 	ST_PUT_REPORT,
-	ST_REPORT,
-	ST_REPORT_BY_HASH,
-	ST_PUT_PERIOD,
-	ST_PERIOD,
+	ST_REPORT_AT,
 	ST_PUT_RULES,
 	ST_RULES_LATEST,
 	ST_PUT_META,
@@ -169,14 +153,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PUT_REPORT] = "INSERT INTO report (agreement, role, report_id,"
 	    " sha256, entry, count, status, checkpoint)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-	[ST_REPORT] = "SELECT sha256, entry, count, status, checkpoint"
-	    " FROM report WHERE agreement = ? AND role = ? AND report_id = ?",
-	[ST_REPORT_BY_HASH] = "SELECT sha256, entry, count, status, checkpoint,"
-	    " agreement, role, report_id FROM report WHERE sha256 = ?",
-	[ST_PUT_PERIOD] = "INSERT INTO period (agreement, period, entry)"
-	    " VALUES (?, ?, ?)",
-	[ST_PERIOD] = "SELECT entry FROM period WHERE agreement = ?"
-	    " AND period = ? ORDER BY entry",
+	[ST_REPORT_AT] = "SELECT sha256, entry, count, status, checkpoint,"
+	    " agreement, role, report_id FROM report WHERE entry = ?",
 	[ST_PUT_RULES] = "INSERT INTO rules (entry, agreement, sha256)"
 	    " VALUES (?, ?, ?)",
 	[ST_RULES_LATEST] = "SELECT sha256, entry FROM rules"
@@ -742,130 +720,30 @@ store_put_report(struct store *s, const struct store_report *r)
 	return run_done(s, st);
 }
 
-/* Reads the columns shared by the two report queries. */
-static int
-report_cols(struct store *s, sqlite3_stmt *st, struct store_report *out)
+int
+store_report_at(struct store *s, uint64_t index, struct store_report *out)
 {
+	sqlite3_stmt *st = s->st[ST_REPORT_AT];
 	int rc;
 
+	memset(out, 0, sizeof(*out));
+	if (bind_u64(s, st, 1, index) < 0) {
+		row_done(st);
+		return STORE_EIO;
+	}
+	if ((rc = run_row(s, st)) < 0)
+		return rc;
 	if ((rc = col_text(s, st, 0, out->sha256, sizeof(out->sha256))) == 0 &&
 	    (rc = col_u64(s, st, 1, &out->index)) == 0 &&
 	    (rc = col_u64(s, st, 2, &out->count)) == 0 &&
-	    (rc = col_text(s, st, 3, out->status, sizeof(out->status))) == 0)
-		rc = col_u64(s, st, 4, &out->checkpoint);
-	return rc;
-}
-
-int
-store_report(struct store *s, const char *agreement, const char *role,
-    const char *report_id, struct store_report *out)
-{
-	sqlite3_stmt *st = s->st[ST_REPORT];
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (strlen(agreement) >= sizeof(out->agreement) ||
-	    strlen(role) >= sizeof(out->role) ||
-	    strlen(report_id) >= sizeof(out->report_id)) {
-		store_setmsg(s, "not found");
-		return STORE_ENOENT;
-	}
-	if (bind_text(s, st, 1, agreement) < 0 ||
-	    bind_text(s, st, 2, role) < 0 ||
-	    bind_text(s, st, 3, report_id) < 0) {
-		row_done(st);
-		return STORE_EIO;
-	}
-	if ((rc = run_row(s, st)) < 0)
-		return rc;
-	strcpy(out->agreement, agreement);
-	strcpy(out->role, role);
-	strcpy(out->report_id, report_id);
-	rc = report_cols(s, st, out);
-	row_done(st);
-	return rc;
-}
-
-int
-store_report_by_hash(struct store *s, const char *sha256,
-    struct store_report *out)
-{
-	sqlite3_stmt *st = s->st[ST_REPORT_BY_HASH];
-	char key[STORE_HEX_BUFSZ];
-	int rc;
-
-	/* sha256 may point into *out. */
-	snprintf(key, sizeof(key), "%s", sha256);
-	memset(out, 0, sizeof(*out));
-	if (bind_text(s, st, 1, key) < 0) {
-		row_done(st);
-		return STORE_EIO;
-	}
-	if ((rc = run_row(s, st)) < 0)
-		return rc;
-	if ((rc = report_cols(s, st, out)) == 0 &&
+	    (rc = col_text(s, st, 3, out->status, sizeof(out->status))) == 0 &&
+	    (rc = col_u64(s, st, 4, &out->checkpoint)) == 0 &&
 	    (rc = col_text(s, st, 5, out->agreement,
 	    sizeof(out->agreement))) == 0 &&
 	    (rc = col_text(s, st, 6, out->role, sizeof(out->role))) == 0)
 		rc = col_text(s, st, 7, out->report_id, sizeof(out->report_id));
 	row_done(st);
 	return rc;
-}
-
-int
-store_put_period(struct store *s, const char *agreement, const char *period,
-    uint64_t index)
-{
-	sqlite3_stmt *st = s->st[ST_PUT_PERIOD];
-
-	if (bind_text(s, st, 1, agreement) < 0 ||
-	    bind_text(s, st, 2, period) < 0 || bind_u64(s, st, 3, index) < 0) {
-		row_done(st);
-		return STORE_EIO;
-	}
-	return run_done(s, st);
-}
-
-int
-store_period(struct store *s, const char *agreement, const char *period,
-    uint64_t **indexes, size_t *count)
-{
-	sqlite3_stmt *st = s->st[ST_PERIOD];
-	uint64_t *v = NULL, *nv;
-	size_t n = 0, cap = 0;
-	int rc, ret = 0;
-
-	*indexes = NULL;
-	*count = 0;
-	if (bind_text(s, st, 1, agreement) < 0 ||
-	    bind_text(s, st, 2, period) < 0) {
-		row_done(st);
-		return STORE_EIO;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				store_setmsg(s, "out of memory");
-				ret = STORE_EIO;
-				break;
-			}
-			v = nv;
-		}
-		if ((ret = col_u64(s, st, 0, &v[n])) < 0)
-			break;
-		n++;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_fail(s, rc);
-	row_done(st);
-	if (ret < 0) {
-		free(v);
-		return ret;
-	}
-	*indexes = v;
-	*count = n;
-	return 0;
 }
 
 int

@@ -333,34 +333,26 @@ test_report_index(void **state)
 	assert_int_equal(store_put_checkpoint(s, 4, root, "4\n"), 0);
 	r.checkpoint = 4;
 	assert_int_equal(store_put_report(s, &r), 0);
-	assert_int_equal(store_report(s, "kecheng-yuhang", "host",
-	    "yh-2026-10", &got), 0);
+	assert_int_equal(store_report_at(s, 1, &got), 0);
 	assert_memory_equal(&got, &r, sizeof(r));
-	assert_int_equal(store_report_by_hash(s, r.sha256, &got), 0);
-	assert_memory_equal(&got, &r, sizeof(r));
-	assert_int_equal(store_report_by_hash(s, "00", &got), STORE_ENOENT);
-	/* One report hash, one report. */
-	strcpy(r.report_id, "yh-2026-10b");
-	r.index = 2;
-	r.count = 1;
-	assert_int_equal(store_put_report(s, &r), STORE_EREFUSED);
-	r.sha256[0] = 'e';
-	assert_int_equal(store_put_report(s, &r), 0);
-	strcpy(r.report_id, "yh-2026-10");
-	r.index = 1;
-	r.count = 3;
-	assert_int_equal(store_report(s, "kecheng-yuhang", "home",
-	    "yh-2026-10", &got), STORE_ENOENT);
-	/* An entry may be the report entry of one report only. */
+	assert_int_equal(store_report_at(s, 0, &got), STORE_ENOENT);
+	/* Rows come in entry order, one per report entry. */
 	strcpy(r.report_id, "other");
 	assert_int_equal(store_put_report(s, &r), STORE_EREFUSED);
+	r.index = 0;
+	r.count = 1;
+	assert_int_equal(store_put_report(s, &r), STORE_EREFUSED);
+	assert_non_null(strstr(store_errmsg(s), "entry order"));
 	r.index = 9;
 	assert_int_equal(store_put_report(s, &r), STORE_EREFUSED);
 	strcpy(r.role, "both");
 	r.index = 3;
-	r.count = 1;
-	r.sha256[0] = 'd';
 	assert_int_equal(store_put_report(s, &r), STORE_EREFUSED);
+	strcpy(r.role, "home");
+	assert_int_equal(store_put_report(s, &r), 0);
+	assert_int_equal(store_report_at(s, 3, &got), 0);
+	assert_string_equal(got.report_id, "other");
+	assert_string_equal(got.role, "home");
 
 	/* Rules versions: the latest per agreement. */
 	assert_int_equal(store_rules_latest(s, "a", sha, &idx), STORE_ENOENT);
@@ -375,37 +367,6 @@ test_report_index(void **state)
 	assert_int_equal(store_rules_latest(s, "a", sha, &idx), 0);
 	assert_int_equal(idx, 3);
 	assert_int_equal(sha[0], '2');
-	store_close(s);
-}
-
-static void
-test_period_index(void **state)
-{
-	struct fixture *f = *state;
-	struct store *s = open_ok(f);
-	uint64_t *v;
-	size_t n;
-
-	append_n(s, 0, 4);
-	assert_int_equal(store_put_period(s, "a", "2026-01", 0), 0);
-	assert_int_equal(store_put_period(s, "a", "2026-01", 3), 0);
-	assert_int_equal(store_put_period(s, "a", "2026-02", 1), 0);
-	assert_int_equal(store_put_period(s, "a", "2026-01", 2), 0);
-	assert_int_equal(store_put_period(s, "a", "2026-01", 2),
-	    STORE_EREFUSED);
-	assert_int_equal(store_put_period(s, "a", "2026-01", 4),
-	    STORE_EREFUSED);
-	assert_int_equal(store_period(s, "a", "2026-01", &v, &n), 0);
-	assert_int_equal(n, 3);
-	assert_int_equal(v[0], 0);
-	assert_int_equal(v[1], 2);
-	assert_int_equal(v[2], 3);
-	free(v);
-	assert_int_equal(store_period(s, "b", "2026-01", &v, &n), 0);
-	assert_int_equal(n, 0);
-	assert_null(v);
-	assert_int_equal(raw_exec(f, "DELETE FROM period", NULL, 0),
-	    SQLITE_CONSTRAINT);
 	store_close(s);
 }
 
@@ -555,8 +516,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoint_monotonic,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_index, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_period_index, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrations, setup,
 		    teardown),

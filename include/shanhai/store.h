@@ -3,8 +3,8 @@
  * includes sqlite3.h. It holds the ledger entries (canonical bytes exactly as
  * hashed, and their leaf hashes), the complete aligned Merkle subtree hashes
  * above the leaves, every signed checkpoint, the report index that makes
- * resubmission idempotent, the entries of each period, and which rules
- * version each agreement's latest `rules` entry carries. Everything else the daemon knows is rebuilt from it.
+ * resubmission idempotent, and which rules version each agreement's
+ * latest `rules` entry carries. Everything else the daemon knows is rebuilt from it.
  *
  * The database runs in WAL mode with synchronous=FULL (a commit is on disk
  * when store_commit() returns), foreign keys on, STRICT tables, and a schema
@@ -118,28 +118,16 @@ int	store_checkpoint(struct store *s, uint64_t size, char **note)
 int	store_latest_checkpoint(struct store *s, uint64_t *size, char **note)
 	    __attribute__((warn_unused_result));
 
-/* The report index. The key is (agreement, role, report_id). */
+/*
+ * The report index: one row per accepted report, appended in entry order
+ * (so a group's rows fill one page instead of touching one page each).
+ * Rows are found by their report entry's index; the daemon keeps the map
+ * from report hash to that index in memory, rebuilt from the ledger.
+ */
 int	store_put_report(struct store *s, const struct store_report *r)
 	    __attribute__((warn_unused_result));
-int	store_report(struct store *s, const char *agreement, const char *role,
-	    const char *report_id, struct store_report *out)
-	    __attribute__((warn_unused_result));
-
-/* The report whose hash (hex) is sha256. */
-int	store_report_by_hash(struct store *s, const char *sha256,
+int	store_report_at(struct store *s, uint64_t index,
 	    struct store_report *out) __attribute__((warn_unused_result));
-
-/*
- * The period index: which entries (report, dispute, settlement, adjustment)
- * concern a period of an agreement. store_period() gives them in ledger
- * order as a malloc'd array (NULL and 0 when none).
- */
-int	store_put_period(struct store *s, const char *agreement,
-	    const char *period, uint64_t index)
-	    __attribute__((warn_unused_result));
-int	store_period(struct store *s, const char *agreement,
-	    const char *period, uint64_t **indexes, size_t *count)
-	    __attribute__((warn_unused_result));
 
 /*
  * Rules versions: the `rules` entry at `index` carries agreement's file with
