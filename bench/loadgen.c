@@ -105,7 +105,8 @@ record(struct worker *w, double started, int ok)
 		w->lat = n;
 		w->caplat = cap;
 	}
-	w->lat[w->nlat++] = (uint32_t)((t - started) * 1e6);
+	/* A timer may fire a hair early: never a negative latency. */
+	w->lat[w->nlat++] = t > started ? (uint32_t)((t - started) * 1e6) : 0;
 }
 
 /* The body of the next report of connection c. */
