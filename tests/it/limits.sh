@@ -96,6 +96,25 @@ assert 0.8 < time.time() - t < 3, time.time() - t
 PY
 wait_log 'no request within 1s: closing'
 
+# idle_timeout: a connection silent after its answer is closed, with a
+# TLS close_notify first (a bare EOF would raise in the client).
+reload_with 'limits = { idle_timeout = 1; };'
+python3 - "$port" "$T/pki" <<'PY' || fail "idle connection not closed after idle_timeout"
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2] + "/ca.crt")
+ctx.load_cert_chain(sys.argv[2] + "/auditor.crt", sys.argv[2] + "/auditor.key")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                    server_hostname="localhost", suppress_ragged_eofs=False)
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+s.settimeout(4)
+got = b""
+while b"serving\n" not in got:
+    got += s.recv(4096)
+t = time.time()
+assert s.recv(1) == b"", "more data"
+assert 0.5 < time.time() - t < 3, time.time() - t
+PY
+
 kill -TERM "$DPID"
 rc=0; wait_exit "$DPID" 5 || rc=$?
 [ "$rc" = 0 ] || fail "exit $rc"

@@ -64,6 +64,26 @@ printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
 grep -q 'Protocol  *: TLSv1.3' "$T/s_client13" || fail "not TLS 1.3"
 grep -q '^serving' "$T/s_client13" || fail "no answer over s_client"
 
+# Resumption keeps the client's identity (session id context): a resumed
+# session without a certificate on the wire is still the auditor.
+printf 'GET /v1/agreements HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' > "$T/req"
+openssl s_client -connect "127.0.0.1:$port" -CAfile "$T/pki/ca.crt" \
+    -cert "$T/pki/auditor.crt" -key "$T/pki/auditor.key" -sess_out "$T/sess" \
+    -ign_eof < "$T/req" > "$T/s1" 2>&1 || fail "first session: $(cat "$T/s1")"
+openssl s_client -connect "127.0.0.1:$port" -CAfile "$T/pki/ca.crt" \
+    -sess_in "$T/sess" -ign_eof < "$T/req" > "$T/s2" 2>&1 || fail "resumed session: $(cat "$T/s2")"
+grep -q '^Reused, TLSv1.3' "$T/s2" || fail "session not resumed: $(cat "$T/s2")"
+grep -q '^HTTP/1.1 200' "$T/s2" || fail "resumed session lost its identity: $(grep '^HTTP\|detail' "$T/s2")"
+
+# Malformed requests and oversized headers are refused; the daemon stays.
+printf 'garbage\r\n\r\n' | openssl s_client -quiet -connect "127.0.0.1:$port" \
+    -CAfile "$T/pki/ca.crt" 2>/dev/null | head -1 | grep -q '^HTTP/1.1 400' ||
+    fail "garbage request not refused with 400"
+head -c 10000 /dev/zero | tr '\0' a > "$T/bighdr"
+out=$(as none "$base/healthz" -H "X-Big: $(cat "$T/bighdr")" -o /dev/null)
+case $(printf '%s\n' "$out" | tail -1) in 4??) ;; *) fail "10 kB header: $out" ;; esac
+out=$(as none "$base/healthz"); expect 200 "$out" "healthz after bad requests"
+
 # Limits: too large a body is 413 problem+json naming the limit; far too
 # large is refused before it is read.
 head -c 70000 /dev/zero | tr '\0' 'x' > "$T/big"
