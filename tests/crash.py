@@ -127,9 +127,9 @@ def plan(w):
         if extra:
             r.update(extra)
         return json.dumps(r).encode()
-    if w in (0, 1):		# kecheng-yuhang host, two workers, own years
-        for k in range(per):
-            y, m = 2018 + 3 * w + k // 12, k % 12 + 1
+    if w in (0, 1):		# kecheng-yuhang host: even months w0, odd w1
+        for k in range(min(per, 113)):
+            y, m = 2018 + (2 * k + w) // 12, (2 * k + w) % 12 + 1
             p, rid = "%d-%02d" % (y, m), "ky%d-%d" % (w, k)
             out.append(("yuhang", rep(rid, "kecheng-yuhang", p, "host",
                                       "%d.%02d" % (90000 + 37 * k, k))))
