@@ -2,12 +2,14 @@
  * tls: server and client SSL_CTX, and who is on the other end (see tls.h).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -38,6 +40,9 @@ crypto_err(char *err, size_t errlen, const char *what, const char *path)
 	unsigned long e = ERR_peek_last_error();
 	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
+	/* A failed fopen() inside OpenSSL: say what the system said. */
+	if (e != 0 && ERR_SYSTEM_ERROR(e))
+		reason = strerror(ERR_GET_REASON(e));
 	snprintf(err, errlen, "%s%s%s: %s", what, path ? " " : "",
 	    path ? path : "", reason ? reason : "failed");
 	ERR_clear_error();
@@ -209,6 +214,29 @@ ctx_new(const SSL_METHOD *method, char *err, size_t errlen)
 	return ctx;
 }
 
+/*
+ * The server's private key must not be readable by others (group may read
+ * it: a service group is a common way to hand it over); the refusal names
+ * the chmod that fixes it.
+ */
+static int
+key_private(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "tls.key %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & S_IRWXO) {
+		snprintf(err, errlen, "tls.key %s: private key is accessible by "
+		    "others (mode %04o); run: chmod o-rwx %s", path,
+		    (unsigned)(st.st_mode & 07777), path);
+		return -1;
+	}
+	return 0;
+}
+
 SSL_CTX *
 tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 {
@@ -230,6 +258,8 @@ tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 		crypto_err(err, errlen, "tls.certificate", cert);
 		goto fail;
 	}
+	if (key_private(key, err, errlen) == -1)
+		goto fail;
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		crypto_err(err, errlen, "tls.key", key);
 		goto fail;

@@ -12,8 +12,8 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	echo 'user = "nobody";' >> "$c"
 	# What the unit's DynamicUser gets: its state, and its key readable.
 	chmod 755 "$T" "$T/etc" "$T/etc/tls" "$T/etc/rules"
-	chmod 644 "$T"/etc/tls/* "$T"/etc/rules/*
-	chown nobody "$T/etc/ledger.key"*
+	chmod 644 "$T"/etc/tls/*.crt "$T"/etc/rules/*
+	chown nobody "$T/etc/ledger.key"* "$T/etc/tls/server.key"
 	chown -R nobody "$T/etc/state"
 fi
 start_daemon "$c"
