@@ -12,41 +12,12 @@
 #include <openssl/sha.h>
 
 #include "shanhai/canon.h"
-
-struct buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 failed;
-};
+#include "shanhai/textbuf.h"
 
 static void
-buf_add(struct buf *b, const char *s, size_t n)
+buf_addc(struct textbuf *b, char c)
 {
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *np;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_addc(struct buf *b, char c)
-{
-	buf_add(b, &c, 1);
+	textbuf_add(b, &c, 1);
 }
 
 /*
@@ -115,7 +86,7 @@ key_cmp(const void *x, const void *y)
 }
 
 static void
-put_string(struct buf *b, const char *s, size_t len)
+put_string(struct textbuf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t run = 0;
@@ -142,14 +113,14 @@ put_string(struct buf *b, const char *s, size_t len)
 			u[5] = hex[c & 0xf];
 			break;
 		}
-		buf_add(b, s + run, i - run);
+		textbuf_add(b, s + run, i - run);
 		if (esc != NULL)
-			buf_add(b, esc, strlen(esc));
+			textbuf_add(b, esc, strlen(esc));
 		else
-			buf_add(b, u, 6);
+			textbuf_add(b, u, 6);
 		run = i + 1;
 	}
-	buf_add(b, s + run, len - run);
+	textbuf_add(b, s + run, len - run);
 	buf_addc(b, '"');
 }
 
@@ -157,19 +128,19 @@ put_string(struct buf *b, const char *s, size_t len)
 #define CANON_INT_MAX	((json_int_t)9007199254740991LL)
 
 static int
-put_value(struct buf *b, const json_t *v, char *err, size_t errlen)
+put_value(struct textbuf *b, const json_t *v, char *err, size_t errlen)
 {
 	char num[32];
 
 	switch (json_typeof(v)) {
 	case JSON_NULL:
-		buf_add(b, "null", 4);
+		textbuf_add(b, "null", 4);
 		return 0;
 	case JSON_TRUE:
-		buf_add(b, "true", 4);
+		textbuf_add(b, "true", 4);
 		return 0;
 	case JSON_FALSE:
-		buf_add(b, "false", 5);
+		textbuf_add(b, "false", 5);
 		return 0;
 	case JSON_INTEGER: {
 		json_int_t i = json_integer_value(v);
@@ -180,7 +151,7 @@ put_value(struct buf *b, const json_t *v, char *err, size_t errlen)
 			return -1;
 		}
 		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, i);
-		buf_add(b, num, strlen(num));
+		textbuf_add(b, num, strlen(num));
 		return 0;
 	}
 	case JSON_REAL:
@@ -208,7 +179,7 @@ put_value(struct buf *b, const json_t *v, char *err, size_t errlen)
 		int rc = 0;
 
 		if (n == 0) {
-			buf_add(b, "{}", 2);
+			textbuf_add(b, "{}", 2);
 			return 0;
 		}
 		if ((keys = calloc(n, sizeof(*keys))) == NULL) {
@@ -239,7 +210,7 @@ put_value(struct buf *b, const json_t *v, char *err, size_t errlen)
 char *
 canon_dump(const json_t *v, size_t *lenp, char *err, size_t errlen)
 {
-	struct buf b = { NULL, 0, 0, 0 };
+	struct textbuf b = TEXTBUF_INIT;
 
 	if (v == NULL) {
 		snprintf(err, errlen, "no value");
@@ -252,7 +223,7 @@ canon_dump(const json_t *v, size_t *lenp, char *err, size_t errlen)
 		return NULL;
 	}
 	if (b.p == NULL)
-		buf_add(&b, "", 0);
+		textbuf_add(&b, "", 0);
 	if (lenp != NULL)
 		*lenp = b.len;
 	return b.p;

@@ -23,6 +23,7 @@
 #include "shanhai/money.h"
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
+#include "shanhai/textbuf.h"
 #include "rules_impl.h"
 
 #define ROLE_HOST	0
@@ -32,69 +33,19 @@
 
 /* --- string builder ------------------------------------------------------- */
 
-struct sb {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 failed;
-};
-
-static void	sb_grow(struct sb *, const char *, size_t);
-
-static inline void
-sb_add(struct sb *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 <= b->cap) {
-		memcpy(b->p + b->len, s, n);
-		b->len += n;
-		b->p[b->len] = '\0';
-		return;
-	}
-	sb_grow(b, s, n);
-}
-
-static void
-sb_grow(struct sb *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *np;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_puts(struct sb *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 /* "key":"value" for values that need no escaping (validated ids, codes). */
 static void
-sb_kv(struct sb *b, const char *key, const char *val)
+sb_kv(struct textbuf *b, const char *key, const char *val)
 {
-	sb_puts(b, "\"");
-	sb_puts(b, key);
-	sb_puts(b, "\":\"");
-	sb_puts(b, val);
-	sb_puts(b, "\"");
+	textbuf_puts(b, "\"");
+	textbuf_puts(b, key);
+	textbuf_puts(b, "\":\"");
+	textbuf_puts(b, val);
+	textbuf_puts(b, "\"");
 }
 
 static void
-sb_kamount(struct sb *b, const char *key, int64_t fen)
+sb_kamount(struct textbuf *b, const char *key, int64_t fen)
 {
 	char buf[MONEY_BUFSZ];
 
@@ -1271,27 +1222,27 @@ kv_cmp(const void *x, const void *y)
  * escapes: byte order is UTF-16 order and no character needs escaping).
  */
 static void
-fast_canon(struct sb *b, struct jv *o)
+fast_canon(struct textbuf *b, struct jv *o)
 {
 	qsort(o->kv, o->n, sizeof(*o->kv), kv_cmp);
-	sb_add(b, "{", 1);
+	textbuf_add(b, "{", 1);
 	for (size_t i = 0; i < o->n; i++) {
 		struct jkv *kv = &o->kv[i];
 
 		if (i > 0)
-			sb_add(b, ",", 1);
-		sb_add(b, "\"", 1);
-		sb_add(b, kv->k, kv->klen);
-		sb_add(b, "\":", 2);
+			textbuf_add(b, ",", 1);
+		textbuf_add(b, "\"", 1);
+		textbuf_add(b, kv->k, kv->klen);
+		textbuf_add(b, "\":", 2);
 		if (kv->v.type == JV_OBJ)
 			fast_canon(b, &kv->v);
 		else {
-			sb_add(b, "\"", 1);
-			sb_add(b, kv->v.s, kv->v.len);
-			sb_add(b, "\"", 1);
+			textbuf_add(b, "\"", 1);
+			textbuf_add(b, kv->v.s, kv->v.len);
+			textbuf_add(b, "\"", 1);
 		}
 	}
-	sb_add(b, "}", 1);
+	textbuf_add(b, "}", 1);
 }
 
 /* field is "prefix.key" (or "prefix" when key is NULL), built on refusal. */
@@ -1482,19 +1433,19 @@ check_meta(const char *time, const char *submitter, char *err, size_t errlen)
 /* --- entries ------------------------------------------------------------------ */
 
 static void
-sb_tail(struct sb *b, const char *time, const char *type)
+sb_tail(struct textbuf *b, const char *time, const char *type)
 {
 	if (time != NULL) {
-		sb_puts(b, ",");
+		textbuf_puts(b, ",");
 		sb_kv(b, "time", time);
 	}
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_kv(b, "type", type);
-	sb_puts(b, "}");
+	textbuf_puts(b, "}");
 }
 
 static void
-sb_values(struct sb *b, const struct agr *a, const int64_t *v, int part)
+sb_values(struct textbuf *b, const struct agr *a, const int64_t *v, int part)
 {
 	const struct rules *r = a->r;
 
@@ -1502,120 +1453,120 @@ sb_values(struct sb *b, const struct agr *a, const int64_t *v, int part)
 	 * part 1: floor_topup home host; part 2: statistics */
 	if (part == 0) {
 		sb_kamount(b, "base", v[V_BASE]);
-		sb_puts(b, ",\"beneficiaries\":{");
+		textbuf_puts(b, ",\"beneficiaries\":{");
 		for (size_t i = 0; i < r->nbenefs; i++) {
 			size_t k = a->border[i];
 
 			if (i > 0)
-				sb_puts(b, ",");
+				textbuf_puts(b, ",");
 			sb_kamount(b, r->benefs[k].id, v[V_BEN + k]);
 		}
-		sb_puts(b, "}");
+		textbuf_puts(b, "}");
 	} else if (part == 1) {
 		sb_kamount(b, "floor_topup", v[V_TOPUP]);
-		sb_puts(b, ",");
+		textbuf_puts(b, ",");
 		sb_kamount(b, "home", v[V_HOME]);
-		sb_puts(b, ",");
+		textbuf_puts(b, ",");
 		sb_kamount(b, "host", v[V_HOST]);
 	} else {
-		sb_puts(b, "\"statistics\":{");
+		textbuf_puts(b, "\"statistics\":{");
 		for (size_t i = 0; i < r->nstats; i++) {
 			size_t k = a->sorder[i], o = v_stat_home(a, k);
 
 			if (i > 0)
-				sb_puts(b, ",");
-			sb_puts(b, "\"");
-			sb_puts(b, r->stats[k].code);
-			sb_puts(b, "\":{");
+				textbuf_puts(b, ",");
+			textbuf_puts(b, "\"");
+			textbuf_puts(b, r->stats[k].code);
+			textbuf_puts(b, "\":{");
 			sb_kamount(b, "home", v[o]);
-			sb_puts(b, ",");
+			textbuf_puts(b, ",");
 			sb_kamount(b, "host", v[o + 1]);
-			sb_puts(b, "}");
+			textbuf_puts(b, "}");
 		}
-		sb_puts(b, "}");
+		textbuf_puts(b, "}");
 	}
 }
 
 static void
-entry_settlement(struct sb *b, const struct agr *a, const char *period,
+entry_settlement(struct textbuf *b, const struct agr *a, const char *period,
     const char *term, const int64_t *v, const struct period *pe,
     const char *time)
 {
-	sb_puts(b, "{");
+	textbuf_puts(b, "{");
 	sb_kv(b, "agreement", a->id);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_values(b, a, v, 0);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_values(b, a, v, 1);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_kv(b, "period", period);
-	sb_puts(b, ",\"reports\":[");
+	textbuf_puts(b, ",\"reports\":[");
 	for (int i = 0; i < pe->neff; i++) {
 		char hx[HEXBUF];
 
 		bin_to_hex(pe->eff_hash[i], hx);
-		sb_puts(b, i > 0 ? ",\"" : "\"");
-		sb_add(b, hx, 64);
-		sb_puts(b, "\"");
+		textbuf_puts(b, i > 0 ? ",\"" : "\"");
+		textbuf_add(b, hx, 64);
+		textbuf_puts(b, "\"");
 	}
-	sb_puts(b, "],");
+	textbuf_puts(b, "],");
 	sb_values(b, a, v, 2);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_kv(b, "term", term);
 	sb_tail(b, time, "settlement");
 }
 
 static void
-entry_adjustment(struct sb *b, const struct agr *a, const char *period,
+entry_adjustment(struct textbuf *b, const struct agr *a, const char *period,
     const int64_t *delta, const char *cause, const char *time)
 {
-	sb_puts(b, "{");
+	textbuf_puts(b, "{");
 	sb_kv(b, "agreement", a->id);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_values(b, a, delta, 0);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_kv(b, "cause", cause);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_values(b, a, delta, 1);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_kv(b, "period", period);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_values(b, a, delta, 2);
 	sb_tail(b, time, "adjustment");
 }
 
 static void
-entry_dispute(struct sb *b, const struct agr *a, const char *period,
+entry_dispute(struct textbuf *b, const struct agr *a, const char *period,
     const char *host, const char *home, const char *time)
 {
-	sb_puts(b, "{");
+	textbuf_puts(b, "{");
 	sb_kv(b, "agreement", a->id);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_kv(b, "home_report", home);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_kv(b, "host_report", host);
-	sb_puts(b, ",");
+	textbuf_puts(b, ",");
 	sb_kv(b, "period", period);
 	sb_tail(b, time, "dispute");
 }
 
 static void
-entry_report(struct sb *b, const char *canon, size_t clen, const char *hash,
+entry_report(struct textbuf *b, const char *canon, size_t clen, const char *hash,
     const char *submitter, const char *time)
 {
-	sb_puts(b, "{\"report\":");
-	sb_add(b, canon, clen);
-	sb_puts(b, ",");
+	textbuf_puts(b, "{\"report\":");
+	textbuf_add(b, canon, clen);
+	textbuf_puts(b, ",");
 	sb_kv(b, "sha256", hash);
 	if (submitter != NULL) {
-		sb_puts(b, ",");
+		textbuf_puts(b, ",");
 		sb_kv(b, "submitter", submitter);
 	}
 	sb_tail(b, time, "report");
 }
 
 static int
-result_add(struct settle_result *res, struct sb *b)
+result_add(struct settle_result *res, struct textbuf *b)
 {
 	if (b->failed) {
 		free(b->p);
@@ -1804,7 +1755,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	size_t clen;
 	unsigned char hbin[32];
 	int rc = SETTLE_INVALID, role, other;
-	struct sb b = { NULL, 0, 0, 0 };
+	struct textbuf b = TEXTBUF_INIT;
 
 	*resp = NULL;
 	if (len > SETTLE_REPORT_MAX)
@@ -1844,7 +1795,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	role = rep->role;
 	other = 1 - role;
 	if (o == NULL) {
-		struct sb cb = { NULL, 0, 0, 0 };
+		struct textbuf cb = TEXTBUF_INIT;
 
 		fast_canon(&cb, &top);
 		if (cb.failed) {
@@ -2160,16 +2111,16 @@ settle_period_json(const struct settle *s, const char *agreement,
 	pe = pmap_get(&a->periods, p);
 	seg_of(a->r, p, &sg);
 	if (pe != NULL && pe->settled) {
-		struct sb b = { NULL, 0, 0, 0 };
+		struct textbuf b = TEXTBUF_INIT;
 
 		/* The figures as a settlement-shaped object, parsed back. */
-		sb_puts(&b, "{");
+		textbuf_puts(&b, "{");
 		sb_values(&b, a, pe->cur, 0);
-		sb_puts(&b, ",");
+		textbuf_puts(&b, ",");
 		sb_values(&b, a, pe->cur, 1);
-		sb_puts(&b, ",");
+		textbuf_puts(&b, ",");
 		sb_values(&b, a, pe->cur, 2);
-		sb_puts(&b, "}");
+		textbuf_puts(&b, "}");
 		if (!b.failed) {
 			json_decref(fig);
 			fig = json_loadb(b.p, b.len, 0, NULL);
