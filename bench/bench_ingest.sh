@@ -48,6 +48,8 @@ conns=$(load "$port" -c 16 -t 2 -d "$S" -w 1 --new-conns)
 echo "new conns:  $conns"
 bconns=$(load "$bare_port" -c 16 -t 2 -d "$S" -w 1 --new-conns)
 echo "bare new:   $bconns"
+rconns=$(load "$port" -c 16 -t 2 -d "$S" -w 1 --new-conns --resume)
+echo "resumed:    $rconns"
 r=$(field "$ing" rps)
 b=$(field "$bare" rps)
 ratio=$(awk -v a="$r" -v b="$b" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
@@ -61,5 +63,5 @@ echo "durable receipted reports/s, $CONNS conns: $r (>= 15000) $(ok "$r" 15000 '
 echo "  p50 $(field "$ing" p50_ms) ms, p99 $(field "$ing" p99_ms) ms"
 echo "ratio ingest / bare TLS ($b/s): $ratio (>= 0.5) $(ok "$ratio" 0.5 '>=')"
 echo "p99 at 5000 reports/s offered: $p99 ms (< 25) $(ok "$p99" 25 '<'); achieved $(field "$rate" rps)/s"
-echo "new mTLS connections/s: $nc (>= 800) $(ok "$nc" 800 '>='); bare TLS: $(field "$bconns" rps)"
+echo "new mTLS connections/s: $nc (>= 800) $(ok "$nc" 800 '>='); bare TLS: $(field "$bconns" rps); resumed sessions: $(field "$rconns" rps)"
 echo "shanhaid peak RSS: $m MiB (< 64) $(ok "$m" 64 '<'); ledger entries: $size"

@@ -13,7 +13,9 @@
  * -r RATE offers RATE requests/s in total (each connection on a schedule;
  * latency counts from the scheduled time, so a slow answer is not hidden).
  * --new-conns makes every request a new connection with a full handshake
- * (GET /healthz), to count new mTLS connections per second.
+ * (GET /healthz), to count new mTLS connections per second; with --resume
+ * each connection resumes the session of the one before (TLS 1.3 tickets),
+ * as a returning client would.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -41,6 +43,7 @@
 struct opts {
 	const char	*host, *cacert, *cert, *key, *prefix;
 	int		 port, conns, threads, agreements, healthz, newconns;
+	int		 resume;
 	double		 seconds, warmup, rate;
 	long		 offset;
 };
@@ -52,6 +55,7 @@ struct conn {
 	int			 id;
 	struct bufferevent	*bev;
 	struct event		*timer;
+	SSL_SESSION		*sess;		/* --resume: the last one */
 	long			 next_period;	/* index of the next report */
 	double			 sent_at;	/* start of the pending request */
 	double			 due;		/* rate mode: next scheduled send */
@@ -68,7 +72,7 @@ struct worker {
 	double			 t0, measure_from, stop_at;
 	uint32_t		*lat;		/* microseconds */
 	size_t			 nlat, caplat;
-	uint64_t		 done, errors, connects, bad_status;
+	uint64_t		 done, errors, connects, bad_status, resumed;
 	pthread_t		 thread;
 };
 
@@ -181,6 +185,15 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 static void
 conn_drop(struct conn *c)
 {
+	SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+
+	if (ssl != NULL && c->w->o->resume && SSL_get0_session(ssl) != NULL &&
+	    SSL_SESSION_is_resumable(SSL_get0_session(ssl))) {
+		SSL_SESSION_free(c->sess);
+		c->sess = SSL_get1_session(ssl);
+		/* Freed without close_notify, OpenSSL would spoil the session. */
+		SSL_shutdown(ssl);
+	}
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
@@ -240,6 +253,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY,
 		    &one, sizeof(one));
 		c->w->connects++;
+		if (SSL_session_reused(bufferevent_openssl_get_ssl(c->bev)))
+			c->w->resumed++;
 		c->due = now();
 		conn_send(c);
 		return;
@@ -264,6 +279,8 @@ conn_start(struct conn *c)
 		SSL_free(ssl);
 		return;
 	}
+	if (c->sess != NULL)
+		SSL_set_session(ssl, c->sess);
 	c->bev = bufferevent_openssl_socket_new(w->base, -1, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
@@ -309,6 +326,7 @@ worker_main(void *arg)
 	for (int i = 0; i < w->nconns; i++) {
 		conn_drop(&w->conns[i]);
 		event_free(w->conns[i].timer);
+		SSL_SESSION_free(w->conns[i].sess);
 	}
 	return NULL;
 }
@@ -344,6 +362,7 @@ main(int argc, char **argv)
 		{ "offset", required_argument, NULL, 'O' },
 		{ "healthz", no_argument, NULL, 'H' },
 		{ "new-conns", no_argument, NULL, 'N' },
+		{ "resume", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .host = "127.0.0.1", .prefix = "bench-",
@@ -353,7 +372,7 @@ main(int argc, char **argv)
 	char err[512];
 	uint32_t *all;
 	size_t nall = 0;
-	uint64_t done = 0, errors = 0, connects = 0, bad = 0;
+	uint64_t done = 0, errors = 0, connects = 0, bad = 0, resumed = 0;
 	double start;
 	int ch;
 
@@ -375,6 +394,7 @@ main(int argc, char **argv)
 		case 'O': o.offset = atol(optarg); break;
 		case 'H': o.healthz = 1; break;
 		case 'N': o.newconns = 1; break;
+		case 'R': o.resume = 1; break;
 		default:
 			fprintf(stderr, "loadgen: see the comment at the top of"
 			    " bench/loadgen.c\n");
@@ -406,9 +426,15 @@ main(int argc, char **argv)
 			    err);
 			return 1;
 		}
-		/* Every handshake a full one when counting new connections. */
-		SSL_CTX_set_session_cache_mode(w->ctx, SSL_SESS_CACHE_OFF);
-		SSL_CTX_set_options(w->ctx, SSL_OP_NO_TICKET);
+		/* Every handshake a full one, unless resuming is asked for. */
+		if (o.resume)
+			SSL_CTX_set_session_cache_mode(w->ctx,
+			    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+		else {
+			SSL_CTX_set_session_cache_mode(w->ctx,
+			    SSL_SESS_CACHE_OFF);
+			SSL_CTX_set_options(w->ctx, SSL_OP_NO_TICKET);
+		}
 		w->sin.sin_family = AF_INET;
 		w->sin.sin_port = htons((uint16_t)o.port);
 		inet_pton(AF_INET, o.host, &w->sin.sin_addr);
@@ -425,6 +451,7 @@ main(int argc, char **argv)
 		errors += ws[t].errors;
 		connects += ws[t].connects;
 		bad += ws[t].bad_status;
+		resumed += ws[t].resumed;
 	}
 	if ((all = malloc((nall + 1) * sizeof(*all))) == NULL)
 		return 1;
@@ -439,9 +466,10 @@ main(int argc, char **argv)
 	}
 	qsort(all, nall, sizeof(*all), cmp_u32);
 	printf("requests=%llu errors=%llu bad_status=%llu connects=%llu"
-	    " seconds=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+	    " resumed=%llu seconds=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
 	    (unsigned long long)done, (unsigned long long)errors,
-	    (unsigned long long)bad, (unsigned long long)connects, o.seconds,
+	    (unsigned long long)bad, (unsigned long long)connects,
+	    (unsigned long long)resumed, o.seconds,
 	    (double)done / o.seconds, pct(all, nall, 0.50),
 	    pct(all, nall, 0.99), pct(all, nall, 1.0));
 	free(all);
