@@ -26,6 +26,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <event2/util.h>
+#include <systemd/sd-daemon.h>
 
 #include "shanhai/config.h"
 #include "shanhai/http.h"
@@ -702,6 +704,7 @@ http_new(struct event_base *base, struct server_gen *g, char *err,
 {
 	const struct config *c = server_gen_config(g);
 	struct http *h;
+	int nfds;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->evh = evhttp_new(base)) == NULL) {
@@ -720,11 +723,31 @@ http_new(struct event_base *base, struct server_gen *g, char *err,
 	/* Read a refused body out before closing, so the client sees 413. */
 	evhttp_set_flags(h->evh, EVHTTP_SERVER_LINGERING_CLOSE);
 	apply_limits(h);
-	if ((h->ls = calloc(config_listen_count(c), sizeof(*h->ls))) == NULL) {
+	/* Socket activation (systemd/shanhaid.socket): systemd bound them. */
+	nfds = sd_listen_fds(1);
+	if ((h->ls = calloc(nfds > 0 ? (size_t)nfds : config_listen_count(c),
+	    sizeof(*h->ls))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < config_listen_count(c); i++) {
+	for (int i = 0; i < nfds; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 ||
+		    evutil_make_socket_nonblocking(fd) == -1 ||
+		    (h->ls[i].bs = evhttp_accept_socket_with_handle(h->evh,
+		    fd)) == NULL) {
+			snprintf(err, errlen, "listen: socket %d from systemd "
+			    "is not a listening TCP socket", fd);
+			goto fail;
+		}
+		h->ls[i].name = "socket from systemd";
+		h->nls++;
+	}
+	if (nfds > 0)
+		log_info("listen: serving on the %d socket%s systemd passed; "
+		    "'listen' is not used", nfds, nfds > 1 ? "s" : "");
+	for (size_t i = 0; nfds <= 0 && i < config_listen_count(c); i++) {
 		const char *name = config_get0_listen(c, i);
 		char host[256];
 		uint16_t port;
