@@ -76,7 +76,14 @@ struct http {
 	LIST_HEAD(, conn)	 conns_open;
 	http_observe_fn		*observe;	/* metrics: one call per answer */
 	void			*observe_arg;
+	struct event		*accept_retry;	/* listeners paused after accept() failed */
+	time_t			 accept_logged;
+	unsigned long		 accept_errors;
+	LIST_ENTRY(http)	 entry;		/* in fronts, to find it from its listeners */
 };
+
+/* Every live front: libevent hands an accept error only the struct evhttp. */
+static LIST_HEAD(, http) fronts = LIST_HEAD_INITIALIZER(fronts);
 
 struct conn {
 	struct http		*h;
@@ -233,6 +240,52 @@ coalesce(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	if (info->n_added > 0 && len <= 16384 &&
 	    evbuffer_get_contiguous_space(buf) < len)
 		(void)evbuffer_pullup(buf, -1);
+}
+
+/* After an accept() pause: listen again unless something else holds it. */
+static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+
+	if (h->paused && !h->stopping && !h->freed &&
+	    h->conns < (size_t)config_max_connections(server_gen_config(h->gen)))
+		listeners_enable(h, 1);
+}
+
+/*
+ * accept() failed for another reason than "try again" (out of file
+ * descriptors, mostly). libevent would call it again at once, forever:
+ * a busy loop and a log line each time. Pause the listeners for 100 ms
+ * instead (a closing connection resumes them sooner), and say so at most
+ * once a second.
+ */
+static void
+accept_error(struct evconnlistener *l, void *arg)
+{
+	static const struct timeval pause = { 0, 100000 };
+	int e = EVUTIL_SOCKET_ERROR();
+	struct http *h;
+	time_t now = time(NULL);
+
+	LIST_FOREACH(h, &fronts, entry)
+		if ((void *)h->evh == arg)
+			break;
+	if (h == NULL) {
+		evconnlistener_disable(l);
+		return;
+	}
+	h->accept_errors++;
+	if (now != h->accept_logged) {
+		log_warnx("accept: %s; new connections wait (%zu open, %lu "
+		    "failures this second)", evutil_socket_error_to_string(e),
+		    h->conns, h->accept_errors);
+		h->accept_logged = now;
+		h->accept_errors = 0;
+	}
+	listeners_enable(h, 0);
+	if (h->accept_retry != NULL)
+		evtimer_add(h->accept_retry, &pause);
 }
 
 static struct bufferevent *
@@ -716,6 +769,8 @@ http_new(struct event_base *base, struct server_gen *g, char *err,
 	h->gen = server_gen_ref(g);
 	LIST_INIT(&h->pending);
 	LIST_INIT(&h->conns_open);
+	LIST_INSERT_HEAD(&fronts, h, entry);
+	h->accept_retry = evtimer_new(base, accept_resume, h);
 	evhttp_set_bevcb(h->evh, bev_new, h);
 	evhttp_set_gencb(h->evh, dispatch, h);
 	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
@@ -765,6 +820,8 @@ http_new(struct event_base *base, struct server_gen *g, char *err,
 		}
 		h->ls[i].name = (char *)name;
 		h->nls++;
+		evconnlistener_set_error_cb(
+		    evhttp_bound_socket_get_listener(h->ls[i].bs), accept_error);
 	}
 	return h;
 fail:
@@ -783,6 +840,10 @@ http_free(struct http *h)
 	LIST_FOREACH(r, &h->pending, entry)
 		r->ev = NULL;
 	h->freed = 1;
+	LIST_REMOVE(h, entry);
+	if (h->accept_retry != NULL)
+		event_free(h->accept_retry);
+	h->accept_retry = NULL;
 	h->nls = 0;
 	free(h->ls);
 	h->ls = NULL;
