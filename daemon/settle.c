@@ -950,7 +950,8 @@ jarena_free(struct jarena *ar)
 static struct jkv *
 jarena_take(struct jarena *ar, size_t n)
 {
-	if (ar->n + n > ar->cap) {
+	/* Even for n = 0: the result must point somewhere (NULL + 0 is UB). */
+	if (ar->kv == NULL || ar->n + n > ar->cap) {
 		size_t cap = ar->cap ? ar->cap : 64;
 		struct jkv *nk;
 
