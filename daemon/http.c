@@ -459,6 +459,45 @@ http_reply_json(struct http_req *r, int status, const json_t *j)
 	evbuffer_free(buf);
 }
 
+/*
+ * Replaces every byte that is not part of a valid UTF-8 sequence with '?'
+ * in place: a detail quotes what the client sent (a path, a name) and may
+ * be cut in the middle of a character, and JSON must be UTF-8.
+ */
+static void
+utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p != '\0') {
+		unsigned c = p[0], n, cp, min;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07, min = 0x10000;
+		else {
+			*p++ = '?';
+			continue;
+		}
+		unsigned i;
+		for (i = 1; i <= n && (p[i] & 0xc0) == 0x80; i++)
+			cp = cp << 6 | (p[i] & 0x3f);
+		if (i <= n || cp < min || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
 void
 http_problem(struct http_req *r, int status, const char *field,
     const char *fmt, ...)
@@ -474,6 +513,7 @@ http_problem(struct http_req *r, int status, const char *field,
 		snprintf(detail, sizeof(detail), "%s: %s", field, why);
 	else
 		snprintf(detail, sizeof(detail), "%s", why);
+	utf8_scrub(detail);
 	j = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank",
 	    "title", reason_phrase(status), "status", status,
 	    "detail", detail);
