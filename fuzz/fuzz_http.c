@@ -102,13 +102,19 @@ slurp_fpr(const char *dir, const char *name)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *top = getenv("TOP") ? getenv("TOP") : ".";
+	char cwd[512];
+	const char *top = getenv("TOP");
 	char *dir = tmpdir, cmd[1024], path[600];
 	char err[8192], *fy, *fo;
 	struct note_signer *signer;
 	struct server_gen *g;
 	FILE *f;
 
+	/* Paths in the config must not depend on where it is read from. */
+	if (top == NULL)
+		top = getcwd(cwd, sizeof(cwd));
+	if (top == NULL || top[0] != '/')
+		abort();
 	signal(SIGPIPE, SIG_IGN);
 	atexit(cleanup);
 	log_set_level(LOG_LVL_ERR);
