@@ -751,6 +751,8 @@ settle_install(struct settle *s, struct rules *r, char *err, size_t errlen)
 		rules_free(a->r);
 		a->r = r;
 		a->active = 1;
+		/* Sizes change only while no report was accepted (no periods). */
+		a->nfig = r->ntaxes + 1 + r->nstats;
 		a->nvals = 4 + r->nbenefs + 2 * r->nstats;
 		return rebuild_active(s) == -1 ? (snprintf(err, errlen,
 		    "out of memory"), -1) : 0;

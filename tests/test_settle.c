@@ -284,12 +284,35 @@ replacement(void **state)
 	char err[512];
 
 	(void)state;
-	/* Nothing reported yet: anything may change. */
+	/* Nothing reported yet: anything may change, sizes included. */
 	assert_int_equal(install_text(s, "id = \"rp\"; home = \"330803\"; "
 	    "host = \"330110\"; cadence = \"monthly\"; start = \"2026-01\";"
-	    "taxes = ( { code = \"vat\"; } );"
+	    "taxes = ( { code = \"vat\"; }, { code = \"a\"; }, { code = \"b\"; },"
+	    "{ code = \"c\"; }, { code = \"d\"; } );"
+	    "statistics = ( { code = \"s\"; }, { code = \"t\"; } );"
+	    "beneficiaries = ( { id = \"x\"; weight = 1; } );"
 	    "terms = ( { from = \"2026-01\"; home = \"40%\"; } );", "rp.conf", err,
 	    sizeof(err)), 0);
+	{
+		struct settle_result *res;
+		const char *one = "{\"report_id\":\"z\",\"agreement\":\"rp\","
+		    "\"period\":\"2026-01\",\"role\":\"host\",\"taxes\":{"
+		    "\"vat\":\"1\",\"a\":\"1\",\"b\":\"1\",\"c\":\"1\","
+		    "\"d\":\"1.01\"},\"statistics\":{\"s\":\"1\",\"t\":\"2\"}}";
+		struct settle *s2 = settle_new();
+
+		/* Grown from the small agreement before any report. */
+		assert_int_equal(install_text(s2, base, "rp.conf", err,
+		    sizeof(err)), 0);
+		assert_int_equal(install_text(s2, rules_get0_text(
+		    settle_get0_rules(s, "rp")), "rp.conf", err, sizeof(err)), 0);
+		assert_int_equal(sub(s2, one, &res, err, sizeof(err)),
+		    SETTLE_ACCEPTED);
+		assert_non_null(strstr(settle_result_entry(res, 1, NULL),
+		    "\"base\":\"5.01\""));
+		settle_result_free(res);
+		settle_free(s2);
+	}
 	assert_int_equal(install_text(s, base, "rp.conf", err, sizeof(err)), 0);
 	assert_int_equal(sub(s, "{\"report_id\":\"a\",\"agreement\":\"rp\","
 	    "\"period\":\"2026-03\",\"role\":\"host\",\"taxes\":{\"vat\":\"10\"}}",
