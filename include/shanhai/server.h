@@ -10,7 +10,9 @@
  *               and may veto (no side effects there); then every
  *               reload_commit runs (side effects that must precede the swap,
  *               e.g. writing changed rules to the ledger; failing still
- *               vetoes, later commits are skipped); then the swap;
+ *               vetoes, later commits are skipped, earlier ones are not
+ *               undone: list a module whose commit cannot be undone last);
+ *               then the swap;
  *   stop        SIGTERM: stop taking new work (in-flight work may finish;
  *               the server waits for open requests up to
  *               limits.shutdown_timeout);
