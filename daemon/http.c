@@ -578,6 +578,7 @@ static enum http_method
 method_of(struct evhttp_request *ev)
 {
 	switch (evhttp_request_get_command(ev)) {
+	case EVHTTP_REQ_HEAD:	/* a GET whose body evhttp leaves out */
 	case EVHTTP_REQ_GET:	return HTTP_GET;
 	case EVHTTP_REQ_POST:	return HTTP_POST;
 	case EVHTTP_REQ_PUT:	return HTTP_PUT;

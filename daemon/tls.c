@@ -291,6 +291,8 @@ tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 		goto fail;
 	}
 	SSL_CTX_set_info_callback(ctx, info_cb);
+	/* One resumption ticket is enough for a client; OpenSSL sends two. */
+	(void)SSL_CTX_set_num_tickets(ctx, 1);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

@@ -19,6 +19,8 @@ expect() {	# expect STATUS OUTPUT-OF-as WHAT
 out=$(as none "$base/healthz"); expect 200 "$out" "healthz without a certificate"
 printf '%s\n' "$out" | grep -qx serving || fail "healthz body: $out"
 out=$(as none "https://[::1]:$port/healthz"); expect 200 "$out" "healthz over IPv6"
+out=$(as none "$base/healthz" -I); expect 200 "$out" "HEAD /healthz"
+printf '%s\n' "$out" | grep -q '^serving' && fail "HEAD answered with a body"
 
 # Mapped clients: by fingerprint, by common name, by both.
 out=$(as yuhang "$base/v1/agreements"); expect 200 "$out" "bureau by fingerprint"
