@@ -1227,11 +1227,11 @@ journal_finish(struct journal *j, struct group *g)
 	j->committed = g->first + g->nentries;
 	if (j->broken)
 		journal_restore(j);
-	else if (g->nitems > 1 && j->cur != NULL) {
+	else if (g->nitems > 1) {
 		/* Under load: wait a little for the ones answered now. */
 		struct timeval tv = { 0, LINGER_USEC };
 
-		j->expect = j->cur->nitems + g->nitems;
+		j->expect = (j->cur ? j->cur->nitems : 0) + g->nitems;
 		event_add(j->linger, &tv);
 	}
 	if (j->observe != NULL && g->nentries > 0) {
