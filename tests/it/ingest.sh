@@ -177,7 +177,7 @@ sed 's/^id *= *"kecheng-yuhang"/id = "kecheng-yuhang-b"/' "$d/rules/kecheng-yuha
 kill -HUP "$DPID"
 i=0
 until out=$(as auditor "$base/v1/ledger/checkpoint") && [ "$(body "$out" | sed -n 2p)" = $((size + 1)) ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "no rules entry after reload"; sleep 0.05
+	i=$((i + 1)); [ $i -lt 300 ] || fail "no rules entry after reload"; sleep 0.05
 done
 fetch auditor "$base/v1/ledger/checkpoint" "$cp_file"
 size=$((size + 1))

@@ -47,7 +47,7 @@ PIDS="$PIDS $wpids"
 # Kill it once a fair number are acknowledged, while the rest are in flight.
 i=0
 until [ "$(ls "$T" | grep -c '\.receipt$')" -ge $((workers * per / 3)) ]; do
-	i=$((i + 1)); [ $i -lt 400 ] || fail "submissions too slow"
+	i=$((i + 1)); [ $i -lt 1200 ] || fail "submissions too slow"
 	sleep 0.05
 done
 kill -9 "$DPID"
