@@ -108,12 +108,23 @@ seen = {}
 epochs = [set()]
 
 
-def note_cp(note):
+def note_cp(note, epoch):
+    """Records a checkpoint served by the daemon of `epoch` (the number of
+    kills before the request was sent: a request sent before a kill is
+    answered by the old daemon or not at all, whenever its answer is read).
+    epoch None: a checkpoint signed at an unknown earlier time (the first
+    receipt of a resubmitted report), kept for the one-root-per-size check."""
     lines = note.split("\n")
     size, root = int(lines[1]), base64.b64decode(lines[2])
     with lock:
         seen[note] = (size, root)
-        epochs[-1].add(note)
+        if epoch is not None:
+            epochs[epoch].add(note)
+
+
+def epoch_now():
+    with lock:
+        return len(epochs) - 1
 
 
 def plan(w):
@@ -170,6 +181,7 @@ def worker(w):
         c = clients.setdefault(cert, Client(cert))
         tries = 0
         while True:
+            ep = epoch_now()
             res = c.call("POST", "/v1/reports", body)
             if res is None or res[0] == 503:
                 tries += 1	# killed meanwhile, or not writable yet
@@ -188,16 +200,18 @@ def worker(w):
                     acked[body] = r
                     inflight_retries[0] += bool(tries)
                     inflight_retries[1] += bool(tries) and status == 200
-                note_cp(r["proof"].split("\n\n", 1)[1])
+                note_cp(r["proof"].split("\n\n", 1)[1],
+                        ep if status == 201 else None)
             break
 
 
 def watcher():
     c = Client("auditor")
     while running.is_set():
+        ep = epoch_now()
         res = c.call("GET", "/v1/ledger/checkpoint")
         if res is not None and res[0] == 200:
-            note_cp(res[1].decode())
+            note_cp(res[1].decode(), ep)
         time.sleep(0.01)
 
 
@@ -266,7 +280,7 @@ def main():
     st, cp = aud.call("GET", "/v1/ledger/checkpoint")
     assert st == 200, st
     final = cp.decode()
-    note_cp(final)
+    note_cp(final, epoch_now())
     size, root = seen[final]
     st, body = aud.call("GET", "/v1/ledger/entries?start=0&end=%d" % size)
     assert st == 200, (st, body)
