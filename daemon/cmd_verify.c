@@ -12,7 +12,8 @@
  *   with --from and --proof, a consistency proof from an older checkpoint.
  *
  * Exit 0 when everything asked for verified, 1 when something did not (the
- * message names the entry and why), 2 for usage and I/O errors.
+ * message names the entry and why), 2 for usage and I/O errors. --entries -
+ * reads the entries from standard input (e.g. piped from the API).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -346,7 +347,8 @@ check_entries(struct verify *v, const char *path)
 	FILE *f = NULL;
 	int rc = 0, replayed;
 
-	if (acc == NULL || a == NULL || (f = fopen(path, "r")) == NULL) {
+	if (acc == NULL || a == NULL || (f = strcmp(path, "-") == 0 ? stdin :
+	    fopen(path, "r")) == NULL) {
 		fprintf(stderr, "shanhai verify: %s: %s\n", path,
 		    acc && a ? strerror(errno) : "out of memory");
 		merkle_acc_free(acc);
@@ -426,7 +428,8 @@ check_entries(struct verify *v, const char *path)
 		}
 	}
 	free(line);
-	fclose(f);
+	if (f != stdin)
+		fclose(f);
 	merkle_acc_free(acc);
 	return rc;
 }
@@ -516,13 +519,14 @@ cmd_verify(int argc, char **argv)
 	if (fpath != NULL)
 		printf("consistent with the checkpoint of size %" PRIu64 "\n",
 		    v.old.size);
-	if (epath != NULL)
+	if (epath != NULL && v.cp.size == 0)
+		printf("no entries: the empty ledger's root matches\n");
+	else if (epath != NULL)
 		printf("entries 0..%" PRIu64 ": canonical, root matches; "
 		    "replay of %" PRIu64 " rules and %" PRIu64 " reports gives "
 		    "the %" PRIu64 " settlements, adjustments and disputes "
-		    "exactly (%" PRIu64 " other entries)\n",
-		    v.cp.size == 0 ? 0 : v.cp.size - 1, v.nrules, v.nreports,
-		    v.nderived, v.nskipped);
+		    "exactly (%" PRIu64 " other entries)\n", v.cp.size - 1,
+		    v.nrules, v.nreports, v.nderived, v.nskipped);
 	if (rpath != NULL)
 		printf("receipt: report %s is entry %" PRIu64 ", included in "
 		    "the signed checkpoint of size %" PRIu64 "\n", v.rc_report,

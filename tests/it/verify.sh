@@ -55,6 +55,11 @@ sign ledger.jsonl >cp
 expect 0 "replay of 3 rules" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
 	--entries ledger.jsonl
 grep -q "size $N: signature verified" out || fail "summary: $(cat out)"
+expect 0 "replay of 3 rules" sh -c "'$SH' verify --vkey k1.pem.vkey --checkpoint cp --entries - <ledger.jsonl"
+# The empty ledger.
+: >empty.jsonl
+sign empty.jsonl >cp0
+expect 0 "no entries" "$SH" verify --vkey k1.pem.vkey --checkpoint cp0 --entries empty.jsonl
 
 # Signatures: another key alone fails; rotation overlap (both keys sign);
 # several --vkey accept either; an SM2 co-signature is ignored by Ed25519
