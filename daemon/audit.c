@@ -63,7 +63,8 @@ fail(struct replay *r, uint64_t at, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!r->failed) {
+	/* A check that comes earlier in a sequential replay wins. */
+	if (!r->failed || at < r->fail_at) {
 		r->failed = 1;
 		r->fail_at = at;
 		va_start(ap, fmt);
@@ -341,7 +342,7 @@ split_members(const char *s, size_t len, struct member *m, size_t *n)
 		return 0;
 	for (;;) {
 		size_t k;
-		if (*n == MAX_MEMBERS || s[i] != '"')
+		if (*n == MAX_MEMBERS || i >= len || s[i] != '"')
 			return -1;
 		k = i;
 		if (skip_string(s, len, &i) < 0 || i >= len || s[i] != ':')
@@ -356,7 +357,7 @@ split_members(const char *s, size_t len, struct member *m, size_t *n)
 		(*n)++;
 		if (i == len - 1 && s[i] == '}')
 			return 0;
-		if (s[i] != ',')
+		if (i >= len || s[i] != ',')
 			return -1;
 		i++;
 	}
@@ -606,11 +607,17 @@ batch_free(struct batch *b)
 	}
 }
 
+/*
+ * After a failure only what could still fail earlier matters: the entry
+ * right after a group's end mark is parsed before the mark's check.
+ */
 static void
 run_batch(struct replay *r, struct batch *b)
 {
-	for (size_t i = 0; i < b->n && !r->failed; i++) {
+	for (size_t i = 0; i < b->n; i++) {
 		const struct rec *c = &b->recs[i];
+		if (r->failed && AT_FORM(c->index) > r->fail_at)
+			break;
 		if (c->end)
 			check_nothing_pending(r, c->index);
 		else
