@@ -16,6 +16,7 @@
 
 #include "shanhai/canon.h"
 #include "shanhai/money.h"
+#include "shanhai/rules.h"
 #include "shanhai/statement.h"
 
 #define HASH_BUFSZ	CANON_HASH_BUFSZ
@@ -50,6 +51,7 @@ struct statement {
 	size_t		 nrows;
 	char		**ben_ids;
 	size_t		 nben;
+	struct rules	*rules;		/* the latest `rules` entry's, if any */
 };
 
 /* One beneficiary amount of an entry, before it is applied. */
@@ -84,6 +86,7 @@ statement_free(struct statement *st)
 	for (size_t i = 0; i < st->nben; i++)
 		free(st->ben_ids[i]);
 	free(st->ben_ids);
+	rules_free(st->rules);
 	free(st->agreement);
 	free(st);
 }
@@ -390,6 +393,26 @@ add_report(struct statement *st, json_t *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* A `rules` entry of this agreement: its title and sides, for headings. */
+static int
+add_rules(struct statement *st, json_t *e, char *err, size_t errlen)
+{
+	const char *text = get_string(e, "text");
+	char name[128], why[256];
+	struct rules *r;
+
+	snprintf(name, sizeof(name), "%s.conf", st->agreement);
+	if (text == NULL || (r = rules_parse(text, name, why,
+	    sizeof(why))) == NULL) {
+		snprintf(err, errlen, "rules entry that does not load: %s",
+		    text == NULL ? "no text" : why);
+		return -1;
+	}
+	rules_free(st->rules);
+	st->rules = r;
+	return 0;
+}
+
 static int
 add_dispute(struct statement *st, json_t *e, const char *period, char *err,
     size_t errlen)
@@ -443,9 +466,13 @@ statement_add(struct statement *st, const char *buf, size_t len, char *err,
 		rc = add_report(st, e, err, errlen);
 		goto done;
 	}
+	if (strcmp(type, "rules") == 0) {
+		rc = add_rules(st, e, err, errlen);
+		goto done;
+	}
 	if (strcmp(type, "settlement") != 0 &&
 	    strcmp(type, "adjustment") != 0 && strcmp(type, "dispute") != 0)
-		goto done;	/* rules, and kinds a statement has no use for */
+		goto done;	/* kinds a statement has no use for */
 	if ((period = get_string(e, "period")) == NULL ||
 	    period_year(period, &year) != 0) {
 		snprintf(err, errlen, "%s entry without a valid period", type);
@@ -570,7 +597,13 @@ print_table(const struct statement *st, const struct row *total, FILE *f,
 			if (strlen(cells[c]) > width[c])
 				width[c] = strlen(cells[c]);
 	}
-	fprintf(f, "%s, fiscal year %d (yuan)\n\n", st->agreement, st->year);
+	fprintf(f, "%s, fiscal year %d (yuan)\n", st->agreement, st->year);
+	if (st->rules != NULL)
+		fprintf(f, "%s%shome %s, host %s\n",
+		    rules_get0_title(st->rules),
+		    *rules_get0_title(st->rules) ? "; " : "",
+		    rules_get0_home(st->rules), rules_get0_host(st->rules));
+	fputc('\n', f);
 	/* Text columns left-aligned, amounts and counts right-aligned. */
 	for (size_t c = 0; c < ncols; c++) {
 		fprintf(f, c < 3 ? "%s%-*s" : "%s%*s", c ? "  " : "",
@@ -672,11 +705,16 @@ money_json(const struct statement *st, const struct row *r, json_t *o)
 static int
 print_json(const struct statement *st, const struct row *total, FILE *f)
 {
-	json_t *doc, *periods, *t;
+	json_t *doc, *periods = NULL, *t = NULL;
 	int rc = -1;
 
 	doc = json_pack("{s:s, s:i}", "agreement", st->agreement, "year",
 	    st->year);
+	if (doc != NULL && st->rules != NULL &&
+	    json_object_update_new(doc, json_pack("{s:s, s:s, s:s}", "title",
+	    rules_get0_title(st->rules), "home", rules_get0_home(st->rules),
+	    "host", rules_get0_host(st->rules))) != 0)
+		goto done;
 	periods = json_array();
 	t = json_object();
 	if (doc == NULL || periods == NULL || t == NULL)

@@ -25,6 +25,15 @@ DPID=
 missing=
 
 say() { printf '%s\n' "$*"; }
+# run OUT CMD...: runs CMD with its output in OUT, then shows OUT indented;
+# fails the demo when CMD fails.
+run() {
+	out=$1; shift
+	st=0
+	"$@" > "$out" 2>&1 || st=$?
+	sed 's/^./   &/' "$out"
+	[ $st = 0 ] || fail "$* (exit $st)"
+}
 step() { printf '\n== %s\n' "$*"; }
 not_yet() {
 	say "   NOT RUN YET: $1 (needs $2)"
@@ -63,7 +72,7 @@ step "1. A test PKI (tests/pki.sh): a CA, the server, the finance bureau of each
 if [ -f "$TOP/tests/pki.sh" ]; then
 	sh "$TOP/tests/pki.sh" "$D/pki" > /dev/null
 	for b in kecheng yuhang longquan xiaoshan qujiang yinzhou; do
-		say "   $b-finance  speaks for side $(cat "$D/pki/$b.code")"
+		printf '   %-17s speaks for side %s\n' "$b-finance" "$(cat "$D/pki/$b.code")"
 	done
 	say "   audit.zj.example (auditor), ops.shanhai.example (operator)"
 	have_pki=1
@@ -209,10 +218,9 @@ step "5. The settlement of each agreement (shanhai statement)"
 if [ $submitted -gt 0 ]; then
 	for ay in kecheng-yuhang:2026 longquan-xiaoshan:2026 qujiang-yinzhou:2023 qujiang-yinzhou:2024; do
 		say ""
-		"$SH" statement --agreement "${ay%%:*}" --year "${ay#*:}" --url "$URL" \
-		    --cert "$D/pki/auditor.crt" --key "$D/pki/auditor.key" \
-		    --cacert "$D/pki/ca.crt" | sed 's/^/   /' ||
-			fail "shanhai statement ${ay%%:*} ${ay#*:}"
+		run "$D/statement.out" "$SH" statement --agreement "${ay%%:*}" \
+		    --year "${ay#*:}" --url "$URL" --cert "$D/pki/auditor.crt" \
+		    --key "$D/pki/auditor.key" --cacert "$D/pki/ca.crt"
 	done
 else
 	not_yet "the settlement tables" "a ledger with the reports in it"
@@ -227,10 +235,8 @@ if [ $submitted -gt 0 ]; then
 	curl -sf --cacert "$D/pki/ca.crt" --cert "$D/pki/auditor.crt" --key "$D/pki/auditor.key" \
 	    "$URL/v1/ledger/entries?start=0&end=$size" > "$D/entries" || fail "GET /v1/ledger/entries"
 	say "   checkpoint: $(head -1 "$D/checkpoint"), $size entries, root $(sed -n 3p "$D/checkpoint")"
-	"$SH" verify --vkey "$D/etc/ledger.key.vkey" --checkpoint "$D/checkpoint" \
-	    --entries "$D/entries" 2>&1 | sed 's/^/   /'
-	"$SH" verify --vkey "$D/etc/ledger.key.vkey" --checkpoint "$D/checkpoint" \
-	    --entries "$D/entries" > /dev/null 2>&1 || fail "shanhai verify"
+	run "$D/verify.out" "$SH" verify --vkey "$D/etc/ledger.key.vkey" \
+	    --checkpoint "$D/checkpoint" --entries "$D/entries"
 	say "   the ledger verified: signature, hash tree, and a replay of every settlement"
 	r=$(ls "$D"/reports/*-lq-2026-Q2-r1.json.receipt)
 	"$SH" verify --vkey "$D/etc/ledger.key.vkey" --checkpoint "$D/checkpoint" \
@@ -244,8 +250,8 @@ fi
 # ------------------------------------------------------------- 7. operator
 step "7. The operator's view (shanhai status)"
 if [ $running = 1 ] && has_verb status; then
-	"$SH" status --url "$URL" --cert "$D/pki/operator.crt" --key "$D/pki/operator.key" \
-	    --cacert "$D/pki/ca.crt" | sed 's/^/   /' || fail "shanhai status"
+	run "$D/status.out" "$SH" status --url "$URL" --cert "$D/pki/operator.crt" \
+	    --key "$D/pki/operator.key" --cacert "$D/pki/ca.crt"
 elif [ $running = 1 ]; then
 	not_yet "the operator's status" "shanhai status"
 else

@@ -87,7 +87,7 @@ other_agreements_and_years_are_skipped(void **state)
 	struct statement *st2 = statement_new("a", 2025);
 
 	add(st, settlement_q1);
-	add(st, "{\"type\":\"rules\",\"agreement\":\"b\",\"sha256\":\"" H1
+	add(st, "{\"type\":\"rules\",\"agreement\":\"a\",\"sha256\":\"" H1
 	    "\",\"text\":\"id = \\\"b\\\";\"}");
 	assert_int_equal(statement_period_count(st), 0);
 	add(st2, settlement_q1);
@@ -152,6 +152,33 @@ bad_entries_are_refused(void **state)
 	statement_free(st);
 }
 
+/* A `rules` entry names the agreement's title and sides in the heading. */
+static void
+rules_entries_give_the_heading(void **state)
+{
+	struct statement *st = statement_new("a", 2026);
+	char *out;
+
+	add(st, "{\"agreement\":\"a\",\"sha256\":\"" H1 "\",\"text\":"
+	    "\"id = \\\"a\\\"; title = \\\"The A park\\\"; "
+	    "home = \\\"330802\\\"; host = \\\"330110\\\"; "
+	    "cadence = \\\"quarterly\\\"; start = \\\"2026-Q1\\\"; "
+	    "taxes = ( { code = \\\"vat\\\"; } ); "
+	    "terms = ( { from = \\\"2026-Q1\\\"; home = \\\"60%\\\"; } );"
+	    "\",\"type\":\"rules\"}");
+	add(st, settlement_q1);
+	out = print(st, STATEMENT_TABLE);
+	assert_non_null(strstr(out, "a, fiscal year 2026 (yuan)\n"
+	    "The A park; home 330802, host 330110\n"));
+	free(out);
+	out = print(st, STATEMENT_JSON);
+	assert_non_null(strstr(out, "\"title\": \"The A park\""));
+	free(out);
+	refused(st, "{\"agreement\":\"a\",\"sha256\":\"" H1 "\",\"text\":"
+	    "\"id = 1;\",\"type\":\"rules\"}", "does not load");
+	statement_free(st);
+}
+
 static void
 formats_parse(void **state)
 {
@@ -174,6 +201,7 @@ main(void)
 		cmocka_unit_test(other_agreements_and_years_are_skipped),
 		cmocka_unit_test(status_follows_reports_and_disputes),
 		cmocka_unit_test(bad_entries_are_refused),
+		cmocka_unit_test(rules_entries_give_the_heading),
 		cmocka_unit_test(formats_parse),
 	};
 
