@@ -16,6 +16,9 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
+# A test stopped by a signal (run.sh's timeout, ^C) cleans up too: a daemon
+# left behind would keep its port, and any descriptor it inherited.
+trap 'exit 1' INT TERM HUP
 
 fail() {
 	echo "FAIL: $*" >&2

@@ -12,6 +12,11 @@ failed=0
 failures=
 LIMIT=${TEST_TIMEOUT:-300}
 ONLY=${TESTS:-}
+# Descriptors above stderr (e.g. the lock of `flock LOCK make check`) are not
+# the tests' to hold: a daemon a test starts must not keep them open.
+for fd in 3 4 5 6 7 8 9; do
+	eval "exec $fd>&-"
+done
 
 # Under ASAN=1 every process a test starts (unit binaries, and the daemon and
 # tools the integration tests run from $BUILD) reports to files in a folder of
