@@ -75,6 +75,11 @@ assert 0 < get("shanhai_commit_fsync_seconds_sum") <= get("shanhai_commit_second
 print("metrics: %d samples agree with what was done" % len(s))
 EOF
 
+# Every family /metrics serves is documented in shanhaid.8.
+for f in $(sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' "$T/metrics"); do
+	grep -q "$f\>" "$TOP/man/shanhaid.8" || fail "shanhaid.8 does not document $f"
+done
+
 # shanhai status, as a person reads it and as JSON.
 "$BUILD/shanhai" status $(tls operator) > "$T/status" || fail "shanhai status"
 cat "$T/status"
