@@ -25,6 +25,8 @@ done
 sanitize() {
 	[ "${ASAN:-}" = 1 ] || return 0
 	sanlog=$(mktemp -d "${TMPDIR:-/tmp}/shanhai-san.XXXXXX")
+	# A daemon that switched to its `user` must still be able to report.
+	chmod 1777 "$sanlog"
 	ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:log_path=$sanlog/asan${ASAN_EXTRA:+:$ASAN_EXTRA}"
 	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$sanlog/ubsan"
 	LSAN_OPTIONS="suppressions=$TOP/tests/lsan.supp:print_suppressions=0"
