@@ -11,7 +11,8 @@ passed=0
 failed=0
 failures=
 LIMIT=${TEST_TIMEOUT:-300}
-ONLY=${TESTS:-}
+# CHECK_ONLY="name …" runs only the named tests (not TESTS: make sets that).
+ONLY=${CHECK_ONLY:-}
 # Descriptors above stderr (e.g. the lock of `flock LOCK make check`) are not
 # the tests' to hold: a daemon a test starts must not keep them open.
 for fd in 3 4 5 6 7 8 9; do
