@@ -20,6 +20,8 @@ systemd-socket-activate -l "127.0.0.1:$port" "$BUILD/shanhaid" -c "$c" \
 DPID=$!
 PIDS="$PIDS $DPID"
 base=https://127.0.0.1:$port
+# Connect only once it listens: a refused connection fails curl at once.
+wait_log "Listening on 127.0.0.1:$port"
 as none "$base/healthz" --max-time 20 | tail -1 | grep -qx 200 ||
     fail "no answer on the socket systemd bound"
 wait_log "listen: serving on the 1 socket systemd passed; 'listen' is not used"
