@@ -440,8 +440,10 @@ http_reply(struct http_req *r, int status, const char *ctype,
 	req_free(r);
 }
 
-void
-http_reply_json(struct http_req *r, int status, const json_t *j)
+/* Answers j as one compact JSON line of content type ctype. */
+static void
+reply_json_as(struct http_req *r, int status, const char *ctype,
+    const json_t *j)
 {
 	struct evbuffer *buf = evbuffer_new();
 	char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -455,8 +457,14 @@ http_reply_json(struct http_req *r, int status, const json_t *j)
 	}
 	evbuffer_add_printf(buf, "%s\n", text);
 	free(text);
-	http_reply(r, status, "application/json", buf);
+	http_reply(r, status, ctype, buf);
 	evbuffer_free(buf);
+}
+
+void
+http_reply_json(struct http_req *r, int status, const json_t *j)
+{
+	reply_json_as(r, status, "application/json", j);
 }
 
 /*
@@ -521,22 +529,8 @@ http_problem(struct http_req *r, int status, const char *field,
 		http_reply(r, 500, NULL, NULL);
 		return;
 	}
-	{
-		struct evbuffer *buf = evbuffer_new();
-		char *text = json_dumps(j, JSON_COMPACT);
-		json_decref(j);
-		if (buf == NULL || text == NULL) {
-			free(text);
-			if (buf != NULL)
-				evbuffer_free(buf);
-			http_reply(r, 500, NULL, NULL);
-			return;
-		}
-		evbuffer_add_printf(buf, "%s\n", text);
-		free(text);
-		http_reply(r, status, "application/problem+json", buf);
-		evbuffer_free(buf);
-	}
+	reply_json_as(r, status, "application/problem+json", j);
+	json_decref(j);
 }
 
 /*
