@@ -22,6 +22,7 @@
 
 #include "shanhai/client.h"
 #include "shanhai/tls.h"
+#include "shanhai/version.h"
 
 #define CLIENT_TIMEOUT	60		/* seconds without progress */
 #define HEADER_MAX	65536
@@ -31,6 +32,7 @@ struct client {
 	char		 host[256];	/* without brackets */
 	char		 port[8];
 	char		 hostport[272];	/* for the Host header */
+	char		 path[1024];	/* the URL's path, no trailing '/' */
 	SSL_CTX		*ctx;
 	SSL		*ssl;
 	int		 fd;
@@ -51,16 +53,18 @@ tls_err(char *err, size_t errlen, const char *what)
 	ERR_clear_error();
 }
 
+/*
+ * https://HOST[:PORT][/PATH]: HOST a name, an IPv4 address or "[v6]"; the
+ * path is kept without its trailing slashes.
+ */
 static int
 parse_url(struct client *c, const char *url, char *err, size_t errlen)
 {
 	const char *p, *end;
 	size_t n;
 
-	if (strncmp(url, "https://", 8) != 0) {
-		snprintf(err, errlen, "%s: not an https:// URL", url);
-		return -1;
-	}
+	if (strncasecmp(url, "https://", 8) != 0)
+		goto bad;
 	p = url + 8;
 	if (*p == '[') {
 		if ((end = strchr(p, ']')) == NULL)
@@ -76,23 +80,30 @@ parse_url(struct client *c, const char *url, char *err, size_t errlen)
 		goto bad;
 	memcpy(c->host, p, n);
 	c->host[n] = '\0';
+	snprintf(c->port, sizeof(c->port), "443");
 	if (*end == ':') {
-		n = strcspn(end + 1, "/");
-		if (n == 0 || n >= sizeof(c->port) ||
-		    strspn(end + 1, "0123456789") < n)
+		n = strspn(end + 1, "0123456789");
+		if (n == 0 || n > 5)
 			goto bad;
 		memcpy(c->port, end + 1, n);
 		c->port[n] = '\0';
-	} else if (*end == '/' || *end == '\0')
-		snprintf(c->port, sizeof(c->port), "443");
-	else
+		end += 1 + n;
+	}
+	if (*end != '\0' && *end != '/')
 		goto bad;
+	n = strlen(end);
+	while (n > 0 && end[n - 1] == '/')
+		n--;
+	if (n >= sizeof(c->path))
+		goto bad;
+	memcpy(c->path, end, n);
+	c->path[n] = '\0';
 	snprintf(c->hostport, sizeof(c->hostport), "%s%s%s:%s",
 	    strchr(c->host, ':') ? "[" : "", c->host,
 	    strchr(c->host, ':') ? "]" : "", c->port);
 	return 0;
 bad:
-	snprintf(err, errlen, "%s: expected https://host:port", url);
+	snprintf(err, errlen, "%s: not https://HOST[:PORT][/PATH]", url);
 	return -1;
 }
 
@@ -402,8 +413,8 @@ client_request(struct client *c, const char *method, const char *path,
 
 	memset(resp, 0, sizeof(*resp));
 	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n"
-	    "User-Agent: shanhai\r\nAccept: */*\r\n", method, path,
-	    c->hostport);
+	    "User-Agent: shanhai/%s\r\nAccept: */*\r\n", method, path,
+	    c->hostport, SHANHAI_VERSION);
 	if (body != NULL)
 		n += snprintf(head + n, sizeof(head) - (size_t)n,
 		    "Content-Type: %s\r\nContent-Length: %zu\r\n",
@@ -419,9 +430,15 @@ client_request(struct client *c, const char *method, const char *path,
 
 		if (c->ssl == NULL && connect_tls(c, err, errlen) != 0)
 			return -1;
+		/*
+		 * A server may answer before it has read the whole body (413)
+		 * and close: its answer is still worth reading.
+		 */
 		if (write_all(c, head, (size_t)n) == 0 &&
 		    (body == NULL || write_all(c, body, len) == 0))
 			rc = read_response(c, resp, &keep);
+		else if ((rc = read_response(c, resp, &keep)) == 0)
+			keep = 0;
 		else
 			rc = -2;
 		if (rc == 0)
@@ -451,12 +468,30 @@ client_resp_free(struct client_resp *resp)
 	resp->len = 0;
 }
 
+const char *
+client_get0_path(const struct client *c)
+{
+	return c->path;
+}
+
+int
+client_resp_detail(const struct client_resp *resp, char *buf, size_t len)
+{
+	json_t *j = json_loadb(resp->body ? resp->body : "", resp->len, 0,
+	    NULL);
+	const char *detail = json_string_value(json_object_get(j, "detail"));
+	int rc = detail != NULL ? 0 : -1;
+
+	snprintf(buf, len, "%s", detail ? detail : "");
+	json_decref(j);
+	return rc;
+}
+
 int
 client_get(struct client *c, const char *path, struct client_resp *resp,
     char *err, size_t errlen)
 {
-	json_t *j;
-	const char *detail = NULL;
+	char detail[512];
 
 	if (client_request(c, "GET", path, NULL, NULL, 0, resp, err,
 	    errlen) != 0)
@@ -464,12 +499,9 @@ client_get(struct client *c, const char *path, struct client_resp *resp,
 	if (resp->status == 200)
 		return 0;
 	/* A problem+json answer says why; show its detail. */
-	j = json_loadb(resp->body, resp->len, 0, NULL);
-	if (j != NULL)
-		detail = json_string_value(json_object_get(j, "detail"));
 	snprintf(err, errlen, "GET %s: %d%s%s", path, resp->status,
-	    detail ? ": " : "", detail ? detail : "");
-	json_decref(j);
+	    client_resp_detail(resp, detail, sizeof(detail)) == 0 ? ": " : "",
+	    detail);
 	client_resp_free(resp);
 	return -1;
 }

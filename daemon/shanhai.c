@@ -1,6 +1,7 @@
 /*
  * shanhai: the tool for people. Thin: it finds the verb and hands over argv.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +53,8 @@ cmd_version(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	/* A server closing while a verb sends is an error, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return CMD_USAGE;

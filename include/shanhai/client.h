@@ -3,6 +3,7 @@
  * blocking keep-alive connection, TLS 1.3 with a client certificate through
  * tls_client_ctx_new(), the server's name checked against the URL's host.
  * Plain HTTP/1.1: Content-Length, chunked, or read-to-close answers.
+ * Every verb that talks to the daemon (submit, status, statement) uses it.
  */
 #ifndef SHANHAI_CLIENT_H
 #define SHANHAI_CLIENT_H
@@ -20,15 +21,20 @@ struct client_resp {
 };
 
 /*
- * A client of url ("https://host:port", host a name, an IPv4 address or
- * "[v6]"; a path after it is ignored), trusting cacert for the server and
- * presenting cert and key (PEM files; cert NULL: no client certificate).
- * Connects lazily. NULL with the reason in err.
+ * A client of url ("https://HOST[:PORT][/PATH]", HOST a name, an IPv4
+ * address or "[v6]", PORT 443 when absent), trusting cacert for the server
+ * and presenting cert and key (PEM files; cert NULL: no client
+ * certificate). Connects lazily. NULL with the reason in err.
  */
 struct client	*client_new(const char *url, const char *cert, const char *key,
 		    const char *cacert, char *err, size_t errlen)
 		    __attribute__((warn_unused_result));
 void		 client_free(struct client *c);
+/*
+ * The URL's path without trailing slashes ("" for none): requests name
+ * their own paths, and a verb that serves under a prefix adds it.
+ */
+const char	*client_get0_path(const struct client *c);
 
 /*
  * Sends one request (body NULL for none) and reads the whole answer into
@@ -42,6 +48,12 @@ int		 client_request(struct client *c, const char *method,
 		    size_t len, struct client_resp *resp, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
 void		 client_resp_free(struct client_resp *resp);
+/*
+ * The `detail` of a problem+json answer into buf (len bytes): 0, or -1
+ * with buf empty when the body is not a problem with a detail.
+ */
+int		 client_resp_detail(const struct client_resp *resp, char *buf,
+		    size_t len);
 
 /*
  * GET path, wanting 200: the body in *resp. Any other status is -1 with

@@ -72,6 +72,24 @@ out=$(post yuhang "$T/r2.json"); expect 200 "$out" "identical resubmission"
     fail "submit again: $(cat "$T/submit.err")"
 cmp -s "$T/again.json" "$T/r1.receipt.json" || fail "shanhai submit: second receipt differs"
 grep -q 'already accepted (200)' "$T/submit.err" || fail "submit again: $(cat "$T/submit.err")"
+# `shanhai submit`: a URL ending in /v1/reports, a refusal (exit 1, the
+# problem's detail), a server that is not there and a bad URL (exit 2).
+sub() {	# sub EXPECTED-EXIT BUREAU URL FILE
+	set +e
+	"$BUILD/shanhai" submit --url "$3" --cert "$T/pki/$2.crt" --key "$T/pki/$2.key" \
+	    --cacert "$T/pki/ca.crt" --out "$T/sub.json" "$4" >/dev/null 2>"$T/submit.err"
+	rc=$?
+	set -e
+	[ $rc = "$1" ] || fail "submit $3 as $2: exit $rc, not $1: $(cat "$T/submit.err")"
+}
+sub 0 yuhang "$base/v1/reports/" "$T/r1.json"
+cmp -s "$T/sub.json" "$T/r1.receipt.json" || fail "submit to .../v1/reports: receipt differs"
+sub 1 kecheng "$base" "$T/r1.json"
+grep -q '^shanhai submit: refused (403): role: ' "$T/submit.err" || fail "submit refused: $(cat "$T/submit.err")"
+sub 2 yuhang "https://127.0.0.1:$(free_port)" "$T/r1.json"
+grep -q 'connect 127.0.0.1:[0-9]*: Connection refused' "$T/submit.err" || fail "submit to nobody: $(cat "$T/submit.err")"
+sub 2 yuhang "http://127.0.0.1:$port" "$T/r1.json"
+grep -q 'not https://HOST\[:PORT\]\[/PATH\]' "$T/submit.err" || fail "submit http://: $(cat "$T/submit.err")"
 
 # The refusals of SPEC 7, each problem+json naming the field.
 hdr=$T/headers
