@@ -12,7 +12,8 @@
  *   fixture sign --key FILE [--key FILE] --origin O [--size N] LEDGER
  *	the signed checkpoint of the first N entries (all by default).
  *   fixture receipt --key FILE [...] --origin O --index I [--size N] LEDGER
- *	the SPEC 7 receipt of the report entry I against that checkpoint.
+ *	the SPEC 7 receipt of the report entry I against that checkpoint,
+ *	the entry in its proof's extra line as the daemon writes it.
  *   fixture consistency --from A [--size N] LEDGER
  *	{"from":A,"to":N,"hashes":[...]} as GET /v1/ledger/proof/consistency.
  *   fixture inclusion --index I [--size N] LEDGER
@@ -253,9 +254,10 @@ receipt(const char *path, uint64_t index, uint64_t size,
     unsigned char (*leaves)[MERKLE_HASH_SIZE], const char *cp, size_t cplen)
 {
 	unsigned char p[MERKLE_MAX_PROOF][MERKLE_HASH_SIZE];
-	char *proof, *line = NULL, sha[CANON_HASH_BUFSZ] = "";
-	size_t plen, cap = 0;
+	char *proof, *line = NULL, *entry = NULL, sha[CANON_HASH_BUFSZ] = "";
+	size_t plen, cap = 0, elen = 0;
 	uint64_t i = 0;
+	ssize_t len;
 	json_t *r, *entries = json_array();
 	FILE *f;
 
@@ -263,23 +265,30 @@ receipt(const char *path, uint64_t index, uint64_t size,
 	    size, index, size, p, &plen) < 0) {
 		fprintf(stderr, "shanhai fixture: no entry %" PRIu64 "\n",
 		    index);
+		json_decref(entries);
 		return CMD_USAGE;
 	}
+	/* The report entry, as hashed, is the proof's extra data. */
 	if ((f = fopen(path, "r")) != NULL) {
-		while (getline(&line, &cap, f) != -1)
+		while ((len = getline(&line, &cap, f)) != -1)
 			if (i++ == index) {
 				json_t *e = json_loads(line, 0, NULL);
 				snprintf(sha, sizeof(sha), "%s", json_string_value(
 				    json_object_get(e, "sha256")) ?: "");
 				json_decref(e);
+				elen = (size_t)len - (line[len - 1] == '\n');
+				entry = line;
 				break;
 			}
 		fclose(f);
 	}
-	free(line);
-	if (note_proof_format(index, (const unsigned char (*)[32])p, plen, cp,
-	    cplen, &proof) < 0)
+	if (note_proof_format(index, entry, elen,
+	    (const unsigned char (*)[32])p, plen, cp, cplen, &proof) < 0) {
+		free(line);
+		json_decref(entries);
 		return CMD_USAGE;
+	}
+	free(line);
 	const char *status = group_status(path, index, entries);
 	/* Entries past the checkpoint are not covered by its proof. */
 	while (json_array_size(entries) > 0 && (uint64_t)json_integer_value(

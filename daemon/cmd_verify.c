@@ -8,7 +8,12 @@
  *     engine, and every settlement, adjustment and dispute the ledger holds
  *     must be exactly what the engine gives (ignoring "time", and
  *     "submitter" on reports), none missing, none extra;
- *   with --receipt, the receipt's tlog-proof for its report entry;
+ *   with --receipt, the receipt's tlog-proof for its report entry: the
+ *     entry its proof carries as extra data (canonical, a report entry of
+ *     the receipt's report hash) is included at the receipt's index in the
+ *     proof's signed checkpoint; with --entries, it is also entry `index`
+ *     (a receipt without the entry needs --entries). Alone (no
+ *     --checkpoint), a bureau's check of its receipt;
  *   with --from and --proof, a consistency proof from an older checkpoint.
  *
  * Exit 0 when everything asked for verified, 1 when something did not (the
@@ -53,6 +58,7 @@ struct verify {
 	unsigned char		 rc_leaf[MERKLE_HASH_SIZE];
 	char			 rc_report[CANON_HASH_BUFSZ];
 	int			 rc_seen;
+	int			 rc_extra;	/* the proof carries the entry */
 	uint64_t		 nrules, nreports, nderived, nskipped;
 	char			 why[1024];	/* first failure */
 };
@@ -76,7 +82,9 @@ usage(void)
 	fprintf(stderr, "usage: shanhai verify --vkey FILE [--vkey FILE ...] "
 	    "--checkpoint FILE\n"
 	    "       [--entries FILE] [--receipt FILE] "
-	    "[--from OLDCHECKPOINT --proof FILE]\n");
+	    "[--from OLDCHECKPOINT --proof FILE]\n"
+	    "       shanhai verify --vkey FILE [--vkey FILE ...] "
+	    "--receipt FILE\n");
 	return CMD_USAGE;
 }
 
@@ -228,21 +236,112 @@ check_consistency(struct verify *v, const char *path)
 }
 
 /*
- * A receipt (SPEC 7): its tlog-proof's checkpoint must verify; the
- * inclusion itself is checked once the entries give the leaf.
+ * The inclusion of the receipt's leaf (the entry its proof carries, or
+ * entry `index` of the entries) in the proof's signed checkpoint.
  */
 static int
-load_receipt(struct verify *v, const char *path)
+finish_receipt(struct verify *v, const char *path)
+{
+	char err[512];
+	const char *proof = json_string_value(json_object_get(v->receipt,
+	    "proof"));
+
+	if (!v->rc_extra && !v->rc_seen)
+		return fail(v, "%s: entry %" PRIu64 " is not in the entries",
+		    path, v->rc_index);
+	if (note_proof_verify(proof, strlen(proof), v->rc_leaf, v->vs, v->nvs,
+	    NULL, NULL, NULL, err, sizeof(err)) < 0)
+		return fail(v, "%s: %s", path, err);
+	return 0;
+}
+
+/*
+ * The report entry a receipt's proof carries (extra[0..len)): canonical,
+ * a `report` entry with the members the daemon writes, whose report hashes
+ * to its sha256, which is the receipt's report.
+ */
+static int
+check_receipt_entry(struct verify *v, const char *path, const char *extra,
+    size_t len)
+{
+	char err[512], sha[CANON_HASH_BUFSZ], *rep;
+	const char *key, *want_sha, *type;
+	size_t rlen;
+	json_t *e, *val;
+	int rc = 0;
+
+	if (canon_check(extra, len, err, sizeof(err)) < 0)
+		return fail(v, "%s: proof: extra data: not a canonical entry: %s",
+		    path, err);
+	if ((e = canon_parse(extra, len, err, sizeof(err))) == NULL)
+		return fail(v, "%s: proof: extra data: %s", path, err);
+	if (!json_is_object(e)) {
+		json_decref(e);
+		return fail(v, "%s: proof: extra data: not a JSON object", path);
+	}
+	json_object_foreach(e, key, val) {
+		int known = strcmp(key, "report") == 0 ? json_is_object(val) :
+		    (strcmp(key, "sha256") == 0 || strcmp(key, "submitter") == 0 ||
+		    strcmp(key, "time") == 0 || strcmp(key, "type") == 0) &&
+		    json_is_string(val);
+
+		if (!known) {
+			rc = fail(v, "%s: proof: extra data: member \"%s\" is "
+			    "not one of a report entry", path, key);
+			goto done;
+		}
+	}
+	type = json_string_value(json_object_get(e, "type"));
+	want_sha = json_string_value(json_object_get(e, "sha256"));
+	if (type == NULL || strcmp(type, "report") != 0 || want_sha == NULL ||
+	    json_object_get(e, "time") == NULL ||
+	    json_object_get(e, "report") == NULL) {
+		rc = fail(v, "%s: proof: extra data: not a report entry "
+		    "{report, sha256, time, type}", path);
+		goto done;
+	}
+	if ((rep = canon_dump(json_object_get(e, "report"), &rlen, err,
+	    sizeof(err))) == NULL) {
+		rc = fail(v, "%s: proof: extra data: report: %s", path, err);
+		goto done;
+	}
+	canon_sha256_hex(rep, rlen, sha);
+	free(rep);
+	if (strcmp(sha, want_sha) != 0)
+		rc = fail(v, "%s: proof: extra data: the report hashes to %s, "
+		    "not to its sha256 %s", path, sha, want_sha);
+	else if (strcmp(want_sha, v->rc_report) != 0)
+		rc = fail(v, "%s: proof: extra data: the entry of report %s, "
+		    "not of the receipt's report %s", path, want_sha,
+		    v->rc_report);
+done:
+	json_decref(e);
+	return rc;
+}
+
+/*
+ * A receipt (SPEC 7): its tlog-proof's checkpoint must verify, and the
+ * entry its proof carries, if any, must be the receipt's report entry and
+ * included at its index. Without that entry, the inclusion is checked once
+ * the entries give the leaf. With a checkpoint under audit (have_cp), the
+ * receipt's must be of the same log and no newer. 0, -1 not verified
+ * (v->why), -2 usage or I/O.
+ */
+static int
+load_receipt(struct verify *v, const char *path, int have_cp,
+    int have_entries)
 {
 	json_error_t je;
-	json_t *entries;
+	json_t *entries, *e;
 	const char *report, *status, *proof;
 	json_int_t index;
 	char err[512];
 	unsigned char hashes[NOTE_MAX_PROOF][NOTE_HASH_SIZE];
+	unsigned char *extra = NULL;
 	const char *cp;
-	size_t n, cplen;
+	size_t n, cplen, xlen, i;
 	char *origin;
+	int rc;
 
 	if ((v->receipt = json_load_file(path, JSON_REJECT_DUPLICATES,
 	    &je)) == NULL) {
@@ -256,23 +355,47 @@ load_receipt(struct verify *v, const char *path)
 		return fail(v, "%s: not a receipt {report, index, entries, "
 		    "status, proof}", path);
 	snprintf(v->rc_report, sizeof(v->rc_report), "%s", report);
-	if (note_proof_parse(proof, strlen(proof), &v->rc_index, hashes, &n,
-	    &cp, &cplen, err, sizeof(err)) < 0)
+	if (note_proof_parse(proof, strlen(proof), &v->rc_index, &extra, &xlen,
+	    hashes, &n, &cp, &cplen, err, sizeof(err)) < 0)
 		return fail(v, "%s: proof: %s", path, err);
-	if (v->rc_index != (uint64_t)index)
+	if (extra == NULL && !have_entries) {
+		fprintf(stderr, "shanhai verify: %s: its proof does not carry "
+		    "the report entry (a receipt from an older shanhaid): "
+		    "--receipt needs --entries\n", path);
+		return -2;
+	}
+	if (v->rc_index != (uint64_t)index) {
+		free(extra);
 		return fail(v, "%s: the proof is for entry %" PRIu64 ", the "
 		    "receipt for entry %" PRId64, path, v->rc_index,
 		    (int64_t)index);
+	}
+	if (extra != NULL) {
+		v->rc_extra = 1;
+		rc = check_receipt_entry(v, path, (const char *)extra, xlen);
+		merkle_hash_leaf(extra, xlen, v->rc_leaf);
+		free(extra);
+		if (rc < 0)
+			return rc;
+	}
 	if (note_checkpoint_open(cp, cplen, v->vs, v->nvs, &origin,
 	    &v->rc_size, v->rc_root, err, sizeof(err)) < 0)
 		return fail(v, "%s: proof: %s", path, err);
+	rc = have_cp && strcmp(origin, v->cp.origin) != 0 ? fail(v, "%s: its "
+	    "checkpoint is of the log %s, not %s", path, origin,
+	    v->cp.origin) : 0;
 	free(origin);
-	if (v->rc_size > v->cp.size)
+	if (rc < 0)
+		return rc;
+	if (have_cp && v->rc_size > v->cp.size)
 		return fail(v, "%s: its checkpoint (size %" PRIu64 ") is newer "
 		    "than the one under audit (size %" PRIu64 "); audit a newer "
 		    "one", path, v->rc_size, v->cp.size);
-	size_t i;
-	json_t *e;
+	if (have_cp && v->rc_size == v->cp.size &&
+	    memcmp(v->rc_root, v->cp.root, MERKLE_HASH_SIZE) != 0)
+		return fail(v, "%s: its checkpoint has another root than the "
+		    "one under audit for the same size %" PRIu64, path,
+		    v->rc_size);
 	json_array_foreach(entries, i, e) {
 		if (!json_is_integer(e) || json_integer_value(e) < 0 ||
 		    (uint64_t)json_integer_value(e) >= v->rc_size ||
@@ -281,23 +404,7 @@ load_receipt(struct verify *v, const char *path)
 			    "proof's checkpoint (size %" PRIu64 ") covers, "
 			    "starting at the report", path, i, v->rc_size);
 	}
-	return 0;
-}
-
-static int
-finish_receipt(struct verify *v, const char *path)
-{
-	char err[512];
-	const char *proof = json_string_value(json_object_get(v->receipt,
-	    "proof"));
-
-	if (!v->rc_seen)
-		return fail(v, "%s: entry %" PRIu64 " is not in the entries",
-		    path, v->rc_index);
-	if (note_proof_verify(proof, strlen(proof), v->rc_leaf, v->vs, v->nvs,
-	    NULL, NULL, NULL, err, sizeof(err)) < 0)
-		return fail(v, "%s: %s", path, err);
-	return 0;
+	return v->rc_extra ? finish_receipt(v, path) : 0;
 }
 
 static const char *
@@ -371,6 +478,10 @@ check_entries(struct verify *v, const char *path)
 			    sizeof(err));
 			const char *sha = json_string_value(json_object_get(e,
 			    "sha256"));
+			if (v->rc_extra && memcmp(v->rc_leaf, leaf,
+			    MERKLE_HASH_SIZE) != 0)
+				own_fail(&own, i, "entry %" PRIu64 ": not the "
+				    "entry that the receipt's proof carries", i);
 			memcpy(v->rc_leaf, leaf, MERKLE_HASH_SIZE);
 			v->rc_seen = 1;
 			if (strcmp(type_of(e), "report") != 0 || sha == NULL ||
@@ -478,21 +589,19 @@ cmd_verify(int argc, char **argv)
 		default: return usage();
 		}
 	}
-	if (optind != argc || nvk == 0 || cpath == NULL ||
+	/* A receipt alone is checked against its own checkpoint. */
+	if (optind != argc || nvk == 0 || (cpath == NULL &&
+	    (rpath == NULL || epath != NULL || fpath != NULL)) ||
 	    (fpath == NULL) != (ppath == NULL))
 		return usage();
-	if (rpath != NULL && epath == NULL) {
-		fprintf(stderr, "shanhai verify: --receipt needs --entries: "
-		    "the report entry is the proof's leaf\n");
-		return CMD_USAGE;
-	}
 	memset(&v, 0, sizeof(v));
 	for (size_t i = 0; i < nvk; i++)
 		if (load_vkeys(&v, vkeys[i]) < 0) {
 			verify_free(&v);
 			return CMD_USAGE;
 		}
-	rc = load_checkpoint(&v, cpath, &v.cp);
+	if (cpath != NULL)
+		rc = load_checkpoint(&v, cpath, &v.cp);
 	if (rc == 0 && fpath != NULL) {
 		if ((rc = load_checkpoint(&v, fpath, &v.old)) == 0) {
 			v.have_old = 1;
@@ -500,10 +609,10 @@ cmd_verify(int argc, char **argv)
 		}
 	}
 	if (rc == 0 && rpath != NULL)
-		rc = load_receipt(&v, rpath);
+		rc = load_receipt(&v, rpath, cpath != NULL, epath != NULL);
 	if (rc == 0 && epath != NULL)
 		rc = check_entries(&v, epath);
-	if (rc == 0 && rpath != NULL)
+	if (rc == 0 && rpath != NULL && !v.rc_extra)
 		rc = finish_receipt(&v, rpath);
 	if (rc == -2) {
 		verify_free(&v);
@@ -514,8 +623,9 @@ cmd_verify(int argc, char **argv)
 		verify_free(&v);
 		return CMD_FAILED;
 	}
-	printf("checkpoint %s size %" PRIu64 ": signature verified\n",
-	    v.cp.origin, v.cp.size);
+	if (cpath != NULL)
+		printf("checkpoint %s size %" PRIu64 ": signature verified\n",
+		    v.cp.origin, v.cp.size);
 	if (fpath != NULL)
 		printf("consistent with the checkpoint of size %" PRIu64 "\n",
 		    v.old.size);

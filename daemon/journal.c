@@ -492,11 +492,13 @@ cache_get(void *ctx, unsigned level, uint64_t index,
 
 /*
  * The receipt of SPEC 7 for report row r against the signed checkpoint cp
- * (of size r->checkpoint), into a malloc'd JSON text. Writer thread.
+ * (of size r->checkpoint), into a malloc'd JSON text: the proof carries the
+ * report entry (entry[0..elen), as hashed) as its extra data, so that it
+ * verifies without the ledger. Writer thread.
  */
 static int
 build_receipt(struct journal *j, const struct store_report *r, const char *cp,
-    char **out, size_t *outlen)
+    const char *entry, size_t elen, char **out, size_t *outlen)
 {
 	unsigned char hashes[MERKLE_MAX_PROOF][MERKLE_HASH_SIZE];
 	size_t n;
@@ -507,8 +509,9 @@ build_receipt(struct journal *j, const struct store_report *r, const char *cp,
 	if (merkle_inclusion_proof(r->index, r->checkpoint, cache_get, j,
 	    hashes, &n) < 0 || n > NOTE_MAX_PROOF)
 		return -1;
-	if (note_proof_format(r->index, (const unsigned char (*)[NOTE_HASH_SIZE])
-	    hashes, n, cp, strlen(cp), &proof) < 0)
+	if (note_proof_format(r->index, entry, elen,
+	    (const unsigned char (*)[NOTE_HASH_SIZE])hashes, n, cp, strlen(cp),
+	    &proof) < 0)
 		return -1;
 	if ((o = json_object()) == NULL || (ents = json_array()) == NULL) {
 		json_decref(o);
@@ -654,8 +657,9 @@ answer_group(struct journal *j, struct group *g)
 {
 	for (size_t i = 0; i < g->nitems; i++) {
 		struct item *it = &g->items[i];
-		char *cp = NULL;
-		const char *note;
+		char *cp = NULL, *stored = NULL;
+		const char *note, *entry;
+		size_t elen;
 
 		if (it->kind == ITEM_RULES)
 			continue;
@@ -666,8 +670,14 @@ answer_group(struct journal *j, struct group *g)
 			it->code = 200;
 			memcpy(sha, it->rep.sha256, sizeof(sha));
 			if (store_report_at(j->wr, it->rep.index, &it->rep) < 0 ||
-			    strcmp(sha, it->rep.sha256) != 0)
+			    strcmp(sha, it->rep.sha256) != 0 ||
+			    store_entry(j->wr, it->rep.index, &stored,
+			    &elen) < 0)
 				goto fail;
+			entry = stored;
+		} else {
+			entry = g->entries[it->rep.index - g->first].body;
+			elen = g->entries[it->rep.index - g->first].len;
 		}
 		if (it->rep.checkpoint == j->cp_size)
 			note = j->cp_note;
@@ -675,13 +685,15 @@ answer_group(struct journal *j, struct group *g)
 			note = cp;
 		else
 			goto fail;
-		if (build_receipt(j, &it->rep, note, &it->text,
+		if (build_receipt(j, &it->rep, note, entry, elen, &it->text,
 		    &it->textlen) < 0)
 			goto fail;
 		free(cp);
+		free(stored);
 		continue;
 fail:
 		free(cp);
+		free(stored);
 		it->code = 500;
 		if ((it->text = strdup("receipt: cannot be built from the"
 		    " store")) != NULL)

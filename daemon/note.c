@@ -909,20 +909,30 @@ note_checkpoint_open(const char *msg, size_t len,
 /* tlog-proof. */
 
 int
-note_proof_format(uint64_t index, const unsigned char hashes[][NOTE_HASH_SIZE],
-    size_t nhashes, const char *checkpoint, size_t cplen, char **out)
+note_proof_format(uint64_t index, const void *extra, size_t extralen,
+    const unsigned char hashes[][NOTE_HASH_SIZE], size_t nhashes,
+    const char *checkpoint, size_t cplen, char **out)
 {
-	size_t cap = strlen(PROOF_HEADER) + 32 + nhashes * 46 + 1 + cplen + 1;
-	char *buf = malloc(cap);
-	size_t n;
+	size_t xl = extralen > 0 ? 6 + 4 * ((extralen + 2) / 3) + 1 : 0;
+	size_t cap, n;
+	char *buf;
 
 	*out = NULL;
-	if (buf == NULL || nhashes > NOTE_MAX_PROOF) {
-		free(buf);
+	if (nhashes > NOTE_MAX_PROOF || extralen > NOTE_MAX_EXTRA)
+		return NOTE_EFORMAT;
+	cap = strlen(PROOF_HEADER) + xl + 32 + nhashes * 46 + 1 + cplen + 1;
+	if ((buf = malloc(cap)) == NULL)
 		return NOTE_ESYS;
+	n = strlen(PROOF_HEADER);
+	memcpy(buf, PROOF_HEADER, n);
+	if (extralen > 0) {
+		memcpy(buf + n, "extra ", 6);
+		n += 6;
+		n += (size_t)EVP_EncodeBlock((unsigned char *)buf + n, extra,
+		    (int)extralen);
+		buf[n++] = '\n';
 	}
-	n = (size_t)snprintf(buf, cap, PROOF_HEADER "index %" PRIu64 "\n",
-	    index);
+	n += (size_t)snprintf(buf + n, cap - n, "index %" PRIu64 "\n", index);
 	for (size_t i = 0; i < nhashes; i++) {
 		EVP_EncodeBlock((unsigned char *)buf + n, hashes[i],
 		    NOTE_HASH_SIZE);
@@ -938,15 +948,22 @@ note_proof_format(uint64_t index, const unsigned char hashes[][NOTE_HASH_SIZE],
 
 int
 note_proof_parse(const char *text, size_t len, uint64_t *index,
+    unsigned char **extra, size_t *extralen,
     unsigned char hashes[][NOTE_HASH_SIZE], size_t *nhashes,
     const char **checkpoint, size_t *cplen, char *err, size_t errlen)
 {
 	const char *p = text, *stop = text + len, *end;
 	size_t hl = strlen(PROOF_HEADER);
+	unsigned char *x = NULL;
+	size_t xlen = 0;
 
 	*nhashes = 0;
 	*checkpoint = NULL;
 	*cplen = 0;
+	if (extra != NULL) {
+		*extra = NULL;
+		*extralen = 0;
+	}
 	if (len < hl || memcmp(text, PROOF_HEADER, hl) != 0) {
 		seterr(err, errlen, "tlog-proof: first line is not "
 		    "c2sp.org/tlog-proof@v1");
@@ -955,17 +972,32 @@ note_proof_parse(const char *text, size_t len, uint64_t *index,
 	p += hl;
 	if ((end = memchr(p, '\n', (size_t)(stop - p))) == NULL)
 		goto truncated;
-	if ((size_t)(end - p) > 6 && memcmp(p, "extra ", 6) == 0) {
+	if ((size_t)(end - p) >= 6 && memcmp(p, "extra ", 6) == 0) {
 		size_t el = (size_t)(end - p) - 6;
-		unsigned char *tmp = malloc(el);
-		long dl = tmp == NULL ? -1 :
-		    note_b64_decode(p + 6, el, tmp, el);
-		free(tmp);
-		if (dl < 0) {
+		long dl;
+
+		if (el == 0) {
+			seterr(err, errlen, "tlog-proof: empty extra line (it "
+			    "is left out when there is no extra data)");
+			return NOTE_EFORMAT;
+		}
+		if (el / 4 * 3 > NOTE_MAX_EXTRA) {
+			seterr(err, errlen, "tlog-proof: extra data longer "
+			    "than %d bytes", NOTE_MAX_EXTRA);
+			return NOTE_EFORMAT;
+		}
+		if ((x = malloc(el + 1)) == NULL) {
+			seterr(err, errlen, "out of memory");
+			return NOTE_ESYS;
+		}
+		if ((dl = note_b64_decode(p + 6, el, x, el)) <= 0) {
+			free(x);
 			seterr(err, errlen, "tlog-proof: extra data is not "
 			    "canonical base64");
 			return NOTE_EFORMAT;
 		}
+		xlen = (size_t)dl;
+		x[xlen] = '\0';
 		p = end + 1;
 		if ((end = memchr(p, '\n', (size_t)(stop - p))) == NULL)
 			goto truncated;
@@ -973,7 +1005,7 @@ note_proof_parse(const char *text, size_t len, uint64_t *index,
 	if ((size_t)(end - p) < 7 || memcmp(p, "index ", 6) != 0 ||
 	    parse_u64(p + 6, (size_t)(end - p) - 6, index) < 0) {
 		seterr(err, errlen, "tlog-proof: no valid index line");
-		return NOTE_EFORMAT;
+		goto bad;
 	}
 	p = end + 1;
 	for (;;) {
@@ -986,13 +1018,13 @@ note_proof_parse(const char *text, size_t len, uint64_t *index,
 		if (*nhashes == NOTE_MAX_PROOF) {
 			seterr(err, errlen, "tlog-proof: more than %d hashes",
 			    NOTE_MAX_PROOF);
-			return NOTE_EFORMAT;
+			goto bad;
 		}
 		if (note_b64_decode(p, (size_t)(end - p), buf, sizeof(buf)) !=
 		    NOTE_HASH_SIZE) {
 			seterr(err, errlen, "tlog-proof: hash line %zu is not "
 			    "canonical base64 of 32 bytes", *nhashes + 1);
-			return NOTE_EFORMAT;
+			goto bad;
 		}
 		memcpy(hashes[(*nhashes)++], buf, NOTE_HASH_SIZE);
 		p = end + 1;
@@ -1001,9 +1033,19 @@ note_proof_parse(const char *text, size_t len, uint64_t *index,
 	*cplen = (size_t)(stop - *checkpoint);
 	if (*cplen == 0)
 		goto truncated;
+	if (extra != NULL) {
+		*extra = x;
+		*extralen = xlen;
+	} else
+		free(x);
 	return 0;
 truncated:
 	seterr(err, errlen, "tlog-proof: truncated");
+bad:
+	free(x);
+	*checkpoint = NULL;
+	*cplen = 0;
+	*nhashes = 0;
 	return NOTE_EFORMAT;
 }
 
@@ -1022,8 +1064,8 @@ note_proof_verify(const char *text, size_t len,
 	char *origin;
 	int rc;
 
-	if ((rc = note_proof_parse(text, len, &idx, hashes, &n, &cp, &cplen,
-	    err, errlen)) < 0)
+	if ((rc = note_proof_parse(text, len, &idx, NULL, NULL, hashes, &n, &cp,
+	    &cplen, err, errlen)) < 0)
 		return rc;
 	if ((rc = note_checkpoint_open(cp, cplen, vs, nvs, &origin, &sz, r,
 	    err, errlen)) < 0)

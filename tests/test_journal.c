@@ -247,6 +247,20 @@ check_receipt(struct fx *f, const char *receipt, const char *entries)
 	for (uint64_t i = 0; i < index; i++)
 		line = strchr(line, '\n') + 1;
 	merkle_hash_leaf(line, (size_t)(strchr(line, '\n') - line), leaf);
+	/* The proof carries the report entry, as hashed. */
+	{
+		unsigned char hashes[NOTE_MAX_PROOF][NOTE_HASH_SIZE], *extra;
+		const char *cp;
+		size_t n, cplen, xlen;
+
+		assert_int_equal(note_proof_parse(proof, strlen(proof), &got,
+		    &extra, &xlen, hashes, &n, &cp, &cplen, err, sizeof(err)),
+		    0);
+		assert_non_null(extra);
+		assert_int_equal(xlen, (size_t)(strchr(line, '\n') - line));
+		assert_memory_equal(extra, line, xlen);
+		free(extra);
+	}
 	if (note_proof_verify(proof, strlen(proof), leaf, &f->verifier, 1,
 	    &got, &size, NULL, err, sizeof(err)) < 0)
 		fail_msg("receipt proof: %s", err);

@@ -432,6 +432,8 @@ test_checkpoint_open_and_proof(void **state)
 	size_t cplen, plen, n;
 	uint64_t size, index;
 	const char *cpin;
+	unsigned char *extra;
+	size_t xlen;
 
 	for (int i = 0; i < 5; i++)
 		merkle_hash_leaf(&i, sizeof(i), leaves[i]);
@@ -467,12 +469,14 @@ test_checkpoint_open_and_proof(void **state)
 	/* tlog-proof of leaf 3. */
 	assert_int_equal(merkle_inclusion_proof_mem(leaves, 5, 3, 5, p, &plen),
 	    0);
-	assert_int_equal(note_proof_format(3, (const unsigned char (*)[32])p,
-	    plen, cp, cplen, &proof), 0);
+	assert_int_equal(note_proof_format(3, NULL, 0,
+	    (const unsigned char (*)[32])p, plen, cp, cplen, &proof), 0);
 	assert_int_equal(strncmp(proof, "c2sp.org/tlog-proof@v1\nindex 3\n",
 	    31), 0);
-	assert_int_equal(note_proof_parse(proof, strlen(proof), &index, hashes,
-	    &n, &cpin, &cplen, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(note_proof_parse(proof, strlen(proof), &index, &extra,
+	    &xlen, hashes, &n, &cpin, &cplen, errbuf, sizeof(errbuf)), 0);
+	assert_null(extra);
+	assert_int_equal(xlen, 0);
 	assert_int_equal(index, 3);
 	assert_int_equal(n, plen);
 	assert_memory_equal(hashes, p, n * 32);
@@ -496,6 +500,43 @@ test_checkpoint_open_and_proof(void **state)
 	    proof + strlen("c2sp.org/tlog-proof@v1\n"));
 	assert_int_equal(note_proof_verify(buf, strlen(buf), leaves[3], &v, 1,
 	    NULL, NULL, NULL, errbuf, sizeof(errbuf)), 0);
+	/* Extra data: written as the second line, read back exactly. */
+	char *px;
+	assert_int_equal(note_proof_format(3, "{\"a\":1}", 7,
+	    (const unsigned char (*)[32])p, plen, cp, cplen, &px), 0);
+	assert_int_equal(strncmp(px, "c2sp.org/tlog-proof@v1\n"
+	    "extra eyJhIjoxfQ==\nindex 3\n", 50), 0);
+	assert_int_equal(note_proof_parse(px, strlen(px), &index, &extra,
+	    &xlen, hashes, &n, &cpin, &cplen, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(xlen, 7);
+	assert_string_equal((char *)extra, "{\"a\":1}");
+	assert_int_equal(n, plen);
+	assert_string_equal(cpin, cp);
+	free(extra);
+	assert_int_equal(note_proof_verify(px, strlen(px), leaves[3], &v, 1,
+	    NULL, NULL, NULL, errbuf, sizeof(errbuf)), 0);
+	free(px);
+	/* Strictly: no empty extra, only canonical base64, only before index. */
+	static const char *const bad_extra[] = {
+		"c2sp.org/tlog-proof@v1\nextra \n%s",
+		"c2sp.org/tlog-proof@v1\nextra eyJhIjoxfQ\n%s",
+		"c2sp.org/tlog-proof@v1\nextra eyJhIjoxfR==\n%s",
+		"c2sp.org/tlog-proof@v1\nextra  eyJhIjoxfQ==\n%s",
+		"c2sp.org/tlog-proof@v1\nextra AAAA\nextra AAAA\n%s",
+	};
+	for (size_t k = 0; k < sizeof(bad_extra) / sizeof(bad_extra[0]); k++) {
+		snprintf(buf, sizeof(buf), bad_extra[k],
+		    proof + strlen("c2sp.org/tlog-proof@v1\n"));
+		extra = (unsigned char *)"untouched";
+		assert_int_equal(note_proof_parse(buf, strlen(buf), &index,
+		    &extra, &xlen, hashes, &n, &cpin, &cplen, errbuf,
+		    sizeof(errbuf)), NOTE_EFORMAT);
+		assert_null(extra);
+	}
+	snprintf(buf, sizeof(buf), "c2sp.org/tlog-proof@v1\nindex 3\n"
+	    "extra AAAA\n%s", strchr(proof + 24, '\n') + 1);
+	assert_int_equal(note_proof_verify(buf, strlen(buf), leaves[3], &v, 1,
+	    NULL, NULL, NULL, errbuf, sizeof(errbuf)), NOTE_EFORMAT);
 	snprintf(buf, sizeof(buf), "c2sp.org/tlog-proof@v2\n%s",
 	    proof + strlen("c2sp.org/tlog-proof@v1\n"));
 	assert_int_equal(note_proof_verify(buf, strlen(buf), leaves[3], &v, 1,

@@ -30,6 +30,8 @@
 /* At most this many signature lines and proof hashes are read. */
 #define NOTE_MAX_SIGS	32
 #define NOTE_MAX_PROOF	64
+/* At most this many bytes of extra data in a tlog-proof. */
+#define NOTE_MAX_EXTRA	(1 << 20)
 
 struct note_signer;
 struct note_verifier;
@@ -110,20 +112,28 @@ int	note_checkpoint_open(const char *msg, size_t len,
 	    char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
- * A tlog-proof: "c2sp.org/tlog-proof@v1", "index N", the inclusion hashes
- * (leaf's sibling first), a blank line, the signed checkpoint verbatim.
- * *out is NUL-terminated, to free.
+ * A tlog-proof: "c2sp.org/tlog-proof@v1", then "extra <base64>" when
+ * extralen > 0 (tlog-proof's optional opaque data: shanhai's receipts carry
+ * the proven entry there), "index N", the inclusion hashes (leaf's sibling
+ * first), a blank line, the signed checkpoint verbatim. *out is
+ * NUL-terminated, to free. NOTE_EFORMAT when there are more than
+ * NOTE_MAX_PROOF hashes or NOTE_MAX_EXTRA bytes of extra data.
  */
-int	note_proof_format(uint64_t index,
+int	note_proof_format(uint64_t index, const void *extra, size_t extralen,
 	    const unsigned char hashes[][NOTE_HASH_SIZE], size_t nhashes,
 	    const char *checkpoint, size_t cplen, char **out)
 	    __attribute__((warn_unused_result));
 
 /*
  * Parses a tlog-proof. hashes must hold NOTE_MAX_PROOF items. *checkpoint
- * points into text (not a copy). An `extra` line is checked and ignored.
+ * points into text (not a copy). The extra line, when present, must be
+ * canonical base64 of 1 to NOTE_MAX_EXTRA bytes; when extra is not NULL,
+ * *extra is the decoded data (malloc'd, NUL-terminated for convenience,
+ * *extralen bytes) or NULL when the proof has none. The extra data is not
+ * authenticated by the proof: the caller decides what it means.
  */
 int	note_proof_parse(const char *text, size_t len, uint64_t *index,
+	    unsigned char **extra, size_t *extralen,
 	    unsigned char hashes[][NOTE_HASH_SIZE], size_t *nhashes,
 	    const char **checkpoint, size_t *cplen, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));

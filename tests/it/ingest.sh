@@ -148,13 +148,15 @@ EOF
 # Each receipt names its report entry, and `shanhai verify` accepts all.
 for k in $(seq 1 "$n"); do
 	python3 - "$T/r$k.receipt.json" "$T/entries.jsonl" <<'EOF' || fail "receipt $k"
-import json, sys
+import base64, json, sys
 r = json.load(open(sys.argv[1]))
 entries = open(sys.argv[2]).read().splitlines()
 e = json.loads(entries[r["index"]])
 assert e["type"] == "report" and e["sha256"] == r["report"], (r, e)
 assert r["entries"] == list(range(r["index"], r["index"] + len(r["entries"])))
-assert r["proof"].startswith("c2sp.org/tlog-proof@v1\nindex %d\n" % r["index"])
+# The proof carries the report entry exactly as hashed.
+extra = base64.b64encode(entries[r["index"]].encode()).decode()
+assert r["proof"].startswith("c2sp.org/tlog-proof@v1\nextra %s\nindex %d\n" % (extra, r["index"]))
 assert r["status"] in ("waiting", "settled", "disputed")
 EOF
 done
@@ -163,6 +165,10 @@ done
 "$BUILD/shanhai" verify --vkey "$d/ledger.key.vkey" --checkpoint "$cp_file" \
     --entries "$T/entries.jsonl" --receipt "$T/r5.receipt.json" >"$T/verify.out" 2>&1 ||
     fail "shanhai verify --receipt: $(cat "$T/verify.out")"
+# A bureau checks its receipt alone: the key and the receipt.
+"$BUILD/shanhai" verify --vkey "$d/ledger.key.vkey" --receipt "$T/r5.receipt.json" \
+    >"$T/verify.out" 2>&1 || fail "shanhai verify --receipt alone: $(cat "$T/verify.out")"
+grep -q "included in the signed checkpoint" "$T/verify.out" || fail "receipt alone: $(cat "$T/verify.out")"
 
 # Ledger endpoints: who may read entries, ranges, proofs, periods.
 out=$(as yuhang "$base/v1/ledger/entries?start=0&end=1"); expect 403 "$out" "bureau reading entries"

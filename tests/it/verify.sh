@@ -144,30 +144,85 @@ expect 0 "entries 0..$((B - 1))" "$SH" verify --vkey k1.pem.vkey --checkpoint cp
 sign --size $((B + 1)) ledger.jsonl >cpB1
 expect 1 "entry $((B + 1)): missing" "$SH" verify --vkey k1.pem.vkey --checkpoint cpB1 --entries ledger.jsonl
 
-# Receipts: the report entry's tlog-proof against a signed checkpoint.
+# Receipts: the report entry's tlog-proof against a signed checkpoint; the
+# proof carries the entry as its extra data, so the receipt verifies alone.
 R=$(grep -n '"type":"report"' ledger.jsonl | sed -n 5p | cut -d: -f1)
 R=$((R - 1))
 "$SH" fixture receipt --key k1.pem --origin $ORIGIN --index $R ledger.jsonl >receipt.json
 expect 0 "is entry $R, included" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
 	--entries ledger.jsonl --receipt receipt.json
-expect 2 "needs --entries" "$SH" verify --vkey k1.pem.vkey --checkpoint cp --receipt receipt.json
+expect 0 "is entry $R, included" "$SH" verify --vkey k1.pem.vkey --receipt receipt.json
+expect 0 "is entry $R, included" "$SH" verify --vkey k1.pem.vkey --checkpoint cp --receipt receipt.json
+expect 1 "no signature by a known key" "$SH" verify --vkey k2.pem.vkey --receipt receipt.json
+expect 1 "newer than the one under audit" "$SH" verify --vkey k1.pem.vkey --checkpoint cpB \
+	--receipt receipt.json
+expect 2 usage "$SH" verify --vkey k1.pem.vkey --entries ledger.jsonl --receipt receipt.json
 sed "s/index $R/index $((R + 1))/" receipt.json >receipt-idx.json
 expect 1 "receipt" "$SH" verify --vkey k1.pem.vkey --checkpoint cp --entries ledger.jsonl \
 	--receipt receipt-idx.json
-python3 - <<'EOF'
-import json
-r = json.load(open("receipt.json"))
+expect 1 "the proof is for entry $((R + 1))" "$SH" verify --vkey k1.pem.vkey --receipt receipt-idx.json
+# mutate.py RECEIPT OUT WHAT: a receipt changed in one way.
+cat >mutate.py <<'EOF'
+import base64, json, sys
+r = json.load(open(sys.argv[1]))
 lines = r["proof"].split("\n")
-h = lines[2]
-lines[2] = ("A" if h[0] != "A" else "B") + h[1:]
+assert lines[1].startswith("extra ") and lines[2].startswith("index ")
+entry = json.loads(base64.b64decode(lines[1][6:]))
+what = sys.argv[3]
+def canon(e):
+    return json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def extra(text):
+    lines[1] = "extra " + base64.b64encode(text.encode()).decode()
+if what == "hash":
+    h = lines[3]
+    lines[3] = ("A" if h[0] != "A" else "B") + h[1:]
+elif what == "noextra":
+    del lines[1]
+elif what == "spaced":
+    extra(json.dumps(entry, sort_keys=True))
+elif what == "time":
+    entry["time"] = "2030-01-01T00:00:00Z"
+    extra(canon(entry))
+elif what == "sha":
+    entry["report"]["report_id"] += "x"
+    extra(canon(entry))
+elif what == "member":
+    entry["note"] = "x"
+    extra(canon(entry))
+elif what == "type":
+    entry["type"] = "settlement"
+    extra(canon(entry))
+elif what == "old-other":
+    del lines[1]
+    r["report"] = "0" * 64
 r["proof"] = "\n".join(lines)
-json.dump(r, open("receipt-hash.json", "w"))
+json.dump(r, open(sys.argv[2], "w"))
 EOF
+python3 mutate.py receipt.json receipt-hash.json hash
 expect 1 "is not included" "$SH" verify --vkey k1.pem.vkey --checkpoint cp --entries ledger.jsonl \
 	--receipt receipt-hash.json
+expect 1 "is not included" "$SH" verify --vkey k1.pem.vkey --receipt receipt-hash.json
+python3 mutate.py receipt.json receipt-time.json time
+expect 1 "entry $R is not included" "$SH" verify --vkey k1.pem.vkey --receipt receipt-time.json
+python3 mutate.py receipt.json receipt-spaced.json spaced
+expect 1 "not a canonical entry" "$SH" verify --vkey k1.pem.vkey --receipt receipt-spaced.json
+python3 mutate.py receipt.json receipt-sha.json sha
+expect 1 "not to its sha256" "$SH" verify --vkey k1.pem.vkey --receipt receipt-sha.json
+python3 mutate.py receipt.json receipt-member.json member
+expect 1 'member "note"' "$SH" verify --vkey k1.pem.vkey --receipt receipt-member.json
+python3 mutate.py receipt.json receipt-type.json type
+expect 1 "not a report entry" "$SH" verify --vkey k1.pem.vkey --receipt receipt-type.json
 sed 's/"report":"[0-9a-f]*"/"report":"'"$(printf %064d 0)"'"/' receipt.json >receipt-other.json
+expect 1 "not of the receipt's report 0000" "$SH" verify --vkey k1.pem.vkey \
+	--receipt receipt-other.json
+# A receipt whose proof does not carry the entry needs the entries.
+python3 mutate.py receipt.json receipt-old.json noextra
+expect 2 "needs --entries" "$SH" verify --vkey k1.pem.vkey --receipt receipt-old.json
+expect 0 "is entry $R, included" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
+	--entries ledger.jsonl --receipt receipt-old.json
+python3 mutate.py receipt.json receipt-old-other.json old-other
 expect 1 "entry $R: not the report 0000" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
-	--entries ledger.jsonl --receipt receipt-other.json
+	--entries ledger.jsonl --receipt receipt-old-other.json
 
 # Consistency between two checkpoints.
 "$SH" fixture consistency --from $B ledger.jsonl >cons.json
