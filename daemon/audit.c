@@ -23,6 +23,7 @@
 
 #include "shanhai/audit.h"
 #include "shanhai/canon.h"
+#include "shanhai/pagefile.h"
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
 
@@ -36,6 +37,7 @@
 /* One engine's replay state: a worker's, or the main thread's checks. */
 struct replay {
 	struct settle		*engine;
+	struct pagefile		*pages;		/* its closed years, or NULL */
 	struct settle_result	*pending;	/* entries still expected */
 	size_t			 next;		/* next expected in pending */
 	uint64_t		 pending_from;	/* index of its report entry */
@@ -594,6 +596,7 @@ replay_clear(struct replay *r)
 {
 	settle_result_free(r->pending);
 	settle_free(r->engine);
+	pagefile_free(r->pages);
 	free(r->scratch);
 }
 
@@ -719,6 +722,23 @@ owner(const struct audit *a, const char *id, size_t len)
 	return (int)(h % a->nw);
 }
 
+/*
+ * Closed years of the replay's engine go to a temporary file, so that the
+ * replay's memory follows the open years, not the ledger's length; where
+ * no file can be made they stay in memory (the result is the same).
+ */
+static int
+replay_pages(struct replay *r)
+{
+	struct settle_pager pg;
+	char err[256];
+
+	if ((r->pages = pagefile_new(NULL, err, sizeof(err))) == NULL)
+		return 0;
+	pagefile_pager(r->pages, 0, &pg);
+	return settle_set_pager(r->engine, &pg);
+}
+
 struct audit *
 audit_new(unsigned workers)
 {
@@ -742,6 +762,7 @@ audit_new(unsigned workers)
 		pthread_cond_init(&w->cv, NULL);
 		a->nw++;
 		if ((w->r.engine = settle_new()) == NULL ||
+		    replay_pages(&w->r) == -1 ||
 		    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			audit_free(a);
 			return NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "shanhai/cmd.h"
+#include "shanhai/pagefile.h"
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
 
@@ -53,8 +54,9 @@ load_engine(const char *dir)
 int
 cmd_settle(int argc, char **argv)
 {
-	const char *dir = NULL, *path = NULL;
+	const char *dir = NULL, *path = NULL, *mode = "file";
 	struct settle *s;
+	struct pagefile *pf = NULL;
 	char *line = NULL, err[1024];
 	size_t cap = 0, lineno = 0;
 	ssize_t len;
@@ -66,14 +68,18 @@ cmd_settle(int argc, char **argv)
 			dir = argv[++i];
 		else if (strncmp(argv[i], "--rules=", 8) == 0)
 			dir = argv[i] + 8;
+		else if (strcmp(argv[i], "--pager") == 0 && i + 1 < argc)
+			mode = argv[++i];
 		else if (path == NULL && (argv[i][0] != '-' ||
 		    strcmp(argv[i], "-") == 0))
 			path = argv[i];
 		else
 			path = dir = NULL, i = argc;
 	}
-	if (dir == NULL || path == NULL) {
-		fprintf(stderr, "usage: shanhai settle --rules DIR REPORTS.jsonl\n");
+	if (dir == NULL || path == NULL || (strcmp(mode, "file") != 0 &&
+	    strcmp(mode, "memory") != 0 && strcmp(mode, "all") != 0)) {
+		fprintf(stderr, "usage: shanhai settle --rules DIR "
+		    "[--pager file|memory|all] REPORTS.jsonl\n");
 		return CMD_USAGE;
 	}
 	if (strcmp(path, "-") == 0)
@@ -86,6 +92,20 @@ cmd_settle(int argc, char **argv)
 		if (f != stdin)
 			fclose(f);
 		return CMD_FAILED;
+	}
+	if (strcmp(mode, "memory") != 0) {
+		struct settle_pager pg;
+
+		/* Closed years go to a temporary file; without one, stay here. */
+		if ((pf = pagefile_new(NULL, err, sizeof(err))) == NULL)
+			fprintf(stderr, "shanhai settle: %s; keeping every year "
+			    "in memory\n", err);
+		else {
+			pagefile_pager(pf, strcmp(mode, "all") == 0 ?
+			    SETTLE_PAGE_ALL : 0, &pg);
+			if (settle_set_pager(s, &pg) == -1)
+				abort();	/* no report was submitted yet */
+		}
 	}
 	while ((len = getline(&line, &cap, f)) != -1) {
 		struct settle_result *res;
@@ -100,6 +120,13 @@ cmd_settle(int argc, char **argv)
 			continue;	/* blank lines separate nothing */
 		code = settle_submit(s, line, (size_t)len, NULL, 0, NULL, NULL,
 		    &res, err, sizeof(err));
+		if (code == SETTLE_UNAVAILABLE) {
+			/* Not the report's fault, and what follows depends on it. */
+			fprintf(stderr, "shanhai settle: %s:%zu: %s\n", path,
+			    lineno, err);
+			rc = CMD_USAGE;
+			break;
+		}
 		if (code < 0) {
 			fprintf(stderr, "%s:%zu: %s\n", path, lineno, err);
 			refused = 1;
@@ -126,6 +153,7 @@ cmd_settle(int argc, char **argv)
 	if (f != stdin)
 		fclose(f);
 	settle_free(s);
+	pagefile_free(pf);
 	if (rc == CMD_OK && refused)
 		rc = CMD_FAILED;
 	return rc;

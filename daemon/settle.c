@@ -56,24 +56,35 @@ sb_kamount(struct textbuf *b, const char *key, int64_t fen)
 
 struct period;
 
-/* Open addressing, linear probing, power-of-two capacity. */
-struct pmap {
-	struct period	**slots;
-	size_t		  cap;
-	size_t		  n;
-};
-
+/* A report id of one side, with the hash of the report that used it. */
 struct idrec {
 	char		*id;
 	unsigned char	 hash[32];
-	int32_t		 period;
 };
 
-struct idmap {
-	struct idrec	*slots;
+/* The ids used by the reports of one side in one fiscal year. */
+struct idlist {
+	struct idrec	*v;
+	size_t		 n;
+	size_t		 cap;
+};
+
+/*
+ * Which years used a report id, per side of an agreement: one 32-bit
+ * fingerprint per report id (18 bits of the id's hash, never 0, above the
+ * 14-bit year), open addressing, linear probing, power-of-two capacity.
+ * A fingerprint only says where to look: the id itself is in the year's
+ * idlist, read back through the pager when the year is paged out. Several
+ * ids may share a fingerprint; none is ever missing one.
+ */
+struct fpset {
+	uint32_t	*slots;
 	size_t		 cap;
 	size_t		 n;
 };
+
+#define FP_YEARBITS	14	/* years 0000..9999 */
+#define FP_YEARMASK	((1u << FP_YEARBITS) - 1)
 
 static uint64_t
 hash_str(const char *s)
@@ -87,11 +98,97 @@ hash_str(const char *s)
 	return h;
 }
 
-/* Periods of one agreement are mostly consecutive: identity spreads them. */
-static uint64_t
-hash_int(int32_t v)
+/* The id's part of its fingerprints: 1..2^18-1. */
+static uint32_t
+fp_idpart(const char *id)
 {
-	return (uint32_t)v;
+	return (uint32_t)((hash_str(id) >> 20) % ((1u << 18) - 1)) + 1;
+}
+
+/* Where a fingerprint's probe starts (murmur3's finalizer). */
+static size_t
+fp_start(uint32_t idpart, size_t cap)
+{
+	uint32_t h = idpart;
+
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h & (cap - 1);
+}
+
+static int
+fpset_add(struct fpset *m, uint32_t fp)
+{
+	size_t i;
+
+	if ((m->n + 1) * 4 > m->cap * 3) {
+		size_t ncap = m->cap ? m->cap * 2 : 16;
+		uint32_t *ns = calloc(ncap, sizeof(*ns));
+
+		if (ns == NULL)
+			return -1;
+		for (size_t k = 0; k < m->cap; k++) {
+			if (m->slots[k] == 0)
+				continue;
+			for (i = fp_start(m->slots[k] >> FP_YEARBITS, ncap);
+			    ns[i] != 0; i = (i + 1) & (ncap - 1))
+				;
+			ns[i] = m->slots[k];
+		}
+		free(m->slots);
+		m->slots = ns;
+		m->cap = ncap;
+	}
+	for (i = fp_start(fp >> FP_YEARBITS, m->cap); m->slots[i] != 0;
+	    i = (i + 1) & (m->cap - 1))
+		;
+	m->slots[i] = fp;
+	m->n++;
+	return 0;
+}
+
+static struct idrec *
+idlist_find(const struct idlist *l, const char *id)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].id, id) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+/* Returns the stored copy of id (stable while the list lives), or NULL. */
+static const char *
+idlist_add(struct idlist *l, const char *id, const unsigned char *hash)
+{
+	char *c;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 4;
+		struct idrec *nv = realloc(l->v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return NULL;
+		l->v = nv;
+		l->cap = ncap;
+	}
+	if ((c = strdup(id)) == NULL)
+		return NULL;
+	l->v[l->n].id = c;
+	memcpy(l->v[l->n].hash, hash, 32);
+	l->n++;
+	return c;
+}
+
+static void
+idlist_clear(struct idlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].id);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }
 
 /* --- state ----------------------------------------------------------------- */
@@ -99,7 +196,7 @@ hash_int(int32_t v)
 struct period {
 	int32_t		 p;
 	int		 has[2];		/* a latest report of the side */
-	const char	*id[2];			/* its report_id (in ids) */
+	const char	*id[2];			/* its report_id (in the year's ids) */
 	unsigned char	 hash[2][32];		/* its hash */
 	int		 has_eff;		/* effective figures exist */
 	int		 neff;			/* reports behind them: 1 or 2 */
@@ -111,6 +208,27 @@ struct period {
 	int64_t		*cur;			/* values in force once settled */
 };
 
+/* What a fiscal year holds while it is in memory. */
+struct yres {
+	struct period	*pes[SEG_MAX];		/* by period within the year */
+	struct idlist	 ids[2];		/* report ids used, per side */
+};
+
+/*
+ * One fiscal year of an agreement (all its segments). The summary stays in
+ * memory when the rest is paged out: which periods have reports, which
+ * settled, and each one's status (2 bits, enum settle_status).
+ */
+struct year {
+	int32_t		 y;
+	uint16_t	 present;
+	uint16_t	 settled;
+	uint32_t	 status;
+	unsigned char	 paged;		/* a blob of it is with the pager */
+	unsigned char	 dirty;		/* changed since that blob */
+	struct yres	*res;		/* NULL: paged out */
+};
+
 struct agr {
 	char		*id;
 	struct rules	*r;
@@ -118,8 +236,10 @@ struct agr {
 	size_t		 nreports;
 	size_t		 nfig;		/* taxes, deductions, statistics */
 	size_t		 nvals;		/* base home host topup, benefs, stats h/h */
-	struct pmap	 periods;
-	struct idmap	 ids[2];
+	struct year	*years;		/* sorted by y */
+	size_t		 nyears;
+	size_t		 capyears;
+	struct fpset	 fps[2];	/* report ids used, per side */
 	size_t		*border;	/* beneficiaries sorted by id */
 	size_t		*sorder;	/* statistics sorted by code */
 	int64_t		*weights;	/* beneficiaries' weights, as listed */
@@ -137,6 +257,11 @@ struct settle {
 	int64_t		 *delta_buf;	/* scratch: one adjustment */
 	int		  scratch_ok;	/* buffers sized for maxfig, maxvals */
 	struct jarena	 *ar;		/* scratch: the report as a tree */
+	int		  has_pager;
+	int		  submitted;	/* a report was accepted */
+	struct settle_pager pager;
+	struct settle_pager_stats pstats;
+	struct textbuf	  blob;		/* scratch: a year being paged out */
 };
 
 struct settle_result {
@@ -164,100 +289,72 @@ v_stat_home(const struct agr *a, size_t i)
 	return V_BEN + a->r->nbenefs + 2 * i;
 }
 
-static struct period *
-pmap_get(const struct pmap *m, int32_t p)
-{
-	if (m->cap == 0)
-		return NULL;
-	for (size_t i = hash_int(p) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (m->slots[i] == NULL)
-			return NULL;
-		if (m->slots[i]->p == p)
-			return m->slots[i];
-	}
-}
-
+/* Periods in a fiscal year. */
 static int
-pmap_put(struct pmap *m, struct period *pe)
+per_year(const struct agr *a)
 {
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 16;
-		struct period **ns = calloc(ncap, sizeof(*ns));
-
-		if (ns == NULL)
-			return -1;
-		for (size_t i = 0; i < m->cap; i++) {
-			struct period *q = m->slots[i];
-			size_t j;
-
-			if (q == NULL)
-				continue;
-			for (j = hash_int(q->p) & (ncap - 1); ns[j] != NULL;
-			    j = (j + 1) & (ncap - 1))
-				;
-			ns[j] = q;
-		}
-		free(m->slots);
-		m->slots = ns;
-		m->cap = ncap;
-	}
-	for (size_t i = hash_int(pe->p) & (m->cap - 1);; i = (i + 1) & (m->cap - 1))
-		if (m->slots[i] == NULL) {
-			m->slots[i] = pe;
-			m->n++;
-			return 0;
-		}
+	return a->r->cadence == RULES_MONTHLY ? 12 : 4;
 }
 
-static struct idrec *
-idmap_get(const struct idmap *m, const char *id)
+static struct year *
+year_find(const struct agr *a, int32_t y)
 {
-	if (m->cap == 0)
-		return NULL;
-	for (size_t i = hash_str(id) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (m->slots[i].id == NULL)
-			return NULL;
-		if (strcmp(m->slots[i].id, id) == 0)
-			return &m->slots[i];
+	size_t lo = 0, hi = a->nyears;
+
+	if (hi > 0 && a->years[hi - 1].y == y)
+		return &a->years[hi - 1];
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (a->years[mid].y == y)
+			return &a->years[mid];
+		if (a->years[mid].y < y)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	return NULL;
 }
 
-/* Returns the stored copy of id (stable until the map is freed), or NULL. */
-static const char *
-idmap_put(struct idmap *m, const char *id, const unsigned char *hash,
-    int32_t period)
+/* A new, resident, empty year y (pointers into a->years move). */
+static struct year *
+year_add(struct agr *a, int32_t y)
 {
-	size_t i;
+	struct yres *res = calloc(1, sizeof(*res));
+	size_t pos = a->nyears;
 
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 16;
-		struct idrec *ns = calloc(ncap, sizeof(*ns));
-
-		if (ns == NULL)
-			return NULL;
-		for (size_t k = 0; k < m->cap; k++) {
-			size_t j;
-
-			if (m->slots[k].id == NULL)
-				continue;
-			for (j = hash_str(m->slots[k].id) & (ncap - 1);
-			    ns[j].id != NULL; j = (j + 1) & (ncap - 1))
-				;
-			ns[j] = m->slots[k];
-		}
-		free(m->slots);
-		m->slots = ns;
-		m->cap = ncap;
-	}
-	for (i = hash_str(id) & (m->cap - 1); m->slots[i].id != NULL;
-	    i = (i + 1) & (m->cap - 1))
-		;
-	if ((m->slots[i].id = strdup(id)) == NULL)
+	if (res == NULL)
 		return NULL;
-	memcpy(m->slots[i].hash, hash, 32);
-	m->slots[i].period = period;
-	m->n++;
-	return m->slots[i].id;
+	if (a->nyears == a->capyears) {
+		size_t ncap = a->capyears ? a->capyears * 2 : 4;
+		struct year *ny = realloc(a->years, ncap * sizeof(*ny));
+
+		if (ny == NULL) {
+			free(res);
+			return NULL;
+		}
+		a->years = ny;
+		a->capyears = ncap;
+	}
+	while (pos > 0 && a->years[pos - 1].y > y)
+		pos--;
+	memmove(&a->years[pos + 1], &a->years[pos],
+	    (a->nyears - pos) * sizeof(*a->years));
+	a->nyears++;
+	memset(&a->years[pos], 0, sizeof(a->years[pos]));
+	a->years[pos].y = y;
+	a->years[pos].res = res;
+	a->years[pos].dirty = 1;
+	return &a->years[pos];
+}
+
+/* The period p of a resident year, or NULL. */
+static struct period *
+year_period(const struct agr *a, const struct year *yr, int32_t p)
+{
+	if (yr == NULL || yr->res == NULL)
+		return NULL;
+	return yr->res->pes[p - yr->y * per_year(a)];
 }
 
 static void
@@ -292,19 +389,27 @@ period_free(struct period *pe)
 }
 
 static void
+yres_free(struct yres *res)
+{
+	if (res == NULL)
+		return;
+	for (int i = 0; i < SEG_MAX; i++)
+		period_free(res->pes[i]);
+	idlist_clear(&res->ids[0]);
+	idlist_clear(&res->ids[1]);
+	free(res);
+}
+
+static void
 agr_free(struct agr *a)
 {
 	if (a == NULL)
 		return;
-	for (size_t i = 0; i < a->periods.cap; i++)
-		if (a->periods.slots[i] != NULL)
-			period_free(a->periods.slots[i]);
-	free(a->periods.slots);
-	for (int k = 0; k < 2; k++) {
-		for (size_t i = 0; i < a->ids[k].cap; i++)
-			free(a->ids[k].slots[i].id);
-		free(a->ids[k].slots);
-	}
+	for (size_t i = 0; i < a->nyears; i++)
+		yres_free(a->years[i].res);
+	free(a->years);
+	free(a->fps[0].slots);
+	free(a->fps[1].slots);
 	free(a->border);
 	free(a->sorder);
 	free(a->weights);
@@ -334,7 +439,33 @@ settle_free(struct settle *s)
 	free(s->plan_buf);
 	free(s->delta_buf);
 	jarena_free(s->ar);
+	free(s->blob.p);
 	free(s);
+}
+
+int
+settle_set_pager(struct settle *s, const struct settle_pager *pg)
+{
+	if (s->submitted)
+		return -1;
+	s->has_pager = pg != NULL;
+	if (pg != NULL)
+		s->pager = *pg;
+	return 0;
+}
+
+void
+settle_pager_stats(const struct settle *s, struct settle_pager_stats *st)
+{
+	*st = s->pstats;
+	st->resident = st->paged_out = 0;
+	for (size_t i = 0; i < s->nagrs; i++)
+		for (size_t k = 0; k < s->agrs[i]->nyears; k++) {
+			if (s->agrs[i]->years[k].res != NULL)
+				st->resident++;
+			else
+				st->paged_out++;
+		}
 }
 
 static struct agr *
@@ -646,26 +777,28 @@ check_replace(const struct agr *a, const struct rules *nr, char *err,
 		return -1;
 	}
 	/* Every settled period keeps its term and its segment's plan. */
-	for (size_t i = 0; i < a->periods.cap; i++) {
-		const struct period *pe = a->periods.slots[i];
+	/* From the years' summaries: paged-out years stay where they are. */
+	for (size_t i = 0; i < a->nyears; i++)
+	    for (int k = 0; k < per_year(a); k++) {
+		int32_t p = a->years[i].y * per_year(a) + k;
 		struct seg os, ns;
 
-		if (pe == NULL || !pe->settled)
+		if (!(a->years[i].settled & 1u << k))
 			continue;
-		seg_of(or, pe->p, &os);
-		if (pe->p > nr->end) {
+		seg_of(or, p, &os);
+		if (p > nr->end) {
 			snprintf(err, errlen, "%s: end %s would drop period %s, "
 			    "which already settled", nr->id,
 			    rules_period_format(nr->cadence, nr->end, pb),
-			    rules_period_format(nr->cadence, pe->p, pb2));
+			    rules_period_format(nr->cadence, p, pb2));
 			return -1;
 		}
-		seg_of(nr, pe->p, &ns);
+		seg_of(nr, p, &ns);
 		if (!term_same(os.t, ns.t)) {
 			snprintf(err, errlen, "%s: term %s changed or removed, but "
 			    "its period %s already settled", nr->id,
 			    rules_period_format(or->cadence, os.t->from, pb),
-			    rules_period_format(or->cadence, pe->p, pb2));
+			    rules_period_format(or->cadence, p, pb2));
 			return -1;
 		}
 		if (os.first != ns.first || os.last != ns.last) {
@@ -673,10 +806,10 @@ check_replace(const struct agr *a, const struct rules *nr, char *err,
 			    "the periods planned for the segment of %s, which "
 			    "already settled", nr->id,
 			    rules_period_format(or->cadence, os.t->from, pb),
-			    rules_period_format(or->cadence, pe->p, pb2));
+			    rules_period_format(or->cadence, p, pb2));
 			return -1;
 		}
-	}
+	    }
 	return 0;
 }
 
@@ -801,20 +934,20 @@ settle_check_remove(const struct settle *s, const char *id, char *err,
 		snprintf(err, errlen, "%s: no such agreement", id);
 		return -1;
 	}
-	for (size_t i = 0; i < a->periods.cap; i++) {
-		const struct period *pe = a->periods.slots[i];
-
-		if (pe != NULL && pe->settled) {
+	for (size_t i = 0; i < a->nyears; i++)
+		for (int k = 0; k < per_year(a); k++) {
+			int32_t p = a->years[i].y * per_year(a) + k;
 			struct seg sg;
 
-			seg_of(a->r, pe->p, &sg);
+			if (!(a->years[i].settled & 1u << k))
+				continue;
+			seg_of(a->r, p, &sg);
 			snprintf(err, errlen, "%s: removing the agreement would "
 			    "remove term %s, whose period %s already settled",
 			    id, rules_period_format(a->r->cadence, sg.t->from,
-			    pb), rules_period_format(a->r->cadence, pe->p, pb2));
+			    pb), rules_period_format(a->r->cadence, p, pb2));
 			return -1;
 		}
-	}
 	return 0;
 }
 
@@ -1657,6 +1790,328 @@ period_new(const struct agr *a, int32_t p)
 	return pe;
 }
 
+/* --- paging -------------------------------------------------------------------- */
+
+#define BLOB_MAGIC	0x31594853u	/* "SHY1" in the first bytes */
+#define KEYBUF		(64 + 1 + 4 + 1)
+
+/* "<agreement>/<year>": agreement ids hold no '/'. */
+static char *
+year_key(const struct agr *a, int32_t y, char *buf)
+{
+	snprintf(buf, KEYBUF, "%s/%04d", a->id, (int)y);
+	return buf;
+}
+
+/* Integers a period's block holds after its struct (see period_new()). */
+static size_t
+period_nint(const struct agr *a)
+{
+	return (a->r->confirm ? 3 : 1) * a->nfig + a->nvals;
+}
+
+static enum settle_status	period_status(const struct agr *,
+				    const struct period *);
+
+/* The summary of a resident year, from its periods. */
+static void
+year_summarize(const struct agr *a, struct year *yr)
+{
+	yr->present = yr->settled = 0;
+	yr->status = 0;
+	for (int k = 0; k < per_year(a); k++) {
+		const struct period *pe = yr->res->pes[k];
+
+		if (pe == NULL)
+			continue;
+		yr->present |= (uint16_t)(1u << k);
+		if (pe->settled)
+			yr->settled |= (uint16_t)(1u << k);
+		yr->status |= (uint32_t)period_status(a, pe) << (2 * k);
+	}
+}
+
+static void
+put_u32(struct textbuf *b, uint32_t v)
+{
+	textbuf_add(b, &v, sizeof(v));
+}
+
+/*
+ * A resident year as a blob, in this process's byte order (blobs never
+ * leave the machine): magic, year, nfig, nvals, the ids of each side
+ * (count, then length, bytes and hash of each), then each period with a
+ * report (its index in the year, flags, the index of each side's latest
+ * id, hashes, base, and the integers of its block).
+ */
+static void
+year_encode(const struct agr *a, const struct year *yr, struct textbuf *b)
+{
+	const struct yres *res = yr->res;
+	unsigned char u8;
+
+	b->len = 0;
+	b->failed = 0;
+	put_u32(b, BLOB_MAGIC);
+	put_u32(b, (uint32_t)yr->y);
+	put_u32(b, (uint32_t)a->nfig);
+	put_u32(b, (uint32_t)a->nvals);
+	for (int r = 0; r < 2; r++) {
+		put_u32(b, (uint32_t)res->ids[r].n);
+		for (size_t i = 0; i < res->ids[r].n; i++) {
+			u8 = (unsigned char)strlen(res->ids[r].v[i].id);
+			textbuf_add(b, &u8, 1);
+			textbuf_add(b, res->ids[r].v[i].id, u8);
+			textbuf_add(b, res->ids[r].v[i].hash, 32);
+		}
+	}
+	put_u32(b, yr->present);
+	for (int k = 0; k < per_year(a); k++) {
+		const struct period *pe = res->pes[k];
+		unsigned char fl[5];
+
+		if (pe == NULL)
+			continue;
+		fl[0] = (unsigned char)pe->has[0];
+		fl[1] = (unsigned char)pe->has[1];
+		fl[2] = (unsigned char)pe->has_eff;
+		fl[3] = (unsigned char)pe->neff;
+		fl[4] = (unsigned char)pe->settled;
+		textbuf_add(b, fl, sizeof(fl));
+		for (int r = 0; r < 2; r++) {
+			uint32_t ix = UINT32_MAX;
+
+			for (size_t i = 0; pe->has[r] && i < res->ids[r].n; i++)
+				if (res->ids[r].v[i].id == pe->id[r])
+					ix = (uint32_t)i;
+			put_u32(b, ix);
+		}
+		textbuf_add(b, pe->hash, sizeof(pe->hash));
+		textbuf_add(b, pe->eff_hash, sizeof(pe->eff_hash));
+		textbuf_add(b, &pe->eff_base, sizeof(pe->eff_base));
+		textbuf_add(b, pe->fig[0], period_nint(a) * sizeof(int64_t));
+	}
+}
+
+struct reader {
+	const unsigned char *p;
+	const unsigned char *end;
+	int		 bad;
+};
+
+static void
+rd(struct reader *r, void *out, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = 1;
+		memset(out, 0, n);
+		return;
+	}
+	memcpy(out, r->p, n);
+	r->p += n;
+}
+
+static uint32_t
+rd_u32(struct reader *r)
+{
+	uint32_t v;
+
+	rd(r, &v, sizeof(v));
+	return v;
+}
+
+static struct period	*period_new(const struct agr *, int32_t);
+
+/* The year a blob holds, checked against what the engine knows of it. */
+static struct yres *
+year_decode(const struct agr *a, const struct year *yr, const void *blob,
+    size_t len)
+{
+	struct reader r = { blob, (const unsigned char *)blob + len, 0 };
+	struct yres *res = calloc(1, sizeof(*res));
+	struct year check;
+	uint32_t present;
+
+	if (res == NULL)
+		return NULL;
+	if (rd_u32(&r) != BLOB_MAGIC || rd_u32(&r) != (uint32_t)yr->y ||
+	    rd_u32(&r) != a->nfig || rd_u32(&r) != a->nvals)
+		goto bad;
+	for (int k = 0; k < 2; k++) {
+		uint32_t n = rd_u32(&r);
+
+		for (uint32_t i = 0; i < n && !r.bad; i++) {
+			char id[256];
+			unsigned char u8, hash[32];
+
+			rd(&r, &u8, 1);
+			rd(&r, id, u8);
+			id[u8] = '\0';
+			rd(&r, hash, 32);
+			if (r.bad || strlen(id) != u8 ||
+			    idlist_add(&res->ids[k], id, hash) == NULL)
+				goto bad;
+		}
+	}
+	present = rd_u32(&r);
+	for (int k = 0; k < per_year(a) && !r.bad; k++) {
+		struct period *pe;
+		unsigned char fl[5];
+
+		if (!(present & 1u << k))
+			continue;
+		if ((pe = period_new(a, yr->y * per_year(a) + k)) == NULL)
+			goto bad;
+		res->pes[k] = pe;
+		rd(&r, fl, sizeof(fl));
+		pe->has[0] = fl[0];
+		pe->has[1] = fl[1];
+		pe->has_eff = fl[2];
+		pe->neff = fl[3];
+		pe->settled = fl[4];
+		for (int s = 0; s < 2; s++) {
+			uint32_t ix = rd_u32(&r);
+
+			if (pe->has[s] && ix < res->ids[s].n)
+				pe->id[s] = res->ids[s].v[ix].id;
+			else if (pe->has[s] || ix != UINT32_MAX)
+				goto bad;
+		}
+		rd(&r, pe->hash, sizeof(pe->hash));
+		rd(&r, pe->eff_hash, sizeof(pe->eff_hash));
+		rd(&r, &pe->eff_base, sizeof(pe->eff_base));
+		rd(&r, pe->fig[0], period_nint(a) * sizeof(int64_t));
+	}
+	if (r.bad || r.p != r.end || present != yr->present)
+		goto bad;
+	check = *yr;
+	check.res = res;
+	year_summarize(a, &check);
+	if (check.present != yr->present || check.settled != yr->settled ||
+	    check.status != yr->status)
+		goto bad;
+	return res;
+bad:
+	yres_free(res);
+	return NULL;
+}
+
+/* Reads a paged-out year back: 0, or -1 with the reason. */
+static int
+year_load(struct settle *s, const struct agr *a, struct year *yr, char *err,
+    size_t errlen)
+{
+	char key[KEYBUF];
+	void *blob = NULL;
+	size_t len = 0;
+
+	if (yr->res != NULL)
+		return 0;
+	s->pstats.gets++;
+	if (s->pager.get(s->pager.arg, year_key(a, yr->y, key), &blob,
+	    &len) == -1)
+		return refuse(err, errlen, "the paged state of %s could not be "
+		    "read back", key);
+	yr->res = year_decode(a, yr, blob, len);
+	free(blob);
+	if (yr->res == NULL)
+		return refuse(err, errlen, "the paged state of %s is damaged "
+		    "(or memory ran out reading it)", key);
+	yr->dirty = 0;
+	return 0;
+}
+
+/* Hands a resident year to the pager; it stays resident when put fails. */
+static void
+year_unload(struct settle *s, const struct agr *a, struct year *yr)
+{
+	char key[KEYBUF];
+
+	if (yr->dirty || !yr->paged) {
+		year_encode(a, yr, &s->blob);
+		s->pstats.puts++;
+		if (s->blob.failed || s->pager.put(s->pager.arg,
+		    year_key(a, yr->y, key), s->blob.p, s->blob.len) == -1) {
+			s->pstats.put_failures++;
+			return;
+		}
+		yr->paged = 1;
+		yr->dirty = 0;
+	}
+	yres_free(yr->res);
+	yr->res = NULL;
+}
+
+/* Every planned period of the year settled. */
+static int
+year_complete(const struct agr *a, const struct year *yr)
+{
+	int per = per_year(a);
+	int32_t first = yr->y * per, last = first + per - 1;
+
+	if (a->r->start > first)
+		first = a->r->start;
+	if (a->r->end < last)
+		last = a->r->end;
+	for (int32_t p = first; p <= last; p++)
+		if (!(yr->settled & 1u << (p - yr->y * per)))
+			return 0;
+	return 1;
+}
+
+/*
+ * Pages out the agreement's closed years: complete, and older than its
+ * latest year with reports (all resident ones with SETTLE_PAGE_ALL).
+ */
+static void
+close_years(struct settle *s, const struct agr *a)
+{
+	int all;
+
+	if (!s->has_pager || a->nyears == 0)
+		return;
+	all = (s->pager.flags & SETTLE_PAGE_ALL) != 0;
+	for (size_t i = 0; i < a->nyears; i++) {
+		struct year *yr = &a->years[i];
+
+		if (yr->res != NULL && (all || (i + 1 < a->nyears &&
+		    year_complete(a, yr))))
+			year_unload(s, a, yr);
+	}
+}
+
+/*
+ * The report id's record on that side, reading back the years its
+ * fingerprint names: 0 (*out NULL when the id is new), or -1.
+ */
+static int
+id_find(struct settle *s, const struct agr *a, int role, const char *id,
+    struct idrec **out, char *err, size_t errlen)
+{
+	const struct fpset *m = &a->fps[role];
+	uint32_t idp = fp_idpart(id);
+
+	*out = NULL;
+	if (m->cap == 0)
+		return 0;
+	for (size_t i = fp_start(idp, m->cap); m->slots[i] != 0;
+	    i = (i + 1) & (m->cap - 1)) {
+		struct year *yr;
+
+		if (m->slots[i] >> FP_YEARBITS != idp)
+			continue;
+		if ((yr = year_find(a, (int32_t)(m->slots[i] & FP_YEARMASK)))
+		    == NULL)
+			return refuse(err, errlen, "%s: report ids point to a "
+			    "year without reports", a->id);
+		if (year_load(s, a, yr, err, errlen) == -1)
+			return -1;
+		if ((*out = idlist_find(&yr->res->ids[role], id)) != NULL)
+			return 0;
+	}
+	return 0;
+}
+
 /* The plan for one report, computed before anything is committed. */
 struct plan {
 	int		 dispute;
@@ -1671,8 +2126,8 @@ struct plan {
 };
 
 static int
-plan_segment(const struct agr *a, struct period *pe, int32_t p,
-    struct plan *pl, char *err, size_t errlen)
+plan_segment(const struct agr *a, const struct year *yr, struct period *pe,
+    int32_t p, struct plan *pl, char *err, size_t errlen)
 {
 	int64_t *eff[SEG_MAX], base[SEG_MAX];
 	int k = 0;
@@ -1681,7 +2136,7 @@ plan_segment(const struct agr *a, struct period *pe, int32_t p,
 	pl->nsettled_old = 0;
 	for (int i = 0; i < pl->sg.n; i++) {
 		int32_t q = pl->sg.first + i;
-		struct period *x = q == p ? pe : pmap_get(&a->periods, q);
+		struct period *x = q == p ? pe : year_period(a, yr, q);
 
 		pl->pes[i] = x;
 		if (x != NULL && x->settled)
@@ -1749,7 +2204,8 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	struct plan *pl = NULL;
 	struct settle_result *res = NULL;
 	struct period *pe, *npe = NULL;
-	struct agr *a;
+	struct agr *a = NULL;
+	struct year *yr;
 	struct idrec *idr;
 	json_t *o = NULL;
 	struct jv top;
@@ -1830,9 +2286,18 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		}
 	}
 
-	/* Conflicts, and idempotent resubmission. */
-	pe = pmap_get(&a->periods, rep->p);
-	if ((idr = idmap_get(&a->ids[role], rep->report_id)) != NULL) {
+	/* Conflicts, and idempotent resubmission (reading back paged years). */
+	if ((yr = year_find(a, rep->p / per_year(a))) != NULL &&
+	    year_load(s, a, yr, err, errlen) == -1) {
+		rc = SETTLE_UNAVAILABLE;
+		goto out;
+	}
+	pe = year_period(a, yr, rep->p);
+	if (id_find(s, a, role, rep->report_id, &idr, err, errlen) == -1) {
+		rc = SETTLE_UNAVAILABLE;
+		goto out;
+	}
+	if (idr != NULL) {
 		if (memcmp(idr->hash, hbin, 32) == 0) {
 			if ((res = result_new(a, rep->p, role, hash)) == NULL) {
 				refuse(err, errlen, "out of memory");
@@ -1898,23 +2363,27 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	 * figures changed: a period may have become settleable since the last
 	 * look (a rules reload that split a segment), and it costs little.
 	 */
-	if (plan_segment(a, pe, rep->p, pl, err, errlen) == -1)
+	if (plan_segment(a, yr, pe, rep->p, pl, err, errlen) == -1)
 		goto out;
 
 	/* Commit. */
 	if ((res = result_new(a, rep->p, role, hash)) == NULL)
 		goto oom;
+	if (yr == NULL && (yr = year_add(a, rep->p / per_year(a))) == NULL)
+		goto oom;
 	if (pe == NULL) {
-		if ((npe = period_new(a, rep->p)) == NULL ||
-		    pmap_put(&a->periods, npe) == -1)
+		if ((npe = period_new(a, rep->p)) == NULL)
 			goto oom;
-		pe = npe;
+		pe = yr->res->pes[rep->p - yr->y * per_year(a)] = npe;
 		npe = NULL;
 		pl->pes[rep->p - pl->sg.first] = pe;
 	}
-	if ((pe->id[role] = idmap_put(&a->ids[role], rep->report_id, hbin,
-	    rep->p)) == NULL)
+	if ((pe->id[role] = idlist_add(&yr->res->ids[role], rep->report_id,
+	    hbin)) == NULL || fpset_add(&a->fps[role],
+	    fp_idpart(rep->report_id) << FP_YEARBITS | (uint32_t)yr->y) == -1)
 		goto oom;
+	yr->dirty = 1;
+	s->submitted = 1;
 	a->nreports++;
 	pe->has[role] = 1;
 	memcpy(pe->hash[role], hbin, 32);
@@ -1979,6 +2448,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 				goto oom;
 		}
 	}
+	year_summarize(a, yr);
 	res->st = period_status(a, pe);
 	*resp = res;
 	res = NULL;
@@ -1993,6 +2463,8 @@ oom:
 	    "engine state is no longer reliable");
 	rc = SETTLE_INVALID;
 out:
+	if (a != NULL)
+		close_years(s, a);
 	free(b.p);
 	period_free(npe);
 	settle_result_free(res);
@@ -2077,8 +2549,12 @@ settle_period_status(const struct settle *s, const char *agreement,
 	const struct agr *a = lookup_period(s, agreement, period, &p, err,
 	    sizeof(err));
 
-	return a == NULL ? SETTLE_NONE : period_status(a,
-	    pmap_get(&a->periods, p));
+	const struct year *yr;
+
+	if (a == NULL || (yr = year_find(a, p / per_year(a))) == NULL)
+		return SETTLE_NONE;
+	return (enum settle_status)(yr->status >> 2 * (p - yr->y *
+	    per_year(a)) & 3);
 }
 
 int
@@ -2090,18 +2566,20 @@ settle_status_counts(const struct settle *s, const char *agreement,
 	if (a == NULL || !a->active)
 		return -1;
 	memset(counts, 0, (SETTLE_DISPUTED + 1) * sizeof(counts[0]));
-	for (size_t i = 0; i < a->periods.cap; i++)
-		if (a->periods.slots[i] != NULL)
-			counts[period_status(a, a->periods.slots[i])]++;
+	for (size_t i = 0; i < a->nyears; i++)
+		for (int k = 0; k < per_year(a); k++)
+			if (a->years[i].present & 1u << k)
+				counts[a->years[i].status >> 2 * k & 3]++;
 	return 0;
 }
 
 json_t *
-settle_period_json(const struct settle *s, const char *agreement,
+settle_period_json(struct settle *s, const char *agreement,
     const char *period, char *err, size_t errlen)
 {
 	const struct agr *a;
 	const struct period *pe;
+	struct year *yr;
 	char pb[RULES_PERIOD_BUFSZ], tb[RULES_PERIOD_BUFSZ], hx[HEXBUF];
 	struct seg sg;
 	json_t *o, *fig = json_null(), *reps = json_array();
@@ -2111,7 +2589,12 @@ settle_period_json(const struct settle *s, const char *agreement,
 		json_decref(reps);
 		return NULL;
 	}
-	pe = pmap_get(&a->periods, p);
+	if ((yr = year_find(a, p / per_year(a))) != NULL &&
+	    year_load(s, a, yr, err, errlen) == -1) {
+		json_decref(reps);
+		return NULL;
+	}
+	pe = year_period(a, yr, p);
 	seg_of(a->r, p, &sg);
 	if (pe != NULL && pe->settled) {
 		struct textbuf b = TEXTBUF_INIT;
@@ -2147,5 +2630,6 @@ settle_period_json(const struct settle *s, const char *agreement,
 	    json_string(bin_to_hex(pe->hash[ROLE_HOME], hx)) : json_null());
 	if (o == NULL)
 		refuse(err, errlen, "out of memory");
+	close_years(s, a);
 	return o;
 }

@@ -8,7 +8,9 @@
  * resubmission is a duplicate with the same hash and no entries; and a
  * second engine fed only the report entries' canonical reports (as the
  * daemon's restart and the auditor's replay do) gives byte-identical
- * entries, which shows that refusals changed nothing.
+ * entries, which shows that refusals changed nothing. That second engine
+ * pages every year out after every report (SETTLE_PAGE_ALL), so it also
+ * shows that paging changes no number.
  */
 #include <glob.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 
 #include "shanhai/canon.h"
 #include "shanhai/money.h"
+#include "shanhai/pagefile.h"
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
 
@@ -24,6 +27,7 @@
 
 static char	**texts, **names;
 static size_t	  ntexts;
+static struct settle_pager pager;	/* over one page file for all runs */
 
 /* Reads every agreement of tests/cases once (from $TOP, or the cwd). */
 int
@@ -54,6 +58,16 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		rules_free(r);
 	}
 	globfree(&g);
+	{
+		char err[256];
+		struct pagefile *pf = pagefile_new(NULL, err, sizeof(err));
+
+		if (pf == NULL) {
+			fprintf(stderr, "fuzz_settle: %s\n", err);
+			exit(2);
+		}
+		pagefile_pager(pf, SETTLE_PAGE_ALL, &pager);
+	}
 	return 0;
 }
 
@@ -125,6 +139,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const host[] = { "330110", "330802", "330122" };
 	struct settle *a = engine(), *b = engine();
+
+	FUZZ_CHECK(settle_set_pager(b, &pager) == 0, "settle_set_pager");
 	char *text = fuzz_strndup(data, size), *line, *next, err[1024];
 	char *la = NULL, *lb = NULL;
 	size_t lalen = 0, lblen = 0, n = 0;

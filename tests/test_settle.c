@@ -16,6 +16,7 @@
 
 #include "shanhai/canon.h"
 #include "shanhai/money.h"
+#include "shanhai/pagefile.h"
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
 
@@ -774,8 +775,15 @@ prop_corrections(void **state)
 {
 	struct rng g = { 0x9E3779B97F4A7C15ULL };
 	struct text t, rep;
+	char perr[256];
+	struct pagefile *pf = pagefile_new(getenv("TMPDIR"), perr, sizeof(perr));
+	struct settle_pager pg;
 
 	(void)state;
+	if (pf == NULL)
+		fail_msg("%s", perr);
+	/* The replay pages every year out after every report. */
+	pagefile_pager(pf, SETTLE_PAGE_ALL, &pg);
 	for (int run = 0; run < RUNS(1200); run++) {
 		struct gen_ag ga;
 		struct settle *s1, *s2, *s3;
@@ -789,6 +797,7 @@ prop_corrections(void **state)
 		s1 = engine_of(ga.r);
 		s2 = engine_of(ga.r);
 		s3 = engine_of(ga.r);
+		assert_int_equal(settle_set_pager(s3, &pg), 0);
 		n = ga.last - ga.first + 1;
 		for (int32_t i = 0; i < n; i++)
 			order[i] = i;
@@ -897,6 +906,7 @@ prop_corrections(void **state)
 		settle_free(s3);
 		rules_free(ga.r);
 	}
+	pagefile_free(pf);
 }
 
 /* Output per agreement does not depend on how agreements interleave. */

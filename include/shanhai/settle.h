@@ -31,6 +31,7 @@ enum settle_code {
 	SETTLE_CONFLICT		= -409,	/* report_id reused, period already reported, stale supersedes */
 	SETTLE_TOOLARGE		= -413,	/* over SETTLE_REPORT_MAX bytes */
 	SETTLE_INVALID		= -422,	/* a field is wrong; the message names it */
+	SETTLE_UNAVAILABLE	= -503,	/* paged state could not be read back */
 };
 
 enum settle_status {
@@ -43,6 +44,49 @@ enum settle_status {
 struct settle	*settle_new(void);
 /* Frees the engine and every agreement installed in it. */
 void		 settle_free(struct settle *s);
+
+/*
+ * Paging (doc/DESIGN.md, Engine): the engine keeps the state of each
+ * agreement's fiscal years in memory while they are open; a year whose
+ * planned periods all settled, once a later year of the agreement has
+ * reports, is handed to put() as a blob under key "<agreement>/<year>"
+ * and dropped from memory. It is read back with get() when a report, a
+ * report_id lookup or a period query needs it, and handed out again
+ * (put() when it changed) once done. The callbacks do the I/O, so the
+ * engine stays pure.
+ *
+ * put() stores a copy of blob[0..len) under key, replacing any earlier
+ * blob of that key: 0, or -1 (the year then simply stays in memory).
+ * get() gives back the last blob put under key as a new malloc()ed buffer
+ * (the engine frees it) in *blob, *len: 0, or -1 when it cannot, which
+ * refuses the report with SETTLE_UNAVAILABLE and changes nothing.
+ * SETTLE_PAGE_ALL hands out every year after every report, the latest and
+ * the open ones too (for tests: every path then goes through the pager).
+ */
+#define SETTLE_PAGE_ALL	0x1
+struct settle_pager {
+	int	(*put)(void *arg, const char *key, const void *blob, size_t len);
+	int	(*get)(void *arg, const char *key, void **blob, size_t *len);
+	void	 *arg;
+	unsigned  flags;
+};
+/*
+ * Sets the pager (copied; arg is borrowed and must outlive the engine or
+ * the next call). Only before the first report is submitted: -1 after.
+ * Without one every year stays in memory.
+ */
+int		 settle_set_pager(struct settle *s, const struct settle_pager *pg)
+		    __attribute__((warn_unused_result));
+/* Years handed out and read back so far, and years now in memory. */
+struct settle_pager_stats {
+	size_t	 puts;
+	size_t	 gets;
+	size_t	 put_failures;
+	size_t	 resident;
+	size_t	 paged_out;
+};
+void		 settle_pager_stats(const struct settle *s,
+		    struct settle_pager_stats *st);
 
 /*
  * 0 when installing r (new, or replacing the agreement with its id) keeps
@@ -121,9 +165,11 @@ const char	*settle_status_name(enum settle_status st);
  * beneficiaries, statistics) or null, "reports": hashes of the reports whose
  * figures are in force, "host_report"/"home_report": hashes of the latest
  * reports of each side or null}. NULL with the reason in err for an unknown
- * agreement or a period that is ill-formed or outside [start, end].
+ * agreement or a period that is ill-formed or outside [start, end], or
+ * when the period's paged state cannot be read back. May read a paged year
+ * back through the pager (which is why s is not const).
  */
-json_t		*settle_period_json(const struct settle *s, const char *agreement,
+json_t		*settle_period_json(struct settle *s, const char *agreement,
 		    const char *period, char *err, size_t errlen);
 /* The status of one period; SETTLE_NONE also for unknown ones. */
 enum settle_status settle_period_status(const struct settle *s,

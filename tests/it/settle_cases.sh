@@ -2,7 +2,9 @@
 # Table-driven settlement cases: every tests/cases/NAME/ holds rules/,
 # reports.jsonl and expected.jsonl (the exact stdout of `shanhai settle`),
 # optionally expected.stderr (exact stderr; messages name "reports.jsonl")
-# and expected.exit (default 0). The case is run from inside its folder.
+# and expected.exit (default 0). The case is run from inside its folder,
+# once per pager mode: closed years in a file (the default), everything in
+# memory, and every year paged out after every report.
 BUILD=${BUILD:-build}
 TOP=${TOP:-$(pwd)}
 bin=$TOP/$BUILD/shanhai
@@ -10,13 +12,15 @@ out=${TMPDIR:-/tmp}/settle_cases.$$
 mkdir -p "$out"
 fail=0
 n=0
+for mode in file memory all; do
 for c in "$TOP"/tests/cases/*/; do
-	name=$(basename "$c")
+	name=$(basename "$c")/$mode
 	[ -f "$c/reports.jsonl" ] || continue
 	n=$((n + 1))
 	want_exit=0
 	[ -f "$c/expected.exit" ] && want_exit=$(cat "$c/expected.exit")
-	(cd "$c" && "$bin" settle --rules rules reports.jsonl) \
+	mkdir -p "$out/$(dirname "$name")"
+	(cd "$c" && "$bin" settle --rules rules --pager "$mode" reports.jsonl) \
 	    >"$out/$name.out" 2>"$out/$name.err"
 	got_exit=$?
 	ok=1
@@ -45,6 +49,7 @@ for c in "$TOP"/tests/cases/*/; do
 	else
 		fail=$((fail + 1))
 	fi
+done
 done
 rm -rf "$out"
 echo "settle cases: $n run, $fail failed"

@@ -1,0 +1,517 @@
+/*
+ * test_pager: the engine's paging of closed years (doc/DESIGN.md, Engine)
+ * and the page file behind `shanhai settle` and the auditor's replay.
+ * Every script runs through an engine that keeps everything in memory and
+ * through paged ones (closed years only, and every year after every
+ * report); codes, messages and entries must be the same byte for byte:
+ * corrections, resubmissions, reused ids and stale supersedes that reach
+ * paged-out years, a dispute in a closed year, and period queries. A pager
+ * that fails is a refusal with SETTLE_UNAVAILABLE that changes nothing,
+ * never a wrong number.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shanhai/pagefile.h"
+#include "shanhai/rules.h"
+#include "shanhai/settle.h"
+
+/* Monthly over three years, with every kind of value. */
+static const char MO[] =
+    "id = \"mo\"; home = \"330802\"; host = \"330110\";\n"
+    "cadence = \"monthly\"; start = \"2024-01\"; end = \"2026-12\";\n"
+    "taxes = ( { code = \"vat\"; retain = \"50%\"; } );\n"
+    "statistics = ( { code = \"gdp\"; mode = \"split\"; home = \"1/3\"; } );\n"
+    "beneficiaries = ( { id = \"v1\"; weight = 2; }, { id = \"v2\"; weight = 1; } );\n"
+    "terms = ( { from = \"2024-01\"; home = \"60%\"; floor = \"1000.00\"; },\n"
+    "          { from = \"2025-07\"; bands = ( { upto = \"500.00\"; home = \"0%\"; },\n"
+    "                                        { home = \"1/2\"; } ); } );\n";
+
+/* Quarterly with confirm: disputes. */
+static const char CQ[] =
+    "id = \"cq\"; home = \"331181\"; host = \"330109\";\n"
+    "cadence = \"quarterly\"; start = \"2024-Q1\"; confirm = true;\n"
+    "taxes = ( { code = \"vat\"; } );\n"
+    "terms = ( { from = \"2024-Q1\"; home = \"1/2\"; } );\n";
+
+/* A pager over memory that can be told to fail or to damage a blob. */
+struct tpager {
+	char		*key[256];
+	void		*blob[256];
+	size_t		 len[256];
+	size_t		 n;
+	int		 fail_get;
+	int		 fail_put;
+	int		 damage;
+};
+
+static int
+tp_put(void *arg, const char *key, const void *blob, size_t len)
+{
+	struct tpager *t = arg;
+	size_t i;
+
+	if (t->fail_put)
+		return -1;
+	for (i = 0; i < t->n && strcmp(t->key[i], key) != 0; i++)
+		;
+	if (i == t->n) {
+		assert_true(t->n < 256);
+		t->key[t->n++] = strdup(key);
+	} else
+		free(t->blob[i]);
+	t->blob[i] = malloc(len);
+	memcpy(t->blob[i], blob, len);
+	t->len[i] = len;
+	return 0;
+}
+
+static int
+tp_get(void *arg, const char *key, void **blob, size_t *len)
+{
+	struct tpager *t = arg;
+
+	if (t->fail_get)
+		return -1;
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->key[i], key) == 0) {
+			*len = t->len[i] - (t->damage ? 1 : 0);
+			*blob = malloc(t->len[i]);
+			memcpy(*blob, t->blob[i], t->len[i]);
+			return 0;
+		}
+	return -1;
+}
+
+static void
+tp_clear(struct tpager *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->key[i]);
+		free(t->blob[i]);
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+static struct settle *
+engine(struct tpager *t, unsigned flags)
+{
+	const char *texts[] = { MO, CQ }, *names[] = { "mo.conf", "cq.conf" };
+	struct settle *s = settle_new();
+	char err[512];
+
+	assert_non_null(s);
+	for (size_t i = 0; i < 2; i++) {
+		struct rules *r = rules_parse(texts[i], names[i], err,
+		    sizeof(err));
+
+		if (r == NULL)
+			fail_msg("%s", err);
+		assert_int_equal(settle_install(s, r, err, sizeof(err)), 0);
+	}
+	if (t != NULL) {
+		struct settle_pager pg = { tp_put, tp_get, t, flags };
+
+		assert_int_equal(settle_set_pager(s, &pg), 0);
+	}
+	return s;
+}
+
+/* Three engines fed the same reports: memory, closed years, every year. */
+struct trio {
+	struct settle	*s[3];
+	struct tpager	 t[2];
+};
+
+static void
+trio_open(struct trio *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->s[0] = engine(NULL, 0);
+	o->s[1] = engine(&o->t[0], 0);
+	o->s[2] = engine(&o->t[1], SETTLE_PAGE_ALL);
+}
+
+static void
+trio_close(struct trio *o)
+{
+	for (int i = 0; i < 3; i++)
+		settle_free(o->s[i]);
+	tp_clear(&o->t[0]);
+	tp_clear(&o->t[1]);
+}
+
+/* Submits text to all three; returns the code (the same from each). */
+static int
+feed(struct trio *o, const char *text, size_t *nentries)
+{
+	struct settle_result *res[3] = { NULL, NULL, NULL };
+	char err[3][512];
+	int rc[3];
+
+	for (int i = 0; i < 3; i++) {
+		err[i][0] = '\0';
+		rc[i] = settle_submit(o->s[i], text, strlen(text), NULL, 0,
+		    "2026-11-27T00:00:00Z", NULL, &res[i], err[i],
+		    sizeof(err[i]));
+	}
+	for (int i = 1; i < 3; i++) {
+		if (rc[i] != rc[0] || strcmp(err[i], err[0]) != 0)
+			fail_msg("engine %d: %d \"%s\", memory: %d \"%s\"\n%s",
+			    i, rc[i], err[i], rc[0], err[0], text);
+		if (rc[0] < 0)
+			continue;
+		assert_int_equal(settle_result_count(res[i]),
+		    settle_result_count(res[0]));
+		assert_int_equal(settle_result_status(res[i]),
+		    settle_result_status(res[0]));
+		for (size_t k = 0; k < settle_result_count(res[0]); k++)
+			assert_string_equal(settle_result_entry(res[i], k, NULL),
+			    settle_result_entry(res[0], k, NULL));
+	}
+	if (nentries != NULL)
+		*nentries = rc[0] < 0 ? 0 : settle_result_count(res[0]);
+	for (int i = 0; i < 3; i++)
+		settle_result_free(res[i]);
+	return rc[0];
+}
+
+static char *
+report(const char *ag, const char *period, const char *role, const char *id,
+    const char *vat, const char *supersedes)
+{
+	static char buf[512];
+	char sup[128] = "";
+
+	if (supersedes != NULL)
+		snprintf(sup, sizeof(sup), ",\"supersedes\":\"%s\"", supersedes);
+	snprintf(buf, sizeof(buf), "{\"report_id\":\"%s\",\"agreement\":\"%s\","
+	    "\"period\":\"%s\",\"role\":\"%s\",\"taxes\":{\"vat\":\"%s\"}%s%s}",
+	    id, ag, period, role, vat, strcmp(ag, "mo") == 0 ?
+	    ",\"statistics\":{\"gdp\":\"100.01\"}" : "", sup);
+	return buf;
+}
+
+/* The same period query from all three engines. */
+static void
+same_query(struct trio *o, const char *ag, const char *period)
+{
+	char err[512], *want = NULL;
+
+	for (int i = 0; i < 3; i++) {
+		json_t *q = settle_period_json(o->s[i], ag, period, err,
+		    sizeof(err));
+		char *got;
+
+		if (q == NULL)
+			fail_msg("%s %s: %s", ag, period, err);
+		got = json_dumps(q, JSON_SORT_KEYS);
+		json_decref(q);
+		if (want == NULL)
+			want = got;
+		else {
+			assert_string_equal(got, want);
+			free(got);
+		}
+		assert_int_equal(settle_period_status(o->s[i], ag, period),
+		    settle_period_status(o->s[0], ag, period));
+	}
+	free(want);
+}
+
+static void
+same_counts(struct trio *o, const char *ag)
+{
+	size_t c0[SETTLE_DISPUTED + 1], c[SETTLE_DISPUTED + 1];
+
+	assert_int_equal(settle_status_counts(o->s[0], ag, c0), 0);
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(settle_status_counts(o->s[i], ag, c), 0);
+		assert_memory_equal(c, c0, sizeof(c));
+	}
+}
+
+static void
+closed_years(void **state)
+{
+	struct trio o;
+	struct settle_pager_stats st;
+	char id[32], pb[16];
+	size_t n;
+
+	(void)state;
+	trio_open(&o);
+	/* Two whole years and the start of a third. */
+	for (int y = 2024; y <= 2026; y++)
+		for (int m = 1; m <= (y == 2026 ? 2 : 12); m++) {
+			snprintf(id, sizeof(id), "m-%d-%02d", y, m);
+			snprintf(pb, sizeof(pb), "%d-%02d", y, m);
+			assert_int_equal(feed(&o, report("mo", pb, "host", id,
+			    "1000.00", NULL), NULL), SETTLE_ACCEPTED);
+		}
+	settle_pager_stats(o.s[1], &st);
+	assert_int_equal(st.paged_out, 2);	/* 2024 and 2025 */
+	assert_int_equal(st.resident, 1);
+	settle_pager_stats(o.s[0], &st);
+	assert_int_equal(st.paged_out, 0);
+
+	/* A correction of a closed year: adjustments from paged state. */
+	assert_int_equal(feed(&o, report("mo", "2024-03", "host", "m-2024-03-r1",
+	    "5000.00", "m-2024-03"), &n), SETTLE_ACCEPTED);
+	assert_int_equal(n, 2);		/* report, adjustment */
+	/* A second one, naming the first correction; and a stale one. */
+	assert_int_equal(feed(&o, report("mo", "2024-03", "host", "m-2024-03-r2",
+	    "-700.10", "m-2024-03-r1"), NULL), SETTLE_ACCEPTED);
+	assert_int_equal(feed(&o, report("mo", "2024-03", "host", "m-2024-03-r3",
+	    "1.00", "m-2024-03-r1"), NULL), SETTLE_CONFLICT);
+	assert_int_equal(feed(&o, report("mo", "2025-08", "host", "m-2025-08-x",
+	    "1.00", NULL), NULL), SETTLE_CONFLICT);
+	/* Identical resubmission of a paged-out report: a duplicate. */
+	assert_int_equal(feed(&o, report("mo", "2024-07", "host", "m-2024-07",
+	    "1000.00", NULL), NULL), SETTLE_DUPLICATE);
+	assert_int_equal(feed(&o, report("mo", "2024-03", "host", "m-2024-03-r1",
+	    "5000.00", "m-2024-03"), NULL), SETTLE_DUPLICATE);
+	/* A paged-out id reused with other content, for another period. */
+	assert_int_equal(feed(&o, report("mo", "2026-03", "host", "m-2024-05",
+	    "1000.00", NULL), NULL), SETTLE_CONFLICT);
+	assert_int_equal(feed(&o, report("mo", "2026-03", "host", "m-2025-12",
+	    "1.00", NULL), NULL), SETTLE_CONFLICT);
+	assert_int_equal(feed(&o, report("mo", "2026-03", "host", "m-2026-03",
+	    "1.00", NULL), NULL), SETTLE_ACCEPTED);
+	/* Queries read paged years back and give the same answers. */
+	same_query(&o, "mo", "2024-03");
+	same_query(&o, "mo", "2024-12");
+	same_query(&o, "mo", "2025-07");
+	same_query(&o, "mo", "2026-03");
+	same_query(&o, "mo", "2026-09");
+	same_counts(&o, "mo");
+	/* Paged-out years are paged out again once done with. */
+	settle_pager_stats(o.s[1], &st);
+	assert_int_equal(st.paged_out, 2);
+	assert_true(st.gets > 0 && st.puts > 2);
+	/* Rules: a change touching a settled term is refused from summaries. */
+	{
+		char err[512];
+		struct rules *r = rules_parse("id = \"mo\"; home = \"330802\"; "
+		    "host = \"330110\"; cadence = \"monthly\"; start = \"2024-01\"; "
+		    "end = \"2026-12\"; taxes = ( { code = \"vat\"; retain = "
+		    "\"50%\"; } ); statistics = ( { code = \"gdp\"; mode = "
+		    "\"split\"; home = \"1/3\"; } ); beneficiaries = ( { id = "
+		    "\"v1\"; weight = 2; }, { id = \"v2\"; weight = 1; } ); "
+		    "terms = ( { from = \"2024-01\"; home = \"61%\"; } );",
+		    "mo.conf", err, sizeof(err));
+
+		assert_non_null(r);
+		assert_int_equal(settle_check_replace(o.s[1], r, err,
+		    sizeof(err)), -1);
+		assert_non_null(strstr(err, "term 2024-01 changed or removed, "
+		    "but its period 2024-01 already settled"));
+		rules_free(r);
+		assert_int_equal(settle_check_remove(o.s[1], "mo", err,
+		    sizeof(err)), -1);
+	}
+	trio_close(&o);
+}
+
+static void
+dispute_in_closed_year(void **state)
+{
+	struct trio o;
+	struct settle_pager_stats st;
+	char id[32], pb[16];
+	size_t n;
+
+	(void)state;
+	trio_open(&o);
+	for (int y = 2024; y <= 2025; y++)
+		for (int q = 1; q <= (y == 2025 ? 1 : 4); q++) {
+			snprintf(pb, sizeof(pb), "%d-Q%d", y, q);
+			snprintf(id, sizeof(id), "h-%d-%d", y, q);
+			assert_int_equal(feed(&o, report("cq", pb, "host", id,
+			    "400.00", NULL), NULL), SETTLE_ACCEPTED);
+			snprintf(id, sizeof(id), "c-%d-%d", y, q);
+			assert_int_equal(feed(&o, report("cq", pb, "home", id,
+			    "400.00", NULL), NULL), SETTLE_ACCEPTED);
+		}
+	settle_pager_stats(o.s[1], &st);
+	assert_int_equal(st.paged_out, 1);
+	/* The host corrects 2024-Q2; the home side does not agree yet. */
+	assert_int_equal(feed(&o, report("cq", "2024-Q2", "host", "h-2024-2-r1",
+	    "480.00", "h-2024-2"), &n), SETTLE_ACCEPTED);
+	assert_int_equal(n, 2);		/* report, dispute */
+	assert_int_equal(settle_period_status(o.s[1], "cq", "2024-Q2"),
+	    SETTLE_DISPUTED);
+	same_query(&o, "cq", "2024-Q2");
+	same_counts(&o, "cq");
+	/* The year was paged out again while disputed, and comes back. */
+	settle_pager_stats(o.s[1], &st);
+	assert_int_equal(st.paged_out, 1);
+	assert_int_equal(feed(&o, report("cq", "2024-Q2", "home", "c-2024-2-r1",
+	    "480.00", "c-2024-2"), &n), SETTLE_ACCEPTED);
+	assert_int_equal(n, 2);		/* report, adjustment of Q2 */
+	assert_int_equal(settle_period_status(o.s[1], "cq", "2024-Q2"),
+	    SETTLE_SETTLED);
+	same_query(&o, "cq", "2024-Q2");
+	same_query(&o, "cq", "2024-Q4");
+	same_counts(&o, "cq");
+	trio_close(&o);
+}
+
+static void
+pager_failures(void **state)
+{
+	struct settle *mem = engine(NULL, 0), *s;
+	struct tpager t;
+	struct settle_pager_stats st;
+	struct settle_result *r0, *r1;
+	char err[512], id[32], pb[16];
+	const char *corr;
+	struct settle_pager pg = { tp_put, tp_get, NULL, 0 };
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	s = engine(&t, 0);
+	for (int m = 1; m <= 13; m++) {
+		snprintf(id, sizeof(id), "m-%d", m);
+		snprintf(pb, sizeof(pb), "%d-%02d", 2024 + (m - 1) / 12,
+		    (m - 1) % 12 + 1);
+		for (int i = 0; i < 2; i++) {
+			const char *rep = report("mo", pb, "host", id, "10.00",
+			    NULL);
+
+			assert_int_equal(settle_submit(i ? s : mem, rep,
+			    strlen(rep), NULL, 0, NULL, NULL, &r0, err,
+			    sizeof(err)), SETTLE_ACCEPTED);
+			settle_result_free(r0);
+		}
+	}
+	settle_pager_stats(s, &st);
+	assert_int_equal(st.paged_out, 1);
+	/* Setting a pager once reports were accepted is refused. */
+	pg.arg = &t;
+	assert_int_equal(settle_set_pager(s, &pg), -1);
+
+	/* get fails: refused as unavailable, nothing changes. */
+	corr = strdup(report("mo", "2024-05", "host", "m-5-r1", "99.00", "m-5"));
+	t.fail_get = 1;
+	assert_int_equal(settle_submit(s, corr, strlen(corr), NULL, 0, NULL,
+	    NULL, &r1, err, sizeof(err)), SETTLE_UNAVAILABLE);
+	assert_null(r1);
+	assert_non_null(strstr(err, "mo/2024 could not be read back"));
+	assert_null(settle_period_json(s, "mo", "2024-05", err, sizeof(err)));
+	assert_non_null(strstr(err, "could not be read back"));
+	/* A damaged blob: the same. */
+	t.fail_get = 0;
+	t.damage = 1;
+	assert_int_equal(settle_submit(s, corr, strlen(corr), NULL, 0, NULL,
+	    NULL, &r1, err, sizeof(err)), SETTLE_UNAVAILABLE);
+	assert_non_null(strstr(err, "mo/2024 is damaged"));
+	/* put fails: the year stays in memory, the numbers are the same. */
+	t.damage = 0;
+	t.fail_put = 1;
+	assert_int_equal(settle_submit(mem, corr, strlen(corr), NULL, 0, NULL,
+	    NULL, &r0, err, sizeof(err)), SETTLE_ACCEPTED);
+	assert_int_equal(settle_submit(s, corr, strlen(corr), NULL, 0, NULL,
+	    NULL, &r1, err, sizeof(err)), SETTLE_ACCEPTED);
+	assert_int_equal(settle_result_count(r1), settle_result_count(r0));
+	for (size_t k = 0; k < settle_result_count(r0); k++)
+		assert_string_equal(settle_result_entry(r1, k, NULL),
+		    settle_result_entry(r0, k, NULL));
+	settle_result_free(r0);
+	settle_result_free(r1);
+	settle_pager_stats(s, &st);
+	assert_true(st.put_failures > 0);
+	assert_int_equal(st.paged_out, 0);
+	/* Once put works again, the changed year goes out and comes back. */
+	t.fail_put = 0;
+	free((char *)corr);
+	corr = strdup(report("mo", "2024-05", "host", "m-5-r2", "7.00", "m-5-r1"));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(settle_submit(i ? s : mem, corr, strlen(corr),
+		    NULL, 0, NULL, NULL, i ? &r1 : &r0, err, sizeof(err)),
+		    SETTLE_ACCEPTED);
+	}
+	for (size_t k = 0; k < settle_result_count(r0); k++)
+		assert_string_equal(settle_result_entry(r1, k, NULL),
+		    settle_result_entry(r0, k, NULL));
+	settle_result_free(r0);
+	settle_result_free(r1);
+	settle_pager_stats(s, &st);
+	assert_int_equal(st.paged_out, 1);
+	{
+		json_t *q0 = settle_period_json(mem, "mo", "2024-05", err,
+		    sizeof(err)), *q1 = settle_period_json(s, "mo", "2024-05",
+		    err, sizeof(err));
+
+		assert_non_null(q1);
+		assert_true(json_equal(q0, q1));
+		json_decref(q0);
+		json_decref(q1);
+	}
+	free((char *)corr);
+	settle_free(s);
+	settle_free(mem);
+	tp_clear(&t);
+}
+
+/* The page file: blobs come back as put, replaced in place or moved. */
+static void
+page_file(void **state)
+{
+	char err[256], key[32], *big;
+	struct pagefile *pf = pagefile_new(getenv("TMPDIR"), err, sizeof(err));
+	struct settle_pager pg;
+	void *b;
+	size_t len;
+
+	(void)state;
+	if (pf == NULL)
+		fail_msg("%s", err);
+	pagefile_pager(pf, 0, &pg);
+	assert_int_equal(pg.get(pg.arg, "none", &b, &len), -1);
+	big = malloc(5000);
+	for (int i = 0; i < 5000; i++)
+		big[i] = (char)(i * 7);
+	for (int k = 0; k < 300; k++) {
+		snprintf(key, sizeof(key), "ag-%d/2024", k);
+		assert_int_equal(pg.put(pg.arg, key, big + k, 100 + k), 0);
+	}
+	/* Smaller (in place), then larger (moved). */
+	assert_int_equal(pg.put(pg.arg, "ag-3/2024", big, 50), 0);
+	assert_int_equal(pg.put(pg.arg, "ag-4/2024", big + 1, 4000), 0);
+	assert_int_equal(pagefile_count(pf), 300);
+	for (int k = 0; k < 300; k++) {
+		size_t want = k == 3 ? 50 : k == 4 ? 4000 : 100 + (size_t)k;
+		const char *wp = k == 3 ? big : k == 4 ? big + 1 : big + k;
+
+		snprintf(key, sizeof(key), "ag-%d/2024", k);
+		assert_int_equal(pg.get(pg.arg, key, &b, &len), 0);
+		assert_int_equal(len, want);
+		assert_memory_equal(b, wp, want);
+		free(b);
+	}
+	free(big);
+	pagefile_free(pf);
+	assert_null(pagefile_new("/nonexistent/dir", err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/dir"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(closed_years),
+		cmocka_unit_test(dispute_in_closed_year),
+		cmocka_unit_test(pager_failures),
+		cmocka_unit_test(page_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
