@@ -231,13 +231,15 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
  * pieces, and bufferevent_openssl makes one TLS record (one write) of
  * each piece. Joined into one piece, a small answer leaves as one record.
  */
+static int bare_error(struct conn *c, struct evbuffer *buf);
+
 static void
 coalesce(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	size_t len = evbuffer_get_length(buf);
 
-	if (info->n_added > 0 && len <= 16384 &&
+	if (info->n_added > 0 && len <= 16384 && bare_error(arg, buf) == 0 &&
 	    evbuffer_get_contiguous_space(buf) < len)
 		(void)evbuffer_pullup(buf, -1);
 }
@@ -313,7 +315,7 @@ bev_new(struct event_base *base, void *arg)
 	}
 	c->h = h;
 	c->bev = bev;
-	(void)evbuffer_add_cb(bufferevent_get_output(bev), coalesce, NULL);
+	(void)evbuffer_add_cb(bufferevent_get_output(bev), coalesce, c);
 	LIST_INSERT_HEAD(&h->conns_open, c, entry);
 	h->conns++;
 	tls_peer_set_app(tls_peer_get0(ssl), c, conn_gone);
@@ -372,9 +374,10 @@ reason_phrase(int status)
 		{ 404, "Not Found" }, { 405, "Method Not Allowed" },
 		{ 409, "Conflict" }, { 413, "Content Too Large" },
 		{ 415, "Unsupported Media Type" },
+		{ 417, "Expectation Failed" },
 		{ 422, "Unprocessable Content" }, { 429, "Too Many Requests" },
 		{ 500, "Internal Server Error" },
-		{ 503, "Service Unavailable" },
+		{ 501, "Not Implemented" }, { 503, "Service Unavailable" },
 	};
 
 	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
@@ -506,6 +509,114 @@ utf8_scrub(char *s)
 	}
 }
 
+/* The RFC 9457 object of a refusal; detail is scrubbed in place. */
+static json_t *
+problem_new(int status, char *detail)
+{
+	utf8_scrub(detail);
+	return json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank",
+	    "title", reason_phrase(status), "status", status,
+	    "detail", detail);
+}
+
+/* "ADDR FPR8" of a connection, for log lines. */
+static const char *
+conn_label(const struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	struct tls_peer *p = ssl ? tls_peer_get0(ssl) : NULL;
+
+	return p ? tls_peer_label(p) : "-";
+}
+
+/*
+ * evhttp answers some requests itself, before dispatch() sees them, with a
+ * text/html page: a body over the size it was told (twice
+ * limits.max_body), declared or chunked; a malformed request or headers
+ * over limits.max_header; an Expect other than 100-continue; a method it
+ * does not know. libevent 2.1 has no hook for those pages (2.2's
+ * evhttp_set_errorcb), but each sits whole in the connection's output
+ * buffer until the loop writes it out, so it is replaced there by the
+ * problem+json answer SPEC 7 asks for. Returns 1 when it replaced one.
+ */
+static int
+bare_error(struct conn *c, struct evbuffer *buf)
+{
+	static const char tail[] = "</BODY></HTML>\n";
+	const struct config *cfg;
+	struct evbuffer *out;
+	size_t len = evbuffer_get_length(buf), hlen;
+	char *text, *head, *line, *next, detail[256];
+	json_t *j;
+	int major, minor, status;
+
+	if (c == NULL || len < 32 || len > 4096)
+		return 0;
+	text = (char *)evbuffer_pullup(buf, -1);
+	if (text == NULL || strncmp(text, "HTTP/", 5) != 0 ||
+	    memcmp(text + len - (sizeof(tail) - 1), tail,
+	    sizeof(tail) - 1) != 0 ||
+	    (head = memmem(text, len, "\r\n\r\n", 4)) == NULL ||
+	    memmem(text, (size_t)(head - text), "\r\nContent-Type: text/html"
+	    "\r\n", 27) == NULL ||
+	    sscanf(text, "HTTP/%d.%d %d ", &major, &minor, &status) != 3)
+		return 0;
+	hlen = (size_t)(head - text) + 2;	/* through the last header's CRLF */
+	cfg = server_gen_config(c->h->gen);
+	switch (status) {
+	case 413:
+		snprintf(detail, sizeof(detail), "body: more than "
+		    "limits.max_body (%lld bytes)", config_max_body(cfg));
+		break;
+	case 400:
+		snprintf(detail, sizeof(detail), "request: not valid HTTP/1.1, "
+		    "or headers over limits.max_header (%lld bytes)",
+		    config_max_header(cfg));
+		break;
+	case 417:
+		snprintf(detail, sizeof(detail), "Expect: only 100-continue "
+		    "is understood");
+		break;
+	case 501:
+		snprintf(detail, sizeof(detail), "method: not one of GET, "
+		    "HEAD, POST, PUT, DELETE");
+		break;
+	default:
+		snprintf(detail, sizeof(detail), "request: refused");
+		break;
+	}
+	if ((j = problem_new(status, detail)) == NULL ||
+	    (text = json_dumps(j, JSON_COMPACT)) == NULL ||
+	    (out = evbuffer_new()) == NULL) {
+		json_decref(j);
+		free(text);
+		return 0;
+	}
+	json_decref(j);
+	evbuffer_add_printf(out, "HTTP/%d.%d %d %s\r\n", major, minor, status,
+	    reason_phrase(status));
+	/* evhttp's headers but its Content-Type and Content-Length. */
+	head = (char *)evbuffer_pullup(buf, -1);
+	for (line = (char *)memchr(head, '\n', hlen) + 1; line < head + hlen;
+	    line = next) {
+		next = (char *)memchr(line, '\n', (size_t)(head + hlen - line)) +
+		    1;
+		if (strncasecmp(line, "Content-Type:", 13) != 0 &&
+		    strncasecmp(line, "Content-Length:", 15) != 0)
+			evbuffer_add(out, line, (size_t)(next - line));
+	}
+	evbuffer_add_printf(out, "Content-Type: application/problem+json\r\n"
+	    "Content-Length: %zu\r\n\r\n%s\n", strlen(text) + 1, text);
+	free(text);
+	http_log(LOG_LVL_NOTICE, "%s: refused by libevent: %d %s",
+	    conn_label(c), status, detail);
+	/* Swapped whole: the callbacks this sets off find JSON, not HTML. */
+	evbuffer_drain(buf, len);
+	evbuffer_add_buffer(buf, out);
+	evbuffer_free(out);
+	return 1;
+}
+
 void
 http_problem(struct http_req *r, int status, const char *field,
     const char *fmt, ...)
@@ -521,11 +632,7 @@ http_problem(struct http_req *r, int status, const char *field,
 		snprintf(detail, sizeof(detail), "%s: %s", field, why);
 	else
 		snprintf(detail, sizeof(detail), "%s", why);
-	utf8_scrub(detail);
-	j = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank",
-	    "title", reason_phrase(status), "status", status,
-	    "detail", detail);
-	if (j == NULL) {
+	if ((j = problem_new(status, detail)) == NULL) {
 		http_reply(r, 500, NULL, NULL);
 		return;
 	}
