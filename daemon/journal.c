@@ -28,6 +28,7 @@
 #include "shanhai/log.h"
 #include "shanhai/merkle.h"
 #include "shanhai/note.h"
+#include "shanhai/pagefile.h"
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
 #include "shanhai/store.h"
@@ -121,6 +122,8 @@ struct journal {
 	size_t			 nsigners;
 	struct store		*rd;		/* the loop's connection */
 	struct settle		*engine;
+	struct pagefile		*pages;		/* its closed years, or NULL */
+	char			*state_dir;	/* where page files go */
 	struct hmap		 reports;	/* report hash -> entry index */
 	struct pmap		 periods;	/* period -> entry indexes */
 	uint64_t		 committed;	/* entries on disk */
@@ -930,13 +933,17 @@ replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
  * of its reports into *reports (emptied first).
  */
 static struct settle *
-replay(struct store *s, uint64_t *size, struct hmap *reports,
-    struct pmap *periods, char *err, size_t errlen)
+replay(struct store *s, const char *pagedir, struct pagefile **pages,
+    uint64_t *size, struct hmap *reports, struct pmap *periods, char *err,
+    size_t errlen)
 {
 	struct replay rp = { .reports = reports, .periods = periods,
 	    .err = err, .errlen = errlen };
+	struct settle_pager pg;
+	char msg[512];
 	int rc;
 
+	*pages = NULL;
 	if (store_size(s, size) < 0) {
 		snprintf(err, errlen, "%s", store_errmsg(s));
 		return NULL;
@@ -944,6 +951,18 @@ replay(struct store *s, uint64_t *size, struct hmap *reports,
 	if ((rp.engine = settle_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
+	/*
+	 * The engine's closed years go to an unlinked file beside the
+	 * database: a cache of the engine's memory, rebuilt with it from the
+	 * ledger (doc/DESIGN.md, Engine). Without one they stay in memory.
+	 */
+	if ((*pages = pagefile_new(pagedir, msg, sizeof(msg))) == NULL)
+		log_warnx("journal: %s; closed years stay in memory", msg);
+	else {
+		pagefile_pager(*pages, 0, &pg);
+		if (settle_set_pager(rp.engine, &pg) < 0)
+			fatalx("journal: a new engine refused its pager");
 	}
 	hmap_clear(reports);
 	pmap_clear(periods);
@@ -957,6 +976,8 @@ replay(struct store *s, uint64_t *size, struct hmap *reports,
 	settle_result_free(rp.res);
 	if (rc != 0) {
 		settle_free(rp.engine);
+		pagefile_free(*pages);
+		*pages = NULL;
 		hmap_clear(reports);
 		pmap_clear(periods);
 		return NULL;
@@ -1159,14 +1180,15 @@ journal_restore(struct journal *j)
 {
 	struct rules **keep = NULL;
 	struct settle *e;
+	struct pagefile *pages;
 	struct hmap reports = { 0 };
 	struct pmap periods = { 0 };
 	size_t nkeep = 0;
 	uint64_t size;
 	char err[512];
 
-	if ((e = replay(j->rd, &size, &reports, &periods, err,
-	    sizeof(err))) == NULL) {
+	if ((e = replay(j->rd, j->state_dir, &pages, &size, &reports,
+	    &periods, err, sizeof(err))) == NULL) {
 		j->broken = 1;
 		j->broken_at = time(NULL);
 		snprintf(j->broken_why, sizeof(j->broken_why), "%s", err);
@@ -1182,8 +1204,10 @@ journal_restore(struct journal *j)
 		keep[i] = (struct rules *)settle_get0_rules_at(j->engine, i);
 	{
 		struct settle *old = j->engine;
+		struct pagefile *oldpages = j->pages;
 
 		j->engine = e;
+		j->pages = pages;
 		hmap_clear(&j->reports);
 		j->reports = reports;
 		pmap_clear(&j->periods);
@@ -1195,6 +1219,7 @@ journal_restore(struct journal *j)
 		    nkeep, 0, err, sizeof(err)) < 0)
 			log_warnx("journal: rules after rebuilding: %s", err);
 		settle_free(old);
+		pagefile_free(oldpages);
 	}
 	free(keep);
 	log_notice("journal: engine rebuilt from the store at %llu entries",
@@ -1542,8 +1567,12 @@ journal_open(struct event_base *base, const char *state_dir,
 		goto fail;
 	if (check_origin(j, err, errlen) < 0)
 		goto fail;
-	if ((j->engine = replay(j->rd, &size, &j->reports, &j->periods, msg,
-	    sizeof(msg))) == NULL) {
+	if ((j->state_dir = strdup(state_dir)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((j->engine = replay(j->rd, j->state_dir, &j->pages, &size,
+	    &j->reports, &j->periods, msg, sizeof(msg))) == NULL) {
 		snprintf(err, errlen, "%s: replaying the ledger: %s", path, msg);
 		goto fail;
 	}
@@ -1599,6 +1628,8 @@ journal_free(struct journal *j)
 	store_close(j->rd);
 	store_close(j->wr);
 	settle_free(j->engine);
+	pagefile_free(j->pages);
+	free(j->state_dir);
 	hmap_clear(&j->reports);
 	pmap_clear(&j->periods);
 	pthread_mutex_destroy(&j->mu);
@@ -1789,6 +1820,8 @@ journal_period(struct journal *j, const char *agreement, const char *period,
 		    " force", agreement);
 		return 404;
 	}
+	if (settle_period_load(j->engine, agreement, period, err, errlen) < 0)
+		return 503;
 	if ((o = settle_period_json(j->engine, agreement, period, err,
 	    errlen)) == NULL)
 		return 400;

@@ -778,38 +778,41 @@ check_replace(const struct agr *a, const struct rules *nr, char *err,
 	}
 	/* Every settled period keeps its term and its segment's plan. */
 	/* From the years' summaries: paged-out years stay where they are. */
-	for (size_t i = 0; i < a->nyears; i++)
-	    for (int k = 0; k < per_year(a); k++) {
-		int32_t p = a->years[i].y * per_year(a) + k;
-		struct seg os, ns;
+	for (size_t i = 0; i < a->nyears; i++) {
+		for (int k = 0; k < per_year(a); k++) {
+			int32_t p = a->years[i].y * per_year(a) + k;
+			struct seg os, ns;
 
-		if (!(a->years[i].settled & 1u << k))
-			continue;
-		seg_of(or, p, &os);
-		if (p > nr->end) {
-			snprintf(err, errlen, "%s: end %s would drop period %s, "
-			    "which already settled", nr->id,
-			    rules_period_format(nr->cadence, nr->end, pb),
-			    rules_period_format(nr->cadence, p, pb2));
-			return -1;
+			if (!(a->years[i].settled & 1u << k))
+				continue;
+			seg_of(or, p, &os);
+			if (p > nr->end) {
+				snprintf(err, errlen, "%s: end %s would drop "
+				    "period %s, which already settled", nr->id,
+				    rules_period_format(nr->cadence, nr->end, pb),
+				    rules_period_format(nr->cadence, p, pb2));
+				return -1;
+			}
+			seg_of(nr, p, &ns);
+			if (!term_same(os.t, ns.t)) {
+				snprintf(err, errlen, "%s: term %s changed or "
+				    "removed, but its period %s already settled",
+				    nr->id, rules_period_format(or->cadence,
+				    os.t->from, pb), rules_period_format(
+				    or->cadence, p, pb2));
+				return -1;
+			}
+			if (os.first != ns.first || os.last != ns.last) {
+				snprintf(err, errlen, "%s: term %s: the change "
+				    "alters the periods planned for the segment "
+				    "of %s, which already settled", nr->id,
+				    rules_period_format(or->cadence, os.t->from,
+				    pb), rules_period_format(or->cadence, p,
+				    pb2));
+				return -1;
+			}
 		}
-		seg_of(nr, p, &ns);
-		if (!term_same(os.t, ns.t)) {
-			snprintf(err, errlen, "%s: term %s changed or removed, but "
-			    "its period %s already settled", nr->id,
-			    rules_period_format(or->cadence, os.t->from, pb),
-			    rules_period_format(or->cadence, p, pb2));
-			return -1;
-		}
-		if (os.first != ns.first || os.last != ns.last) {
-			snprintf(err, errlen, "%s: term %s: the change alters "
-			    "the periods planned for the segment of %s, which "
-			    "already settled", nr->id,
-			    rules_period_format(or->cadence, os.t->from, pb),
-			    rules_period_format(or->cadence, p, pb2));
-			return -1;
-		}
-	    }
+	}
 	return 0;
 }
 
@@ -2538,6 +2541,20 @@ lookup_period(const struct settle *s, const char *agreement, const char *period,
 		return NULL;
 	}
 	return a;
+}
+
+int
+settle_period_load(struct settle *s, const char *agreement,
+    const char *period, char *err, size_t errlen)
+{
+	int32_t p;
+	const struct agr *a = lookup_period(s, agreement, period, &p, err,
+	    errlen);
+	struct year *yr;
+
+	if (a == NULL || (yr = year_find(a, p / per_year(a))) == NULL)
+		return 0;
+	return year_load(s, a, yr, err, errlen);
 }
 
 enum settle_status

@@ -171,6 +171,15 @@ const char	*settle_status_name(enum settle_status st);
  */
 json_t		*settle_period_json(struct settle *s, const char *agreement,
 		    const char *period, char *err, size_t errlen);
+/*
+ * Reads the period's year back from the pager if it is paged out, so that
+ * settle_period_json() will not fail for that reason: 0, or -1 with the
+ * reason in err when the pager cannot give it back (0 also for unknown
+ * agreements and periods, which settle_period_json() refuses itself).
+ */
+int		 settle_period_load(struct settle *s, const char *agreement,
+		    const char *period, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
 /* The status of one period; SETTLE_NONE also for unknown ones. */
 enum settle_status settle_period_status(const struct settle *s,
 		    const char *agreement, const char *period);
