@@ -85,8 +85,8 @@ key_cmp(const void *x, const void *y)
 	return utf16_cmp(*(const char *const *)x, *(const char *const *)y);
 }
 
-static void
-put_string(struct textbuf *b, const char *s, size_t len)
+void
+canon_put_string(struct textbuf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t run = 0;
@@ -159,7 +159,7 @@ put_value(struct textbuf *b, const json_t *v, char *err, size_t errlen)
 		    "floating point");
 		return -1;
 	case JSON_STRING:
-		put_string(b, json_string_value(v), json_string_length(v));
+		canon_put_string(b, json_string_value(v), json_string_length(v));
 		return 0;
 	case JSON_ARRAY:
 		buf_addc(b, '[');
@@ -194,7 +194,7 @@ put_value(struct textbuf *b, const json_t *v, char *err, size_t errlen)
 		for (k = 0; k < n && rc == 0; k++) {
 			if (k > 0)
 				buf_addc(b, ',');
-			put_string(b, keys[k], strlen(keys[k]));
+			canon_put_string(b, keys[k], strlen(keys[k]));
 			buf_addc(b, ':');
 			rc = put_value(b, json_object_get(v, keys[k]), err, errlen);
 		}

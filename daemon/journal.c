@@ -32,6 +32,7 @@
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
 #include "shanhai/store.h"
+#include "shanhai/textbuf.h"
 
 #define DB_NAME		"shanhai.db"
 #define TIME_BUFSZ	32
@@ -357,17 +358,13 @@ static int
 pmap_add_result(struct pmap *m, const struct settle_result *res,
     uint64_t first)
 {
-	for (size_t i = 0; i < settle_result_count(res); i++) {
-		const json_t *e = settle_result_get0_json(res, i);
-		const char *a = json_string_value(json_object_get(e,
-		    "agreement")), *p = json_string_value(json_object_get(e,
-		    "period"));
+	const char *a = settle_result_agreement(res);
 
-		if (i == 0) {
-			a = settle_result_agreement(res);
-			p = settle_result_period(res);
-		}
-		if (a != NULL && p != NULL && pmap_add(m, a, p, first + i) < 0)
+	for (size_t i = 0; i < settle_result_count(res); i++) {
+		char pb[RULES_PERIOD_BUFSZ];
+		const char *p = settle_result_entry_period(res, i, pb);
+
+		if (p != NULL && pmap_add(m, a, p, first + i) < 0)
 			return -1;
 	}
 	return 0;
@@ -493,21 +490,36 @@ cache_get(void *ctx, unsigned level, uint64_t index,
 
 /* ---- receipts ---- */
 
+/* Appends the decimal digits of v. */
+static void
+put_u64(struct textbuf *b, uint64_t v)
+{
+	char d[24];
+	size_t n = sizeof(d);
+
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	textbuf_add(b, d + n, sizeof(d) - n);
+}
+
 /*
  * The receipt of SPEC 7 for report row r against the signed checkpoint cp
  * (of size r->checkpoint), into a malloc'd JSON text: the proof carries the
  * report entry (entry[0..elen), as hashed) as its extra data, so that it
- * verifies without the ledger. Writer thread.
+ * verifies without the ledger. The bytes are those of jansson's compact
+ * dump of {"report","index","entries","status","proof"}, written directly
+ * (a dump through jansson cost more than the proof). Writer thread.
  */
 static int
 build_receipt(struct journal *j, const struct store_report *r, const char *cp,
     const char *entry, size_t elen, char **out, size_t *outlen)
 {
 	unsigned char hashes[MERKLE_MAX_PROOF][MERKLE_HASH_SIZE];
+	struct textbuf b = TEXTBUF_INIT;
 	size_t n;
-	char *proof = NULL, *text;
-	json_t *o, *ents;
-	int rc = -1;
+	char *proof = NULL;
 
 	if (merkle_inclusion_proof(r->index, r->checkpoint, cache_get, j,
 	    hashes, &n) < 0 || n > NOTE_MAX_PROOF)
@@ -516,27 +528,29 @@ build_receipt(struct journal *j, const struct store_report *r, const char *cp,
 	    (const unsigned char (*)[NOTE_HASH_SIZE])hashes, n, cp, strlen(cp),
 	    &proof) < 0)
 		return -1;
-	if ((o = json_object()) == NULL || (ents = json_array()) == NULL) {
-		json_decref(o);
-		free(proof);
+	textbuf_puts(&b, "{\"report\":");
+	canon_put_string(&b, r->sha256, strlen(r->sha256));
+	textbuf_puts(&b, ",\"index\":");
+	put_u64(&b, r->index);
+	textbuf_puts(&b, ",\"entries\":[");
+	for (uint64_t i = 0; i < r->count; i++) {
+		if (i > 0)
+			textbuf_add(&b, ",", 1);
+		put_u64(&b, r->index + i);
+	}
+	textbuf_puts(&b, "],\"status\":");
+	canon_put_string(&b, r->status, strlen(r->status));
+	textbuf_puts(&b, ",\"proof\":");
+	canon_put_string(&b, proof, strlen(proof));
+	textbuf_add(&b, "}", 1);
+	free(proof);
+	if (b.failed) {
+		textbuf_release(&b);
 		return -1;
 	}
-	for (uint64_t i = 0; i < r->count; i++)
-		json_array_append_new(ents, json_integer((json_int_t)(r->index + i)));
-	json_object_set_new(o, "report", json_string(r->sha256));
-	json_object_set_new(o, "index", json_integer((json_int_t)r->index));
-	json_object_set_new(o, "entries", ents);
-	json_object_set_new(o, "status", json_string(r->status));
-	json_object_set_new(o, "proof", json_string(proof));
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (text != NULL) {
-		*out = text;
-		*outlen = strlen(text);
-		rc = 0;
-	}
-	json_decref(o);
-	free(proof);
-	return rc;
+	*out = b.p;
+	*outlen = b.len;
+	return 0;
 }
 
 /* ---- the writer thread ---- */
@@ -1370,13 +1384,11 @@ queue_report(struct journal *j, struct settle_result *res,
     journal_done_fn *done, void *arg)
 {
 	size_t count = settle_result_count(res);
-	const json_t *rep = json_object_get(settle_result_get0_json(res, 0),
-	    "report");
-	const char *report_id = json_str(rep, "report_id");
+	const char *report_id = settle_result_report_id(res);
 	struct group *g;
 	struct item *it;
 
-	if (count == 0 || report_id == NULL)
+	if (count == 0 || report_id[0] == '\0')
 		return -1;
 	if ((g = journal_cur(j)) == NULL || (it = group_add_item(g)) == NULL)
 		return -1;

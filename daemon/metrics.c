@@ -76,20 +76,53 @@ out_printf(struct out *o, const char *fmt, ...)
 	}
 }
 
+/* Appends n bytes (the plain path: label sets are built on every update). */
+static void
+out_add(struct out *o, const char *s, size_t n)
+{
+	if (o->failed)
+		return;
+	if (o->len + n >= o->cap) {
+		size_t cap = o->cap ? o->cap : 256;
+		char *np;
+
+		while (cap <= o->len + n)
+			cap *= 2;
+		if ((np = realloc(o->p, cap)) == NULL) {
+			o->failed = 1;
+			return;
+		}
+		o->p = np;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void
+out_puts(struct out *o, const char *s)
+{
+	out_add(o, s, strlen(s));
+}
+
 /* Escapes a label value as the format wants: \\, \" and \n. */
 static void
 out_label_value(struct out *o, const char *v)
 {
+	const char *run = v;
+
 	for (; *v != '\0'; v++) {
-		if (*v == '\\')
-			out_printf(o, "\\\\");
-		else if (*v == '"')
-			out_printf(o, "\\\"");
-		else if (*v == '\n')
-			out_printf(o, "\\n");
-		else
-			out_printf(o, "%c", *v);
+		const char *esc = *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" :
+		    *v == '\n' ? "\\n" : NULL;
+
+		if (esc == NULL)
+			continue;
+		out_add(o, run, (size_t)(v - run));
+		out_puts(o, esc);
+		run = v + 1;
 	}
+	out_add(o, run, (size_t)(v - run));
 }
 
 /* Integers as integers, other values with enough digits to round-trip. */
@@ -192,12 +225,15 @@ series_get(struct metrics_family *f, va_list ap)
 	const char *name;
 	int n = 0;
 
-	out_printf(&key, "%s", "");
+	out_add(&key, "", 0);
 	while ((name = va_arg(ap, const char *)) != NULL &&
 	    n++ < METRICS_MAX_LABELS) {
-		out_printf(&key, "%s%s=\"", n > 1 ? "," : "", name);
+		if (n > 1)
+			out_add(&key, ",", 1);
+		out_puts(&key, name);
+		out_add(&key, "=\"", 2);
 		out_label_value(&key, va_arg(ap, const char *));
-		out_printf(&key, "\"");
+		out_add(&key, "\"", 1);
 	}
 	if (key.failed) {
 		free(key.p);

@@ -268,11 +268,14 @@ struct settle_result {
 	char		 hash[HEXBUF];
 	char		*agreement;
 	char		 period[RULES_PERIOD_BUFSZ];
+	char		 report_id[SETTLE_REPORT_ID_BUFSZ];
 	const char	*role;
 	enum settle_status st;
+	enum rules_cadence cadence;
 	size_t		 n;
 	char		*entries[3 + 2 * SEG_MAX];
 	size_t		 lens[3 + 2 * SEG_MAX];
+	int32_t		 eperiod[3 + 2 * SEG_MAX];	/* the period each concerns */
 	json_t		*json[3 + 2 * SEG_MAX];
 };
 
@@ -1705,7 +1708,7 @@ entry_report(struct textbuf *b, const char *canon, size_t clen, const char *hash
 }
 
 static int
-result_add(struct settle_result *res, struct textbuf *b)
+result_add(struct settle_result *res, struct textbuf *b, int32_t p)
 {
 	if (b->failed) {
 		free(b->p);
@@ -1713,6 +1716,7 @@ result_add(struct settle_result *res, struct textbuf *b)
 	}
 	res->entries[res->n] = b->p;
 	res->lens[res->n] = b->len;
+	res->eperiod[res->n] = p;
 	res->n++;
 	memset(b, 0, sizeof(*b));
 	return 0;
@@ -1732,7 +1736,8 @@ settle_result_free(struct settle_result *res)
 }
 
 static struct settle_result *
-result_new(const struct agr *a, int32_t p, int role, const char *hash)
+result_new(const struct agr *a, int32_t p, int role, const char *hash,
+    const char *report_id)
 {
 	struct settle_result *res = calloc(1, sizeof(*res));
 
@@ -1743,6 +1748,8 @@ result_new(const struct agr *a, int32_t p, int role, const char *hash)
 		return NULL;
 	}
 	memcpy(res->hash, hash, HEXBUF);
+	snprintf(res->report_id, sizeof(res->report_id), "%s", report_id);
+	res->cadence = a->r->cadence;
 	rules_period_format(a->r->cadence, p, res->period);
 	res->role = role == ROLE_HOST ? "host" : "home";
 	return res;
@@ -2302,7 +2309,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	}
 	if (idr != NULL) {
 		if (memcmp(idr->hash, hbin, 32) == 0) {
-			if ((res = result_new(a, rep->p, role, hash)) == NULL) {
+			if ((res = result_new(a, rep->p, role, hash, rep->report_id)) == NULL) {
 				refuse(err, errlen, "out of memory");
 				goto out;
 			}
@@ -2370,7 +2377,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		goto out;
 
 	/* Commit. */
-	if ((res = result_new(a, rep->p, role, hash)) == NULL)
+	if ((res = result_new(a, rep->p, role, hash, rep->report_id)) == NULL)
 		goto oom;
 	if (yr == NULL && (yr = year_add(a, rep->p / per_year(a))) == NULL)
 		goto oom;
@@ -2405,14 +2412,14 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		}
 	}
 	entry_report(&b, canon, clen, hash, submitter, time);
-	if (result_add(res, &b) == -1)
+	if (result_add(res, &b, rep->p) == -1)
 		goto oom;
 	if (pl->dispute) {
 		char hh[HEXBUF], mh[HEXBUF];
 
 		entry_dispute(&b, a, pbuf, bin_to_hex(pe->hash[ROLE_HOST], hh),
 		    bin_to_hex(pe->hash[ROLE_HOME], mh), time);
-		if (result_add(res, &b) == -1)
+		if (result_add(res, &b, rep->p) == -1)
 			goto oom;
 	}
 	{
@@ -2434,7 +2441,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			memcpy(x->cur, nv, a->nvals * sizeof(int64_t));
 			entry_adjustment(&b, a, rules_period_format(
 			    a->r->cadence, x->p, qb), delta, hash, time);
-			if (result_add(res, &b) == -1)
+			if (result_add(res, &b, x->p) == -1)
 				goto oom;
 		}
 		for (int i = pl->settle_from; i < pl->settle_to; i++) {
@@ -2447,7 +2454,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			entry_settlement(&b, a, rules_period_format(
 			    a->r->cadence, x->p, qb), rules_period_format(
 			    a->r->cadence, pl->sg.t->from, tb), nv, x, time);
-			if (result_add(res, &b) == -1)
+			if (result_add(res, &b, x->p) == -1)
 				goto oom;
 		}
 	}
@@ -2482,6 +2489,7 @@ const char *settle_result_hash(const struct settle_result *res) { return res->ha
 const char *settle_result_agreement(const struct settle_result *res) { return res->agreement; }
 const char *settle_result_period(const struct settle_result *res) { return res->period; }
 const char *settle_result_role(const struct settle_result *res) { return res->role; }
+const char *settle_result_report_id(const struct settle_result *res) { return res->report_id; }
 enum settle_status settle_result_status(const struct settle_result *res) { return res->st; }
 size_t settle_result_count(const struct settle_result *res) { return res->n; }
 
@@ -2493,6 +2501,15 @@ settle_result_entry(const struct settle_result *res, size_t i, size_t *lenp)
 	if (lenp != NULL)
 		*lenp = res->lens[i];
 	return res->entries[i];
+}
+
+const char *
+settle_result_entry_period(const struct settle_result *res, size_t i,
+    char buf[RULES_PERIOD_BUFSZ])
+{
+	if (i >= res->n)
+		return NULL;
+	return rules_period_format(res->cadence, res->eperiod[i], buf);
 }
 
 json_t *

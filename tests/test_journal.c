@@ -239,8 +239,14 @@ check_receipt(struct fx *f, const char *receipt, const char *entries)
 	const char *proof, *line = entries;
 	unsigned char leaf[MERKLE_HASH_SIZE];
 	uint64_t index, got, size;
+	char *again;
 
 	assert_non_null(r);
+	/* Written directly, byte for byte what jansson's compact dump gives. */
+	again = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(again);
+	assert_string_equal(again, receipt);
+	free(again);
 	index = (uint64_t)json_integer_value(json_object_get(r, "index"));
 	proof = json_string_value(json_object_get(r, "proof"));
 	assert_non_null(proof);

@@ -37,6 +37,14 @@ json_t	*canon_parse(const char *buf, size_t len, char *err, size_t errlen);
 int	canon_check(const char *buf, size_t len, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
 
+struct textbuf;
+/*
+ * Appends s[0..len) as a JSON string: quotes, and the minimal escapes of
+ * RFC 8785 (the same bytes jansson writes for text without control
+ * characters other than \b \f \n \r \t). s must be valid UTF-8.
+ */
+void	canon_put_string(struct textbuf *b, const char *s, size_t len);
+
 /* Writes the lowercase hex SHA-256 of buf[0..len) and a NUL into out. */
 void	canon_sha256_hex(const void *buf, size_t len, char out[CANON_HASH_BUFSZ]);
 

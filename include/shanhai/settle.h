@@ -141,6 +141,9 @@ const char	*settle_result_hash(const struct settle_result *res);
 const char	*settle_result_agreement(const struct settle_result *res);
 const char	*settle_result_period(const struct settle_result *res);
 const char	*settle_result_role(const struct settle_result *res);
+/* Its report_id (borrowed). */
+#define SETTLE_REPORT_ID_BUFSZ	65
+const char	*settle_result_report_id(const struct settle_result *res);
 /* The period's status after the report. */
 enum settle_status settle_result_status(const struct settle_result *res);
 /*
@@ -153,6 +156,12 @@ size_t		 settle_result_count(const struct settle_result *res);
 const char	*settle_result_entry(const struct settle_result *res, size_t i,
 		    size_t *lenp);
 json_t		*settle_result_get0_json(const struct settle_result *res, size_t i);
+/*
+ * The period entry i concerns (every entry of a result is of the report's
+ * agreement), formatted into buf; NULL when i is out of range.
+ */
+const char	*settle_result_entry_period(const struct settle_result *res,
+		    size_t i, char buf[RULES_PERIOD_BUFSZ]);
 void		 settle_result_free(struct settle_result *res);
 
 /* "waiting", "settled", "disputed", "none". */
