@@ -40,11 +40,14 @@
 #define CACHE_BITS	16
 #define CACHE_SLOTS	(1u << CACHE_BITS)
 /*
- * Under load, the next group waits this long (microseconds) after a commit
- * for the clients just answered to come back, so that one group carries
- * everyone instead of two half groups taking turns at the disk.
+ * Under load, the next group waits at least this long (microseconds) after
+ * a commit for the clients just answered to come back (see journal_finish),
+ * and at most LINGER_MAX_USEC.
  */
 #define LINGER_USEC	400
+#define LINGER_MAX_USEC	10000
+/* Weight of the newest figure in the moving averages of the group policy. */
+#define EMA_NEW		0.2
 /* A broken store is retried at most this often (seconds). */
 #define RESTORE_EVERY	1
 
@@ -140,6 +143,11 @@ struct journal {
 	struct event		*ev;
 	struct event		*linger;	/* holds the next group back */
 	size_t			 expect;	/* items that will end it early */
+	/* The group policy's measures (journal_finish), loop side. */
+	double			 commit_ema;	/* a group's COMMIT, seconds */
+	double			 loop_ema;	/* loop CPU per submission */
+	struct timespec		 cpu_mark;	/* loop CPU at the last measure */
+	size_t			 submits;	/* journal_submit() calls since */
 
 	pthread_t		 thread;
 	int			 thread_started;
@@ -1259,6 +1267,30 @@ journal_fail_all(struct journal *j, const char *why)
 	/* else: restored when the inflight group comes back */
 }
 
+/*
+ * The group policy's measures: the COMMIT of g, and the loop's CPU per
+ * submission since the last measure (both as moving averages).
+ */
+static void
+measure(struct journal *j, const struct group *g)
+{
+	struct timespec now;
+	double cpu;
+
+	if (g->nentries > 0)
+		j->commit_ema += EMA_NEW * (g->commit_s - j->commit_ema);
+	if (j->submits < 8 ||
+	    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) < 0)
+		return;
+	cpu = (double)(now.tv_sec - j->cpu_mark.tv_sec) +
+	    (now.tv_nsec - j->cpu_mark.tv_nsec) / 1e9;
+	if (j->cpu_mark.tv_sec != 0 || j->cpu_mark.tv_nsec != 0)
+		j->loop_ema += EMA_NEW * (cpu / (double)j->submits -
+		    j->loop_ema);
+	j->cpu_mark = now;
+	j->submits = 0;
+}
+
 /* The writer is done with g: answer its items and go on. */
 static void
 journal_finish(struct journal *j, struct group *g)
@@ -1276,15 +1308,34 @@ journal_finish(struct journal *j, struct group *g)
 		return;
 	}
 	j->committed = g->first + g->nentries;
+	measure(j, g);
 	if (j->broken)
 		journal_restore(j);
 	else if (g->nitems > 1) {
-		/* Under load: wait a little for the ones answered now. */
-		struct timeval tv = { 0, LINGER_USEC };
+		/*
+		 * Under load, the clients just answered come back, and the
+		 * next group waits for them: for all of them while a COMMIT
+		 * costs more than the loop's work for everyone (the disk is
+		 * the limit: one group carries all), else for half (the CPU
+		 * is: the other half fills while this one commits, so the
+		 * loop and the writer work side by side). Never longer than
+		 * the loop's work for all, within LINGER_USEC..LINGER_MAX_USEC.
+		 */
+		size_t all = (j->cur ? j->cur->nitems : 0) + g->nitems;
+		double loop_all = j->loop_ema * (double)all;
+		long usec = (long)(2e6 * loop_all);
+		struct timeval tv = { 0, 0 };
 
-		j->expect = (j->cur ? j->cur->nitems : 0) + g->nitems;
+		j->expect = j->commit_ema > loop_all ? all : (all + 1) / 2;
+		if (usec < LINGER_USEC)
+			usec = LINGER_USEC;
+		if (usec > LINGER_MAX_USEC)
+			usec = LINGER_MAX_USEC;
+		tv.tv_usec = usec;
 		event_add(j->linger, &tv);
 	}
+	/* The writer first, then the answers: they overlap. */
+	journal_kick(j);
 	if (j->observe != NULL && g->nentries > 0) {
 		size_t reports = 0;
 
@@ -1295,7 +1346,6 @@ journal_finish(struct journal *j, struct group *g)
 	}
 	answer_items(g, 0, NULL);
 	group_free(g);
-	journal_kick(j);
 }
 
 static void
@@ -1440,6 +1490,7 @@ journal_submit(struct journal *j, const char *body, size_t len,
 	struct item *it;
 	int code;
 
+	j->submits++;
 	if (j->broken && j->inflight == NULL &&
 	    time(NULL) - j->broken_at >= RESTORE_EVERY)
 		journal_restore(j);
