@@ -269,17 +269,33 @@ get_consistency(struct http_req *r, void *arg)
 	get_proof(r, arg, "from", "to", journal_consistency);
 }
 
+/* The period once all that concerns it is committed (see journal.h). */
 static void
-get_period(struct http_req *r, void *arg)
+period_ready(struct journal *j, void *arg, int ok)
 {
-	struct ingest *in = arg;
+	struct http_req *r = arg;
 	json_t *doc = NULL;
 	char err[512];
 	int rc;
 
-	rc = journal_period(in->journal, http_req_param(r, "id"),
+	if (!ok) {
+		snprintf(err, sizeof(err), "the ledger is unavailable: its "
+		    "store is being restored, or the daemon stops");
+		problem_503(r, err, strlen(err));
+		return;
+	}
+	rc = journal_period(j, http_req_param(r, "id"),
 	    http_req_param(r, "period"), &doc, err, sizeof(err));
 	reply_json(r, rc, doc, err);
+}
+
+static void
+get_period(struct http_req *r, void *arg)
+{
+	struct ingest *in = arg;
+
+	journal_when_committed(in->journal, http_req_param(r, "id"),
+	    http_req_param(r, "period"), period_ready, r);
 }
 
 static const struct http_route routes[] = {

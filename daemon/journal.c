@@ -112,6 +112,15 @@ struct pmap {
 	size_t		 nb, n;
 };
 
+/* A period read held until no entry that concerns it waits for the disk. */
+struct pwait {
+	struct pwait		*next;
+	journal_ready_fn	*ready;
+	void			*arg;
+	char			*period;
+	char			 agreement[];
+};
+
 struct hslot {
 	uint64_t	index;
 	unsigned char	level;
@@ -132,6 +141,8 @@ struct journal {
 	struct pmap		 periods;	/* period -> entry indexes */
 	uint64_t		 committed;	/* entries on disk */
 	uint64_t		 next;		/* next index to hand out */
+	uint64_t		 rules_upto;	/* after the last rules entry queued */
+	struct pwait		*waiters;	/* period reads held for a commit */
 	struct group		*cur;		/* filling */
 	struct group		*inflight;	/* with the writer */
 	journal_observe_fn	*observe;	/* metrics, on the loop */
@@ -166,6 +177,7 @@ struct journal {
 };
 
 static void	journal_kick(struct journal *);
+static void	wake_waiters(struct journal *);
 static void	journal_finish(struct journal *, struct group *);
 
 static void
@@ -1092,6 +1104,7 @@ rules_put(struct journal *j, const struct rules *r, const char *stamp,
 	}
 	free(bytes);
 	it->kind = ITEM_RULES;
+	j->rules_upto = j->next;
 	snprintf(it->rep.agreement, sizeof(it->rep.agreement), "%s",
 	    rules_get0_id(r));
 	snprintf(it->rep.sha256, sizeof(it->rep.sha256), "%s",
@@ -1216,6 +1229,7 @@ journal_restore(struct journal *j)
 		snprintf(j->broken_why, sizeof(j->broken_why), "%s", err);
 		log_warnx("journal: cannot rebuild the engine from the store:"
 		    " %s", err);
+		wake_waiters(j);
 		return;
 	}
 	/* The agreements that were in force stay so, as new rules entries. */
@@ -1236,6 +1250,7 @@ journal_restore(struct journal *j)
 		j->periods = periods;
 		j->next = size;
 		j->committed = size;
+		j->rules_upto = 0;
 		j->broken = 0;
 		if (journal_rules_apply(j, (const struct rules *const *)keep,
 		    nkeep, 0, err, sizeof(err)) < 0)
@@ -1246,6 +1261,7 @@ journal_restore(struct journal *j)
 	free(keep);
 	log_notice("journal: engine rebuilt from the store at %llu entries",
 	    (unsigned long long)size);
+	wake_waiters(j);
 }
 
 static void
@@ -1346,6 +1362,7 @@ journal_finish(struct journal *j, struct group *g)
 	}
 	answer_items(g, 0, NULL);
 	group_free(g);
+	wake_waiters(j);
 }
 
 static void
@@ -1679,6 +1696,13 @@ journal_free(struct journal *j)
 		pthread_mutex_unlock(&j->mu);
 		pthread_join(j->thread, NULL);
 	}
+	while (j->waiters != NULL) {
+		struct pwait *w = j->waiters;
+
+		j->waiters = w->next;
+		w->ready(j, w->arg, 0);
+		free(w);
+	}
 	group_free(j->cur);
 	group_free(j->inflight);
 	group_free(j->finished);
@@ -1901,4 +1925,73 @@ journal_period(struct journal *j, const char *agreement, const char *period,
 	json_object_set_new(o, "entries", arr);
 	*out = o;
 	return 0;
+}
+
+/*
+ * How far the ledger must be committed before the period's state in the
+ * engine is all on disk: past its last entry (report, dispute, adjustment,
+ * settlement) and past any queued rules entry (a term may change); 0 when
+ * it is already.
+ */
+static uint64_t
+period_pending(const struct journal *j, const char *agreement,
+    const char *period)
+{
+	const struct pnode *n = pmap_find(&j->periods, agreement, period);
+	uint64_t upto = j->rules_upto > j->committed ? j->rules_upto : 0;
+
+	if (n != NULL && n->n > 0 && n->v[n->n - 1] >= j->committed &&
+	    n->v[n->n - 1] + 1 > upto)
+		upto = n->v[n->n - 1] + 1;
+	return upto;
+}
+
+/* After a commit or a rebuild: the held reads whose periods are on disk. */
+static void
+wake_waiters(struct journal *j)
+{
+	struct pwait *w, **pp = &j->waiters, *ready = NULL;
+
+	while ((w = *pp) != NULL) {
+		if (!j->broken && period_pending(j, w->agreement,
+		    w->period) != 0) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		w->next = ready;
+		ready = w;
+	}
+	while ((w = ready) != NULL) {
+		ready = w->next;
+		w->ready(j, w->arg, !j->broken);
+		free(w);
+	}
+	if (j->waiters != NULL)
+		journal_kick(j);
+}
+
+void
+journal_when_committed(struct journal *j, const char *agreement,
+    const char *period, journal_ready_fn *ready, void *arg)
+{
+	size_t la = strlen(agreement), lp = strlen(period);
+	struct pwait *w;
+
+	if (j->broken || period_pending(j, agreement, period) == 0) {
+		ready(j, arg, !j->broken);
+		return;
+	}
+	if ((w = malloc(sizeof(*w) + la + lp + 2)) == NULL) {
+		ready(j, arg, 0);
+		return;
+	}
+	w->ready = ready;
+	w->arg = arg;
+	memcpy(w->agreement, agreement, la + 1);
+	w->period = w->agreement + la + 1;
+	memcpy(w->period, period, lp + 1);
+	w->next = j->waiters;
+	j->waiters = w;
+	journal_kick(j);	/* a group still filling goes now */
 }

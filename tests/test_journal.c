@@ -493,12 +493,107 @@ test_tampered_refused(void **state)
 	assert_non_null(strstr(err, "origin"));
 }
 
+/* What a held period read saw when it was let go. */
+struct held {
+	int	 calls;
+	int	 ok;
+	char	 status[16];
+	size_t	 entries;
+	char	 agreement[64], period[16];
+};
+
+static void
+held_ready(struct journal *j, void *arg, int ok)
+{
+	struct held *h = arg;
+	char err[512];
+	json_t *p;
+
+	h->calls++;
+	h->ok = ok;
+	if (ok && journal_period(j, h->agreement, h->period, &p, err,
+	    sizeof(err)) == 0) {
+		snprintf(h->status, sizeof(h->status), "%s", json_string_value(
+		    json_object_get(p, "status")));
+		h->entries = json_array_size(json_object_get(p, "entries"));
+		json_decref(p);
+	}
+}
+
+/*
+ * A period read is answered only once what concerns the period is
+ * committed: never with the figures of a report still with the writer.
+ */
+static void
+test_period_committed(void **state)
+{
+	struct fx *f = *state;
+	struct held h = { 0 }, now = { 0 };
+	char err[512];
+	json_t *r = json_loads(f->reports[0], 0, NULL);
+
+	assert_non_null(r);
+	snprintf(h.agreement, sizeof(h.agreement), "%s",
+	    json_string_value(json_object_get(r, "agreement")));
+	snprintf(h.period, sizeof(h.period), "%s",
+	    json_string_value(json_object_get(r, "period")));
+	json_decref(r);
+	memcpy(&now, &h, sizeof(now));
+
+	/* A rules entry not yet committed holds every period read. */
+	apply_rules(f);
+	journal_when_committed(f->j, h.agreement, h.period, held_ready, &h);
+	assert_int_equal(h.calls, 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.ok, 1);
+	assert_int_equal(h.entries, 0);
+
+	/* The report is in the engine, not on disk: the read waits. */
+	assert_int_equal(submit(f, 0, &f->answers[0], err, sizeof(err)), 0);
+	journal_when_committed(f->j, h.agreement, h.period, held_ready, &h);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(f->answers[0].status, 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(f->answers[0].status, 201);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(h.ok, 1);
+	assert_true(h.entries >= 1);
+	assert_string_not_equal(h.status, "");
+
+	/* Nothing pending: answered at once, the same. */
+	journal_when_committed(f->j, now.agreement, now.period, held_ready,
+	    &now);
+	assert_int_equal(now.calls, 1);
+	assert_string_equal(now.status, h.status);
+	assert_int_equal(now.entries, h.entries);
+
+	/* Held when the journal goes: answered after its last commit. */
+	assert_int_equal(submit(f, 1, &f->answers[1], err, sizeof(err)), 0);
+	memset(&now, 0, sizeof(now));
+	r = json_loads(f->reports[1], 0, NULL);
+	snprintf(now.agreement, sizeof(now.agreement), "%s",
+	    json_string_value(json_object_get(r, "agreement")));
+	snprintf(now.period, sizeof(now.period), "%s",
+	    json_string_value(json_object_get(r, "period")));
+	json_decref(r);
+	journal_when_committed(f->j, now.agreement, now.period, held_ready,
+	    &now);
+	assert_int_equal(now.calls, 0);
+	journal_free(f->j);
+	f->j = NULL;
+	assert_int_equal(f->answers[1].status, 201);
+	assert_int_equal(now.calls, 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ingest_matches_settle,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_period_committed, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_resubmit_and_restart,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_commit, setup,

@@ -139,5 +139,17 @@ int		 journal_consistency(struct journal *j, uint64_t from,
 int		 journal_period(struct journal *j, const char *agreement,
 		    const char *period, json_t **out, char *err, size_t errlen)
 		    __attribute__((warn_unused_result));
+/*
+ * The engine runs ahead of the disk: a report's figures are in it while its
+ * group is being committed. ready(j, arg, 1) is called once no entry that
+ * concerns the period (nor any rules entry) waits to be committed: at once,
+ * or on the loop after the commit that brings it there, so that what
+ * journal_period() then shows is committed state. ready(j, arg, 0) when
+ * the journal cannot say (store broken, out of memory, journal freed).
+ */
+typedef void journal_ready_fn(struct journal *j, void *arg, int ok);
+void		 journal_when_committed(struct journal *j,
+		    const char *agreement, const char *period,
+		    journal_ready_fn *ready, void *arg);
 
 #endif
