@@ -48,6 +48,7 @@ struct config {
 	char		*tls_ciphersuites;
 	char		*ledger_origin;
 	char		*ledger_signing_key;
+	char		*ledger_next_key;
 	char		*ledger_sm2_key;
 	long long	 max_body;
 	long long	 max_header;
@@ -127,9 +128,12 @@ static const struct config_key keys[] = {
 	  "the signed ledger's name and keys" },
 	{ "ledger.origin", CK_STRING, NULL, 0, 0, CK_RESTART, C(ledger_origin),
 	  check_origin, "checkpoint origin line and signer name" },
-	{ "ledger.signing_key", CK_PATH, "ledger.key", 0, 0, CK_RESTART,
+	{ "ledger.signing_key", CK_PATH, "ledger.key", 0, 0, 0,
 	  C(ledger_signing_key), NULL,
-	  "Ed25519 PKCS#8 PEM key (`shanhai keygen`)" },
+	  "Ed25519 PKCS#8 PEM key (`shanhai keygen`) that signs every "
+	  "checkpoint" },
+	{ "ledger.next_key", CK_PATH, "", 0, 0, 0, C(ledger_next_key), NULL,
+	  "the next Ed25519 key of a key rotation, announced in the ledger" },
 	{ "ledger.sm2_key", CK_PATH, "", 0, 0, CK_RESTART, C(ledger_sm2_key),
 	  NULL, "optional SM2 PEM key for a second checkpoint signature" },
 
@@ -865,6 +869,7 @@ GET0(tls_client_ca)
 GET0(tls_ciphersuites)
 GET0(ledger_origin)
 GET0(ledger_signing_key)
+GET0(ledger_next_key)
 GET0(ledger_sm2_key)
 
 #define GETINT(field)						\

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,9 @@
 struct ingest {
 	struct server		*srv;
 	struct journal		*journal;
-	struct note_signer	*signers[2];
-	size_t			 nsigners;
+	/* A reload's ledger keys: loaded and checked by reload_check. */
+	struct note_signer	*staged_key;
+	struct note_signer	*staged_next;
 };
 
 /* The agreements of generation g as an array (malloc'd; NULL when none). */
@@ -312,6 +314,15 @@ static const struct http_route routes[] = {
 };
 
 static void
+unstage(struct ingest *in)
+{
+	note_signer_free(in->staged_key);
+	note_signer_free(in->staged_next);
+	in->staged_key = NULL;
+	in->staged_next = NULL;
+}
+
+static void
 ingest_free(struct server *s, void *state)
 {
 	struct ingest *in = state;
@@ -320,39 +331,82 @@ ingest_free(struct server *s, void *state)
 	if (in == NULL)
 		return;
 	journal_free(in->journal);
-	for (size_t i = 0; i < in->nsigners; i++)
-		note_signer_free(in->signers[i]);
+	unstage(in);
 	free(in);
 }
 
-/* The ledger keys of the config: Ed25519, and SM2 when configured. */
+/*
+ * Loads the key of config key `what` at path, to sign as origin; it must
+ * be of the given type. An Ed25519 key made by shanhai keygen has its
+ * verifier key line in PATH.vkey: when that file is there, it must be this
+ * key's under this origin, so a key made for another ledger is refused.
+ */
 static int
-load_signers(struct ingest *in, const struct config *c, char *err,
-    size_t errlen)
+load_key(const char *what, const char *path, const char *origin, int type,
+    struct note_signer **out, char *err, size_t errlen)
+{
+	char msg[512], vpath[PATH_MAX], line[1024], *mine;
+	size_t nlen;
+	FILE *f;
+	int rc = 0;
+
+	if (note_key_load(path, origin, out, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %s", what, msg);
+		return -1;
+	}
+	if (note_signer_type(*out) != type) {
+		snprintf(err, errlen, "%s: %s: not an %s key", what, path,
+		    type == NOTE_SM2 ? "SM2" : "Ed25519");
+		goto fail;
+	}
+	if (type != NOTE_ED25519 || (size_t)snprintf(vpath, sizeof(vpath),
+	    "%s.vkey", path) >= sizeof(vpath) ||
+	    (f = fopen(vpath, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	nlen = strcspn(line, "+");
+	if ((mine = note_signer_vkey(*out)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (nlen != strlen(origin) || strncmp(line, origin, nlen) != 0) {
+		snprintf(err, errlen, "%s: %s was made for the origin '%.*s'"
+		    " (%s), not ledger.origin '%s'", what, path, (int)nlen,
+		    line, vpath, origin);
+		rc = -1;
+	} else if (strcmp(line, mine) != 0) {
+		snprintf(err, errlen, "%s: %s does not hold the verifier key"
+		    " of %s (%s)", what, vpath, path, mine);
+		rc = -1;
+	}
+	free(mine);
+	if (rc == 0)
+		return 0;
+fail:
+	note_signer_free(*out);
+	*out = NULL;
+	return -1;
+}
+
+/* The Ed25519 keys of config c: the signing key and the next key. */
+static int
+load_keys(const struct config *c, struct note_signer **key,
+    struct note_signer **next, char *err, size_t errlen)
 {
 	const char *origin = config_get0_ledger_origin(c);
-	const char *sm2 = config_get0_ledger_sm2_key(c);
-	char msg[512];
+	const char *np = config_get0_ledger_next_key(c);
 
-	if (note_key_load(config_get0_ledger_signing_key(c), origin,
-	    &in->signers[0], msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "ledger.signing_key: %s", msg);
+	*next = NULL;
+	if (load_key("ledger.signing_key", config_get0_ledger_signing_key(c),
+	    origin, NOTE_ED25519, key, err, errlen) < 0)
 		return -1;
-	}
-	in->nsigners = 1;
-	if (note_signer_type(in->signers[0]) != NOTE_ED25519) {
-		snprintf(err, errlen, "ledger.signing_key: not an Ed25519 key");
-		return -1;
-	}
-	if (sm2 == NULL || sm2[0] == '\0')
-		return 0;
-	if (note_key_load(sm2, origin, &in->signers[1], msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "ledger.sm2_key: %s", msg);
-		return -1;
-	}
-	in->nsigners = 2;
-	if (note_signer_type(in->signers[1]) != NOTE_SM2) {
-		snprintf(err, errlen, "ledger.sm2_key: not an SM2 key");
+	if (np != NULL && np[0] != '\0' && load_key("ledger.next_key", np,
+	    origin, NOTE_ED25519, next, err, errlen) < 0) {
+		note_signer_free(*key);
+		*key = NULL;
 		return -1;
 	}
 	return 0;
@@ -363,6 +417,8 @@ ingest_start(struct server *s, void **statep, char *err, size_t errlen)
 {
 	const struct server_gen *g = server_get0_gen(s);
 	const struct config *c = server_gen_config(g);
+	const char *sm2path = config_get0_ledger_sm2_key(c);
+	struct note_signer *key, *next, *sm2 = NULL;
 	struct ingest *in;
 	int rc;
 
@@ -371,11 +427,18 @@ ingest_start(struct server *s, void **statep, char *err, size_t errlen)
 		return -1;
 	}
 	in->srv = s;
-	if (load_signers(in, c, err, errlen) < 0)
+	if (load_keys(c, &key, &next, err, errlen) < 0)
 		goto fail;
+	if (sm2path != NULL && sm2path[0] != '\0' && load_key("ledger.sm2_key",
+	    sm2path, config_get0_ledger_origin(c), NOTE_SM2, &sm2, err,
+	    errlen) < 0) {
+		note_signer_free(key);
+		note_signer_free(next);
+		goto fail;
+	}
 	in->journal = journal_open(server_get0_base(s),
-	    config_get0_state_dir(c), config_get0_ledger_origin(c),
-	    in->signers, in->nsigners, err, errlen);
+	    config_get0_state_dir(c), config_get0_ledger_origin(c), key, next,
+	    sm2, err, errlen);
 	if (in->journal == NULL)
 		goto fail;
 	/* The rules in force go to the ledger before the first report. */
@@ -397,11 +460,27 @@ fail:
 	return -1;
 }
 
+/*
+ * A reload: the ledger keys of the new config (a new signing key, a next
+ * key added, changed or removed) are loaded and checked here, and put in
+ * force by the commit with the rules.
+ */
 static int
 ingest_reload_check(struct server *s, void *state,
     const struct server_gen *next, char *err, size_t errlen)
 {
+	struct ingest *in = state;
+
 	(void)s;
+	unstage(in);
+	if (load_keys(server_gen_config(next), &in->staged_key,
+	    &in->staged_next, err, errlen) < 0)
+		return -1;
+	if (journal_keys_check(in->journal, in->staged_key, in->staged_next,
+	    err, errlen) < 0) {
+		unstage(in);
+		return -1;
+	}
 	return gen_to_journal(state, next, RULES_CHECK, err, errlen);
 }
 
@@ -409,8 +488,20 @@ static int
 ingest_reload_commit(struct server *s, void *state,
     const struct server_gen *next, char *err, size_t errlen)
 {
+	struct ingest *in = state;
+	struct note_signer *key = in->staged_key, *nk = in->staged_next;
+
 	(void)s;
-	return gen_to_journal(state, next, RULES_STRICT, err, errlen);
+	in->staged_key = in->staged_next = NULL;
+	if (key == NULL && load_keys(server_gen_config(next), &key, &nk, err,
+	    errlen) < 0)
+		return -1;
+	if (gen_to_journal(state, next, RULES_STRICT, err, errlen) < 0) {
+		note_signer_free(key);
+		note_signer_free(nk);
+		return -1;
+	}
+	return journal_keys_apply(in->journal, key, nk, err, errlen);
 }
 
 const struct server_module ingest_module = {

@@ -8,6 +8,12 @@
  * the writer) and `finished` (a group written, or failed), under `mu`; the
  * writer wakes the loop through an eventfd. At most one group is with the
  * writer at a time (inflight), so groups commit in the order they filled.
+ *
+ * Keys. The loop owns the ledger keys (key, next, sm2). A group takes the
+ * set that signs its checkpoint when it is handed to the writer, so a key
+ * replaced on the loop is freed only once no group in flight holds it
+ * (retired). The next key joins that set only once the group holding its
+ * `key` entry is committed (next_live).
  */
 #include <errno.h>
 #include <limits.h>
@@ -55,6 +61,7 @@ enum item_kind {
 	ITEM_REPORT,		/* a new report: its entries are in the group */
 	ITEM_DUPLICATE,		/* an identical resubmission: answer only */
 	ITEM_RULES,		/* a rules entry: no one waits for it */
+	ITEM_KEY,		/* a key entry: text is the verifier key */
 };
 
 struct item {
@@ -78,6 +85,10 @@ struct group {
 	struct gentry	*entries;
 	size_t		 nentries, capentries;
 	uint64_t	 first;		/* ledger index of entries[0] */
+	/* The keys that sign its checkpoint, set when handed to the writer. */
+	struct note_signer *signers[JOURNAL_MAX_SIGNERS];
+	size_t		 nsigners;
+	int		 resign;	/* no entries: sign the latest again */
 	int		 failed;
 	char		 why[256];
 	double		 write_s;	/* metrics: the whole write_group() */
@@ -121,6 +132,12 @@ struct pwait {
 	char			 agreement[];
 };
 
+/* The verifier keys announced by committed `key` entries. */
+struct strset {
+	char		**v;
+	size_t		  n;
+};
+
 struct hslot {
 	uint64_t	index;
 	unsigned char	level;
@@ -131,8 +148,14 @@ struct hslot {
 struct journal {
 	struct event_base	*base;
 	char			*origin;
-	struct note_signer	**signers;	/* the array is ours */
-	size_t			 nsigners;
+	struct note_signer	*key;		/* signs every checkpoint */
+	struct note_signer	*nextkey;	/* the next key, or NULL */
+	struct note_signer	*sm2;		/* co-signs, or NULL */
+	int			 next_live;	/* its key entry is committed */
+	int			 want_resign;	/* the signing keys changed */
+	struct strset		 announced;
+	struct note_signer	**retired;	/* freed once nothing flies */
+	size_t			 nretired;
 	struct store		*rd;		/* the loop's connection */
 	struct settle		*engine;
 	struct pagefile		*pages;		/* its closed years, or NULL */
@@ -179,6 +202,7 @@ struct journal {
 static void	journal_kick(struct journal *);
 static void	wake_waiters(struct journal *);
 static void	journal_finish(struct journal *, struct group *);
+static void	keys_update(struct journal *);
 
 static void
 now_rfc3339(char buf[TIME_BUFSZ])
@@ -390,6 +414,147 @@ pmap_add_result(struct pmap *m, const struct settle_result *res,
 	return 0;
 }
 
+/* ---- the set of announced keys ---- */
+
+static int
+strset_has(const struct strset *set, const char *x)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->v[i], x) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+strset_add(struct strset *set, const char *x)
+{
+	char **v;
+
+	if (strset_has(set, x))
+		return 0;
+	if ((v = realloc(set->v, (set->n + 1) * sizeof(*v))) == NULL)
+		return -1;
+	set->v = v;
+	if ((v[set->n] = strdup(x)) == NULL)
+		return -1;
+	set->n++;
+	return 0;
+}
+
+static void
+strset_clear(struct strset *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		free(set->v[i]);
+	free(set->v);
+	memset(set, 0, sizeof(*set));
+}
+
+/* ---- keys ---- */
+
+/* Is s's verifier key vkey? (Same name, key ID and key.) */
+static int
+is_key(const struct note_signer *s, const char *vkey)
+{
+	char *mine = note_signer_vkey(s);
+	int same = mine != NULL && strcmp(mine, vkey) == 0;
+
+	free(mine);
+	return same;
+}
+
+static int
+same_key(const struct note_signer *a, const struct note_signer *b)
+{
+	char *vb = note_signer_vkey(b);
+	int same = vb != NULL && is_key(a, vb);
+
+	free(vb);
+	return same;
+}
+
+/* 1 when the signed note holds a signature by s that verifies. */
+static int
+signed_by(const char *note, const struct note_signer *s)
+{
+	struct note_verifier *v = note_signer_verifier(s);
+	size_t textlen;
+	int ok;
+
+	if (v == NULL)
+		return 0;
+	ok = note_open(note, strlen(note), &v, 1, &textlen, NULL, NULL, 0) == 0;
+	note_verifier_free(v);
+	return ok;
+}
+
+/* The keys that sign checkpoints now: the key, the live next key, SM2. */
+static size_t
+journal_signers(const struct journal *j,
+    struct note_signer *out[JOURNAL_MAX_SIGNERS])
+{
+	size_t n = 0;
+
+	out[n++] = j->key;
+	if (j->nextkey != NULL && j->next_live)
+		out[n++] = j->nextkey;
+	if (j->sm2 != NULL)
+		out[n++] = j->sm2;
+	return n;
+}
+
+/* Frees the replaced keys once no group in flight may hold them. */
+static void
+retired_free(struct journal *j)
+{
+	if (j->inflight != NULL)
+		return;
+	for (size_t i = 0; i < j->nretired; i++)
+		note_signer_free(j->retired[i]);
+	free(j->retired);
+	j->retired = NULL;
+	j->nretired = 0;
+}
+
+/* s is no longer in use by the loop; it goes when the writer is done. */
+static void
+retire(struct journal *j, struct note_signer *s)
+{
+	struct note_signer **r;
+
+	if (s == NULL)
+		return;
+	if (j->inflight == NULL) {
+		note_signer_free(s);
+		return;
+	}
+	if ((r = realloc(j->retired, (j->nretired + 1) * sizeof(*r))) == NULL) {
+		/* Rather a small leak than a key freed under the writer. */
+		log_warnx("journal: out of memory retiring a key");
+		return;
+	}
+	j->retired = r;
+	r[j->nretired++] = s;
+}
+
+/* The canonical bytes of the `key` entry announcing vkey at stamp. */
+static char *
+key_entry_bytes(const char *vkey, const char *stamp, size_t *len, char *err,
+    size_t errlen)
+{
+	json_t *e = json_pack("{s:s, s:s, s:s}", "key", vkey, "time", stamp,
+	    "type", "key");
+	char *b;
+
+	if (e == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	b = canon_dump(e, len, err, errlen);
+	json_decref(e);
+	return b;
+}
+
 /* ---- groups ---- */
 
 static void
@@ -575,12 +740,16 @@ build_receipt(struct journal *j, const struct store_report *r, const char *cp,
 
 /* ---- the writer thread ---- */
 
-/* Signs a checkpoint of the first size entries (writer's connection). */
+/*
+ * The note of a checkpoint of the first size entries signed by
+ * signers[0..n), and its root (writer's connection).
+ */
 static int
-sign_checkpoint(struct journal *j, uint64_t size, char **note, char *err,
+checkpoint_note(struct journal *j, uint64_t size,
+    struct note_signer *const *signers, size_t n,
+    unsigned char root[MERKLE_HASH_SIZE], char **note, char *err,
     size_t errlen)
 {
-	unsigned char root[MERKLE_HASH_SIZE];
 	char *body;
 	size_t len;
 	int rc;
@@ -594,11 +763,21 @@ sign_checkpoint(struct journal *j, uint64_t size, char **note, char *err,
 		snprintf(err, errlen, "checkpoint: out of memory");
 		return -1;
 	}
-	rc = note_sign(body, strlen(body),
-	    (struct note_signer *const *)j->signers, j->nsigners, note, &len,
-	    err, errlen);
+	rc = note_sign(body, strlen(body), signers, n, note, &len, err,
+	    errlen);
 	free(body);
-	if (rc < 0)
+	return rc < 0 ? -1 : 0;
+}
+
+/* Signs and stores a checkpoint of the first size entries. */
+static int
+sign_checkpoint(struct journal *j, uint64_t size,
+    struct note_signer *const *signers, size_t n, char **note, char *err,
+    size_t errlen)
+{
+	unsigned char root[MERKLE_HASH_SIZE];
+
+	if (checkpoint_note(j, size, signers, n, root, note, err, errlen) < 0)
 		return -1;
 	if (store_put_checkpoint(j->wr, size, root, *note) < 0) {
 		snprintf(err, errlen, "checkpoint %llu: %s",
@@ -651,7 +830,8 @@ write_group(struct journal *j, struct group *g)
 		}
 	}
 	size = g->first + g->nentries;
-	if (sign_checkpoint(j, size, &note, g->why, sizeof(g->why)) < 0)
+	if (sign_checkpoint(j, size, g->signers, g->nsigners, &note, g->why,
+	    sizeof(g->why)) < 0)
 		goto fail;
 	for (size_t i = 0; i < g->nitems; i++) {
 		struct item *it = &g->items[i];
@@ -688,6 +868,52 @@ fail:
 	return -1;
 }
 
+/*
+ * After the signing keys changed: unless every one of signers[0..n) signed
+ * the latest checkpoint, signs it again, same size and root, and keeps that
+ * note too (its own transaction). No entry changes, so SPEC 6.3 holds: one
+ * root per size, sizes only growing. Writer's connection (or the loop's
+ * before the writer starts).
+ */
+static int
+resign_latest(struct journal *j, struct note_signer *const *signers,
+    size_t n, char *err, size_t errlen)
+{
+	unsigned char root[MERKLE_HASH_SIZE];
+	char *latest = NULL, *note = NULL;
+	uint64_t size;
+	size_t k;
+
+	if (store_begin(j->wr) < 0 ||
+	    store_latest_checkpoint(j->wr, &size, &latest) < 0)
+		goto fail_db;
+	for (k = 0; k < n && signed_by(latest, signers[k]); k++)
+		;
+	free(latest);
+	if (k == n) {
+		store_rollback(j->wr);
+		return 0;
+	}
+	if (checkpoint_note(j, size, signers, n, root, &note, err,
+	    errlen) < 0)
+		goto fail;
+	if (store_resign_checkpoint(j->wr, size, root, note) < 0 ||
+	    store_commit(j->wr) < 0)
+		goto fail_db;
+	log_notice("journal: checkpoint %llu signed again by the keys now in"
+	    " force", (unsigned long long)size);
+	free(note);
+	return 0;
+fail_db:
+	snprintf(err, errlen, "signing checkpoint again: %s",
+	    store_errmsg(j->wr));
+fail:
+	free(note);
+	store_rollback(j->wr);
+	memset(j->cache, 0, CACHE_SLOTS * sizeof(*j->cache));
+	return -1;
+}
+
 /* Fills in every item's answer once g is durable. */
 static void
 answer_group(struct journal *j, struct group *g)
@@ -698,7 +924,7 @@ answer_group(struct journal *j, struct group *g)
 		const char *note, *entry;
 		size_t elen;
 
-		if (it->kind == ITEM_RULES)
+		if (it->kind == ITEM_RULES || it->kind == ITEM_KEY)
 			continue;
 		it->code = 201;
 		if (it->kind == ITEM_DUPLICATE) {
@@ -758,6 +984,10 @@ writer_main(void *arg)
 			break;
 		if (g->nentries > 0 && write_group(j, g) < 0)
 			g->failed = 1;
+		else if (g->nentries == 0 && g->resign &&
+		    resign_latest(j, g->signers, g->nsigners, g->why,
+		    sizeof(g->why)) < 0)
+			g->failed = 1;
 		else
 			answer_group(j, g);
 		pthread_mutex_lock(&j->mu);
@@ -804,6 +1034,8 @@ struct replay {
 	struct settle		*engine;
 	struct hmap		*reports;
 	struct pmap		*periods;
+	struct strset		*announced;
+	const char		*origin;
 	struct settle_result	*res;	/* entries still to meet */
 	size_t			 next;	/* in res */
 	uint64_t		 report_at;
@@ -817,6 +1049,32 @@ json_str(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/*
+ * Is body[0..len) exactly the `what` entry the daemon writes, again[0..alen)
+ * (NULL when it could not be made, msg saying why)? Frees again. 0, or -1
+ * with the reason in rp->err.
+ */
+static int
+replay_same(struct replay *rp, uint64_t index, const char *what, char *again,
+    size_t alen, const char *msg, const char *body, size_t len)
+{
+	int same;
+
+	if (again == NULL) {
+		snprintf(rp->err, rp->errlen, "entry %llu: %s",
+		    (unsigned long long)index, msg);
+		return -1;
+	}
+	same = alen == len && memcmp(again, body, len) == 0;
+	free(again);
+	if (!same) {
+		snprintf(rp->err, rp->errlen, "entry %llu: %s entry is not as"
+		    " the daemon writes it", (unsigned long long)index, what);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 replay_rules(struct replay *rp, uint64_t index, const char *body, size_t len,
     const json_t *e)
@@ -826,7 +1084,6 @@ replay_rules(struct replay *rp, uint64_t index, const char *body, size_t len,
 	char name[STORE_ID_BUFSZ + 64], msg[512], *again;
 	struct rules *r;
 	size_t alen;
-	int same;
 
 	if (agreement == NULL || text == NULL || stamp == NULL) {
 		snprintf(rp->err, rp->errlen, "entry %llu: rules entry without"
@@ -840,19 +1097,10 @@ replay_rules(struct replay *rp, uint64_t index, const char *body, size_t len,
 		    (unsigned long long)index, msg);
 		return -1;
 	}
-	if ((again = rules_entry_bytes(r, stamp, &alen, msg,
-	    sizeof(msg))) == NULL) {
+	again = rules_entry_bytes(r, stamp, &alen, msg, sizeof(msg));
+	if (replay_same(rp, index, "rules", again, alen, msg, body,
+	    len) < 0) {
 		rules_free(r);
-		snprintf(rp->err, rp->errlen, "entry %llu: %s",
-		    (unsigned long long)index, msg);
-		return -1;
-	}
-	same = alen == len && memcmp(again, body, len) == 0;
-	free(again);
-	if (!same) {
-		rules_free(r);
-		snprintf(rp->err, rp->errlen, "entry %llu: rules entry is not"
-		    " as the daemon writes it", (unsigned long long)index);
 		return -1;
 	}
 	if (settle_install(rp->engine, r, msg, sizeof(msg)) < 0) {
@@ -915,6 +1163,48 @@ replay_report(struct replay *rp, uint64_t index, const char *body, size_t len,
 	return 0;
 }
 
+/*
+ * A `key` entry: exactly as the daemon writes it, announcing a verifier
+ * key of this ledger's origin.
+ */
+static int
+replay_key(struct replay *rp, uint64_t index, const char *body, size_t len,
+    const json_t *e)
+{
+	const char *vkey = json_str(e, "key"), *stamp = json_str(e, "time");
+	struct note_verifier *v;
+	char msg[256], *again;
+	size_t alen;
+	int same;
+
+	if (vkey == NULL || stamp == NULL || json_object_size(e) != 3) {
+		snprintf(rp->err, rp->errlen, "entry %llu: key entry is not"
+		    " {key, time, type}", (unsigned long long)index);
+		return -1;
+	}
+	if (note_verifier_parse(vkey, &v, msg, sizeof(msg)) < 0) {
+		snprintf(rp->err, rp->errlen, "entry %llu: %s",
+		    (unsigned long long)index, msg);
+		return -1;
+	}
+	same = strcmp(note_verifier_name(v), rp->origin) == 0;
+	note_verifier_free(v);
+	if (!same) {
+		snprintf(rp->err, rp->errlen, "entry %llu: announces a key of"
+		    " another origin than %s", (unsigned long long)index,
+		    rp->origin);
+		return -1;
+	}
+	again = key_entry_bytes(vkey, stamp, &alen, msg, sizeof(msg));
+	if (replay_same(rp, index, "key", again, alen, msg, body, len) < 0)
+		return -1;
+	if (strset_add(rp->announced, vkey) < 0) {
+		snprintf(rp->err, rp->errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
     const unsigned char leaf[STORE_HASH_SIZE])
@@ -952,6 +1242,8 @@ replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
 		rc = replay_rules(rp, index, body, len, e);
 	else if (type != NULL && strcmp(type, "report") == 0)
 		rc = replay_report(rp, index, body, len, e);
+	else if (type != NULL && strcmp(type, "key") == 0)
+		rc = replay_key(rp, index, body, len, e);
 	else {
 		snprintf(rp->err, rp->errlen, "entry %llu: a %s entry that no"
 		    " report before it caused", (unsigned long long)index,
@@ -963,16 +1255,18 @@ replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
 }
 
 /*
- * A new engine holding the state the stored ledger describes, and the map
- * of its reports into *reports (emptied first).
+ * A new engine holding the state the stored ledger describes, the map of
+ * its reports into *reports, its periods into *periods and the keys its
+ * `key` entries announce into *announced (all emptied first).
  */
 static struct settle *
-replay(struct store *s, const char *pagedir, struct pagefile **pages,
-    uint64_t *size, struct hmap *reports, struct pmap *periods, char *err,
-    size_t errlen)
+replay(struct store *s, const char *origin, const char *pagedir,
+    struct pagefile **pages, uint64_t *size, struct hmap *reports,
+    struct pmap *periods, struct strset *announced, char *err, size_t errlen)
 {
 	struct replay rp = { .reports = reports, .periods = periods,
-	    .err = err, .errlen = errlen };
+	    .announced = announced, .origin = origin, .err = err,
+	    .errlen = errlen };
 	struct settle_pager pg;
 	char msg[512];
 	int rc;
@@ -1000,6 +1294,7 @@ replay(struct store *s, const char *pagedir, struct pagefile **pages,
 	}
 	hmap_clear(reports);
 	pmap_clear(periods);
+	strset_clear(announced);
 	rc = store_foreach(s, 0, *size, replay_entry, &rp);
 	if (rc == 0 && rp.res != NULL && rp.next < settle_result_count(rp.res)) {
 		snprintf(err, errlen, "the ledger ends inside the entries of the"
@@ -1014,6 +1309,7 @@ replay(struct store *s, const char *pagedir, struct pagefile **pages,
 		*pages = NULL;
 		hmap_clear(reports);
 		pmap_clear(periods);
+		strset_clear(announced);
 		return NULL;
 	}
 	return rp.engine;
@@ -1168,13 +1464,222 @@ journal_rules_apply(struct journal *j, const struct rules *const *list,
 	return 0;
 }
 
+/* ---- keys: rotation (doc/DESIGN.md, "Key rotation") ---- */
+
+/* Does group g queue a key entry announcing vkey? */
+static int
+group_announces(const struct group *g, const char *vkey)
+{
+	for (size_t i = 0; g != NULL && i < g->nitems; i++)
+		if (g->items[i].kind == ITEM_KEY && g->items[i].text != NULL &&
+		    strcmp(g->items[i].text, vkey) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Brings the next key along: live once a committed `key` entry announces
+ * it (checkpoints carry its signature from then on, starting with the
+ * latest signed again); otherwise its key entry is queued, unless one is
+ * already. Every checkpoint before that entry's is signed without it.
+ */
+static void
+keys_update(struct journal *j)
+{
+	char *vkey, stamp[TIME_BUFSZ], *bytes, msg[256];
+	struct group *g;
+	struct item *it;
+	size_t len;
+
+	if (j->nextkey == NULL) {
+		j->next_live = 0;
+		return;
+	}
+	if ((vkey = note_signer_vkey(j->nextkey)) == NULL) {
+		log_warnx("journal: out of memory announcing the next key");
+		return;
+	}
+	if (strset_has(&j->announced, vkey)) {
+		if (!j->next_live) {
+			j->next_live = 1;
+			j->want_resign = 1;
+			log_info("ledger keys: the next key %s is announced in"
+			    " the ledger: it signs every checkpoint from now"
+			    " on", vkey);
+		}
+		free(vkey);
+		return;
+	}
+	j->next_live = 0;
+	if (j->broken || group_announces(j->cur, vkey) ||
+	    group_announces(j->inflight, vkey)) {
+		free(vkey);
+		return;
+	}
+	now_rfc3339(stamp);
+	if ((bytes = key_entry_bytes(vkey, stamp, &len, msg,
+	    sizeof(msg))) == NULL || (g = journal_cur(j)) == NULL ||
+	    group_add_entry(j, g, bytes, len) < 0) {
+		log_warnx("journal: announcing the next key %s: out of memory",
+		    vkey);
+		free(bytes);
+		free(vkey);
+		return;
+	}
+	free(bytes);
+	/* Without its item, the entry is still written, just not noted. */
+	if ((it = group_add_item(g)) == NULL) {
+		log_warnx("journal: announcing the next key %s: out of memory",
+		    vkey);
+		free(vkey);
+		return;
+	}
+	it->kind = ITEM_KEY;
+	it->text = vkey;
+	it->rep.index = j->next - 1;
+	log_info("ledger keys: announcing the next key %s in entry %llu",
+	    vkey, (unsigned long long)it->rep.index);
+}
+
+/*
+ * May key sign this ledger? When the ledger is empty, when it is the
+ * running key (NULL: none yet), when it signed the latest stored
+ * checkpoint, or when a committed `key` entry announced it.
+ */
+static int
+key_accepted(struct journal *j, const struct note_signer *running,
+    const struct note_signer *key, uint64_t size, char *err, size_t errlen)
+{
+	char *vkey, *note = NULL;
+	uint64_t cps = 0;
+	int rc, ok;
+
+	if (size == 0 || (running != NULL && same_key(running, key)))
+		return 0;
+	if ((vkey = note_signer_vkey(key)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ok = strset_has(&j->announced, vkey);
+	if (!ok) {
+		rc = store_latest_checkpoint(j->rd, &cps, &note);
+		if (rc < 0 && rc != STORE_ENOENT) {
+			snprintf(err, errlen, "%s", store_errmsg(j->rd));
+			free(vkey);
+			return -1;
+		}
+		ok = rc == 0 && signed_by(note, key);
+		free(note);
+	}
+	if (!ok)
+		snprintf(err, errlen, "ledger.signing_key: the key %s neither"
+		    " signed the latest checkpoint (size %llu) nor is announced"
+		    " by a key entry in the ledger: name it ledger.next_key"
+		    " first, and make it the signing key once its key entry"
+		    " is in the ledger", vkey, (unsigned long long)cps);
+	free(vkey);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The checks of journal_keys_check() on a ledger of size entries, with
+ * the key running now (NULL: none).
+ */
+static int
+keys_check(struct journal *j, const struct note_signer *running,
+    const struct note_signer *key, const struct note_signer *next,
+    uint64_t size, char *err, size_t errlen)
+{
+	char *vkey;
+
+	if (note_signer_type(key) != NOTE_ED25519) {
+		snprintf(err, errlen, "ledger.signing_key: not an Ed25519 key");
+		return -1;
+	}
+	if (key_accepted(j, running, key, size, err, errlen) < 0)
+		return -1;
+	if (next == NULL)
+		return 0;
+	if (note_signer_type(next) != NOTE_ED25519) {
+		snprintf(err, errlen, "ledger.next_key: not an Ed25519 key");
+		return -1;
+	}
+	if (same_key(key, next)) {
+		vkey = note_signer_vkey(next);
+		snprintf(err, errlen, "ledger.next_key: the key %s is the"
+		    " signing key itself; make a new one with shanhai keygen",
+		    vkey ? vkey : "");
+		free(vkey);
+		return -1;
+	}
+	return 0;
+}
+
+int
+journal_keys_check(struct journal *j, const struct note_signer *key,
+    const struct note_signer *next, char *err, size_t errlen)
+{
+	if (j->broken) {
+		snprintf(err, errlen, "the ledger store is failing: %s",
+		    j->broken_why);
+		return -1;
+	}
+	return keys_check(j, j->key, key, next, j->committed, err, errlen);
+}
+
+int
+journal_keys_apply(struct journal *j, struct note_signer *key,
+    struct note_signer *next, char *err, size_t errlen)
+{
+	int changed = 0;
+
+	if (journal_keys_check(j, key, next, err, errlen) < 0) {
+		note_signer_free(key);
+		note_signer_free(next);
+		return -1;
+	}
+	if (same_key(j->key, key))
+		note_signer_free(key);
+	else {
+		retire(j, j->key);
+		j->key = key;
+		changed = 1;
+	}
+	if (next != NULL && j->nextkey != NULL && same_key(j->nextkey, next))
+		note_signer_free(next);
+	else if (next != NULL || j->nextkey != NULL) {
+		retire(j, j->nextkey);
+		j->nextkey = next;
+		j->next_live = 0;
+		changed = 1;
+	}
+	if (changed) {
+		char *vk = note_signer_vkey(j->key);
+
+		log_info("ledger keys: signing with %s%s", vk ? vk : "?",
+		    j->nextkey != NULL ? ", and a next key" : "");
+		free(vk);
+		j->want_resign = 1;
+	}
+	keys_update(j);
+	journal_kick(j);
+	return 0;
+}
+
 /* ---- the loop side of group commit ---- */
 
 static void
 journal_kick(struct journal *j)
 {
-	if (j->inflight != NULL || j->cur == NULL ||
-	    (j->cur->nitems == 0 && j->cur->nentries == 0))
+	if (j->inflight != NULL)
+		return;
+	/* New keys sign the next checkpoint, or the latest again. */
+	if (j->want_resign && !j->broken && journal_cur(j) != NULL) {
+		j->cur->resign = 1;
+		j->want_resign = 0;
+	}
+	if (j->cur == NULL || (j->cur->nitems == 0 && j->cur->nentries == 0 &&
+	    !j->cur->resign))
 		return;
 	if (j->expect > 0) {
 		if (j->cur->nitems < j->expect)
@@ -1184,6 +1689,7 @@ journal_kick(struct journal *j)
 	}
 	j->inflight = j->cur;
 	j->cur = NULL;
+	j->inflight->nsigners = journal_signers(j, j->inflight->signers);
 	pthread_mutex_lock(&j->mu);
 	j->todo = j->inflight;
 	pthread_cond_signal(&j->cv_todo);
@@ -1218,12 +1724,13 @@ journal_restore(struct journal *j)
 	struct pagefile *pages;
 	struct hmap reports = { 0 };
 	struct pmap periods = { 0 };
+	struct strset announced = { 0 };
 	size_t nkeep = 0;
 	uint64_t size;
 	char err[512];
 
-	if ((e = replay(j->rd, j->state_dir, &pages, &size, &reports,
-	    &periods, err, sizeof(err))) == NULL) {
+	if ((e = replay(j->rd, j->origin, j->state_dir, &pages, &size,
+	    &reports, &periods, &announced, err, sizeof(err))) == NULL) {
 		j->broken = 1;
 		j->broken_at = time(NULL);
 		snprintf(j->broken_why, sizeof(j->broken_why), "%s", err);
@@ -1248,6 +1755,8 @@ journal_restore(struct journal *j)
 		j->reports = reports;
 		pmap_clear(&j->periods);
 		j->periods = periods;
+		strset_clear(&j->announced);
+		j->announced = announced;
 		j->next = size;
 		j->committed = size;
 		j->rules_upto = 0;
@@ -1257,6 +1766,8 @@ journal_restore(struct journal *j)
 			log_warnx("journal: rules after rebuilding: %s", err);
 		settle_free(old);
 		pagefile_free(oldpages);
+		/* A key entry lost with the failed group is queued again. */
+		keys_update(j);
 	}
 	free(keep);
 	log_notice("journal: engine rebuilt from the store at %llu entries",
@@ -1312,6 +1823,8 @@ static void
 journal_finish(struct journal *j, struct group *g)
 {
 	j->inflight = NULL;
+	/* The writer is done with g: no one holds a replaced key now. */
+	retired_free(j);
 	if (g->failed) {
 		char why[300];
 
@@ -1325,6 +1838,11 @@ journal_finish(struct journal *j, struct group *g)
 	}
 	j->committed = g->first + g->nentries;
 	measure(j, g);
+	for (size_t i = 0; i < g->nitems; i++)
+		if (g->items[i].kind == ITEM_KEY && g->items[i].text != NULL &&
+		    strset_add(&j->announced, g->items[i].text) < 0)
+			log_warnx("journal: out of memory noting an announced"
+			    " key");
 	if (j->broken)
 		journal_restore(j);
 	else if (g->nitems > 1) {
@@ -1350,13 +1868,17 @@ journal_finish(struct journal *j, struct group *g)
 		tv.tv_usec = usec;
 		event_add(j->linger, &tv);
 	}
+	/* A next key just announced signs the next group. */
+	if (!j->broken)
+		keys_update(j);
 	/* The writer first, then the answers: they overlap. */
 	journal_kick(j);
 	if (j->observe != NULL && g->nentries > 0) {
 		size_t reports = 0;
 
 		for (size_t i = 0; i < g->nitems; i++)
-			reports += g->items[i].kind != ITEM_RULES;
+			reports += g->items[i].kind == ITEM_REPORT ||
+			    g->items[i].kind == ITEM_DUPLICATE;
 		j->observe(j->observe_arg, reports, g->nentries, g->write_s,
 		    g->commit_s);
 	}
@@ -1548,27 +2070,38 @@ journal_submit(struct journal *j, const char *body, size_t len,
 
 /* ---- open and close ---- */
 
-/* Makes sure the ledger has a checkpoint covering all of it (at open). */
+/*
+ * Makes sure the ledger has a checkpoint covering all of it, signed by the
+ * keys in force (at open; a new signing of the latest when the keys
+ * changed since it was signed).
+ */
 static int
 cover_ledger(struct journal *j, uint64_t size, char *err, size_t errlen)
 {
+	struct note_signer *signers[JOURNAL_MAX_SIGNERS];
+	size_t n = journal_signers(j, signers);
 	uint64_t cps;
 	char *note = NULL, msg[400];
 	int rc;
 
-	rc = store_latest_checkpoint(j->wr, &cps, &note);
+	rc = store_latest_checkpoint(j->wr, &cps, NULL);
 	if (rc == 0 && cps == size) {
+		if (resign_latest(j, signers, n, err, errlen) < 0)
+			return -1;
+		if (store_checkpoint(j->wr, size, &note) < 0) {
+			snprintf(err, errlen, "%s", store_errmsg(j->wr));
+			return -1;
+		}
 		j->cp_size = cps;
 		j->cp_note = note;
 		return 0;
 	}
-	free(note);
 	if (rc < 0 && rc != STORE_ENOENT) {
 		snprintf(err, errlen, "%s", store_errmsg(j->wr));
 		return -1;
 	}
 	if (store_begin(j->wr) < 0 ||
-	    sign_checkpoint(j, size, &note, msg, sizeof(msg)) < 0 ||
+	    sign_checkpoint(j, size, signers, n, &note, msg, sizeof(msg)) < 0 ||
 	    store_commit(j->wr) < 0) {
 		snprintf(err, errlen, "signing a checkpoint of size %llu: %s",
 		    (unsigned long long)size, note ? store_errmsg(j->wr) : msg);
@@ -1608,8 +2141,8 @@ check_origin(struct journal *j, char *err, size_t errlen)
 
 struct journal *
 journal_open(struct event_base *base, const char *state_dir,
-    const char *origin, struct note_signer *const *signers, size_t nsigners,
-    char *err, size_t errlen)
+    const char *origin, struct note_signer *key, struct note_signer *next,
+    struct note_signer *sm2, char *err, size_t errlen)
 {
 	struct journal *j;
 	char path[PATH_MAX], msg[512];
@@ -1617,21 +2150,25 @@ journal_open(struct event_base *base, const char *state_dir,
 
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		note_signer_free(key);
+		note_signer_free(next);
+		note_signer_free(sm2);
 		return NULL;
 	}
+	/* Ours from here; checked once the ledger is read. */
+	j->key = key;
+	j->nextkey = next;
+	j->sm2 = sm2;
 	j->efd = -1;
 	j->base = base;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv_todo, NULL);
 	pthread_cond_init(&j->cv_finished, NULL);
 	if ((j->origin = strdup(origin)) == NULL ||
-	    (j->cache = calloc(CACHE_SLOTS, sizeof(*j->cache))) == NULL ||
-	    (j->signers = calloc(nsigners + 1, sizeof(*j->signers))) == NULL) {
+	    (j->cache = calloc(CACHE_SLOTS, sizeof(*j->cache))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	memcpy(j->signers, signers, nsigners * sizeof(*signers));
-	j->nsigners = nsigners;
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "state_dir %s: %s", state_dir,
 		    strerror(errno));
@@ -1651,13 +2188,17 @@ journal_open(struct event_base *base, const char *state_dir,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((j->engine = replay(j->rd, j->state_dir, &j->pages, &size,
-	    &j->reports, &j->periods, msg, sizeof(msg))) == NULL) {
+	if ((j->engine = replay(j->rd, j->origin, j->state_dir, &j->pages,
+	    &size, &j->reports, &j->periods, &j->announced, msg,
+	    sizeof(msg))) == NULL) {
 		snprintf(err, errlen, "%s: replaying the ledger: %s", path, msg);
 		goto fail;
 	}
 	j->next = size;
 	j->committed = size;
+	if (keys_check(j, NULL, key, next, size, err, errlen) < 0)
+		goto fail;
+	keys_update(j);
 	if (cover_ledger(j, size, msg, sizeof(msg)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, msg);
 		goto fail;
@@ -1677,6 +2218,7 @@ journal_open(struct event_base *base, const char *state_dir,
 	j->thread_started = 1;
 	log_info("journal: %s: %llu entries, checkpoint %llu", path,
 	    (unsigned long long)size, (unsigned long long)j->cp_size);
+	journal_kick(j);
 	return j;
 fail:
 	journal_free(j);
@@ -1723,7 +2265,13 @@ journal_free(struct journal *j)
 	pthread_cond_destroy(&j->cv_todo);
 	pthread_cond_destroy(&j->cv_finished);
 	free(j->cache);
-	free(j->signers);
+	note_signer_free(j->key);
+	note_signer_free(j->nextkey);
+	note_signer_free(j->sm2);
+	for (size_t i = 0; i < j->nretired; i++)
+		note_signer_free(j->retired[i]);
+	free(j->retired);
+	strset_clear(&j->announced);
 	free(j->cp_note);
 	free(j->origin);
 	free(j);

@@ -446,6 +446,25 @@ note_signer_vkey(const struct note_signer *s)
 	return out;
 }
 
+struct note_verifier *
+note_signer_verifier(const struct note_signer *s)
+{
+	struct note_verifier *v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL ||
+	    (v->name = strdup(s->name)) == NULL ||
+	    EVP_PKEY_up_ref(s->pkey) != 1) {
+		if (v != NULL)
+			free(v->name);
+		free(v);
+		return NULL;
+	}
+	v->pkey = s->pkey;
+	v->type = s->type;
+	v->id = s->id;
+	return v;
+}
+
 static EVP_PKEY *
 sm2_public(const unsigned char *point, size_t len)
 {

@@ -105,6 +105,27 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'ledger facts are set once'); END;"
 	"CREATE TRIGGER meta_no_delete BEFORE DELETE ON meta"
 	"  BEGIN SELECT RAISE(ABORT, 'ledger facts are set once'); END;",
+
+	/*
+	 * 2: key rotation. The latest checkpoint signed again (same size,
+	 * same root) by a new set of keys; every such note is kept.
+	 */
+	"CREATE TABLE resigned ("
+	"  seq  INTEGER PRIMARY KEY,"
+	"  size INTEGER NOT NULL REFERENCES checkpoint (size),"
+	"  root BLOB NOT NULL CHECK (length(root) = 32),"
+	"  note TEXT NOT NULL"
+	") STRICT;"
+	"CREATE TRIGGER resigned_latest BEFORE INSERT ON resigned"
+	"  WHEN NEW.size IS NOT (SELECT max(size) FROM checkpoint)"
+	"  BEGIN SELECT RAISE(ABORT, 'only the latest checkpoint is signed again'); END;"
+	"CREATE TRIGGER resigned_same_root BEFORE INSERT ON resigned"
+	"  WHEN NEW.root IS NOT (SELECT root FROM checkpoint WHERE size = NEW.size)"
+	"  BEGIN SELECT RAISE(ABORT, 'one root for one size'); END;"
+	"CREATE TRIGGER resigned_no_update BEFORE UPDATE ON resigned"
+	"  BEGIN SELECT RAISE(ABORT, 'signed checkpoints are kept as signed'); END;"
+	"CREATE TRIGGER resigned_no_delete BEFORE DELETE ON resigned"
+	"  BEGIN SELECT RAISE(ABORT, 'signed checkpoints are kept as signed'); END;",
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
@@ -125,6 +146,7 @@ enum stmt {
 	ST_PUT_CP,
 	ST_CP,
 	ST_LATEST_CP,
+	ST_RESIGN,
 	ST_PUT_REPORT,
 	ST_REPORT_AT,
 	ST_PUT_RULES,
@@ -148,8 +170,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_HASH] = "SELECT hash FROM subtree WHERE level = ? AND idx = ?",
 	[ST_PUT_CP] = "INSERT INTO checkpoint (size, root, note) VALUES (?, ?, ?)",
 	[ST_CP] = "SELECT note FROM checkpoint WHERE size = ?",
-	[ST_LATEST_CP] = "SELECT size, note FROM checkpoint"
-	    " ORDER BY size DESC LIMIT 1",
+	/* The latest size, and its latest signing (a re-signing, if any). */
+	[ST_LATEST_CP] = "SELECT size, note FROM (SELECT size, note, -1 AS seq"
+	    " FROM checkpoint WHERE size = (SELECT max(size) FROM checkpoint)"
+	    " UNION ALL SELECT size, note, seq FROM resigned"
+	    " WHERE size = (SELECT max(size) FROM checkpoint))"
+	    " ORDER BY seq DESC LIMIT 1",
+	[ST_RESIGN] = "INSERT INTO resigned (size, root, note) VALUES (?, ?, ?)",
 	[ST_PUT_REPORT] = "INSERT INTO report (agreement, role, report_id,"
 	    " sha256, entry, count, status, checkpoint)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -655,11 +682,12 @@ store_get_hash(void *store, unsigned level, uint64_t index,
 	return rc;
 }
 
-int
-store_put_checkpoint(struct store *s, uint64_t size,
+/* (size, root, note) into a checkpoint table by statement which. */
+static int
+put_note(struct store *s, enum stmt which, uint64_t size,
     const unsigned char root[STORE_HASH_SIZE], const char *note)
 {
-	sqlite3_stmt *st = s->st[ST_PUT_CP];
+	sqlite3_stmt *st = s->st[which];
 
 	if (bind_u64(s, st, 1, size) < 0 ||
 	    bind_blob(s, st, 2, root, STORE_HASH_SIZE) < 0 ||
@@ -668,6 +696,20 @@ store_put_checkpoint(struct store *s, uint64_t size,
 		return STORE_EIO;
 	}
 	return run_done(s, st);
+}
+
+int
+store_put_checkpoint(struct store *s, uint64_t size,
+    const unsigned char root[STORE_HASH_SIZE], const char *note)
+{
+	return put_note(s, ST_PUT_CP, size, root, note);
+}
+
+int
+store_resign_checkpoint(struct store *s, uint64_t size,
+    const unsigned char root[STORE_HASH_SIZE], const char *note)
+{
+	return put_note(s, ST_RESIGN, size, root, note);
 }
 
 int

@@ -92,6 +92,18 @@ as() {
 	fi
 }
 
+# hup: SIGHUP to the daemon (DPID), then wait until the log says that this
+# reload was taken or refused (RELOADS counts them in $T/daemon.log).
+RELOADS=0
+hup() {
+	RELOADS=$((RELOADS + 1))
+	kill -HUP "$DPID"
+	i=0
+	until [ "$(grep -c 'reload: done\|reload refused: keeping' "$T/daemon.log")" -ge $RELOADS ]; do
+		i=$((i + 1)); [ $i -lt 100 ] || fail "reload $RELOADS did not finish"; sleep 0.05
+	done
+}
+
 # wait_log PATTERN: until the daemon log holds PATTERN (grep -E).
 wait_log() {
 	i=0

@@ -104,14 +104,26 @@ read_lines(const char *rel, char **out, size_t max)
 	return n;
 }
 
+/* A fresh copy of the key in the fixture's folder (name.key). */
+static struct note_signer *
+key_of(struct fx *f, const char *name)
+{
+	struct note_signer *s;
+	char path[512], err[512];
+
+	snprintf(path, sizeof(path), "%s/%s.key", f->dir, name);
+	if (note_key_load(path, ORIGIN, &s, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	return s;
+}
+
 static void
 open_journal(struct fx *f)
 {
 	char err[512] = "";
-	struct note_signer *const signers[] = { f->signer };
 
-	f->j = journal_open(f->base, f->dir, ORIGIN, signers, 1, err,
-	    sizeof(err));
+	f->j = journal_open(f->base, f->dir, ORIGIN, key_of(f, "ledger"), NULL,
+	    NULL, err, sizeof(err));
 	if (f->j == NULL)
 		fail_msg("journal_open: %s", err);
 }
@@ -463,7 +475,6 @@ test_tampered_refused(void **state)
 {
 	struct fx *f = *state;
 	char err[512], path[400];
-	struct note_signer *const signers[] = { f->signer };
 	sqlite3 *db;
 
 	apply_rules(f);
@@ -484,12 +495,12 @@ test_tampered_refused(void **state)
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_changes(db), 1);
 	sqlite3_close(db);
-	assert_null(journal_open(f->base, f->dir, ORIGIN, signers, 1, err,
-	    sizeof(err)));
+	assert_null(journal_open(f->base, f->dir, ORIGIN, key_of(f, "ledger"),
+	    NULL, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "entry 2 differs"));
 	/* Another origin is refused before anything else. */
-	assert_null(journal_open(f->base, f->dir, "other.example/log", signers,
-	    1, err, sizeof(err)));
+	assert_null(journal_open(f->base, f->dir, "other.example/log",
+	    key_of(f, "ledger"), NULL, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "origin"));
 }
 
@@ -586,6 +597,221 @@ test_period_committed(void **state)
 	assert_int_equal(now.calls, 1);
 }
 
+/* Makes key `name` in the fixture's folder. */
+static void
+gen_key(struct fx *f, const char *name)
+{
+	struct note_signer *s;
+	char path[512], err[512];
+
+	snprintf(path, sizeof(path), "%s/%s.key", f->dir, name);
+	if (note_key_generate(path, ORIGIN, NOTE_ED25519, &s, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	note_signer_free(s);
+}
+
+/* Does note verify with key `name` alone? Its size in *size. */
+static int
+verifies_with(struct fx *f, const char *note, const char *name,
+    uint64_t *size)
+{
+	struct note_signer *s = key_of(f, name);
+	struct note_verifier *v = note_signer_verifier(s);
+	unsigned char root[NOTE_HASH_SIZE];
+	char err[256], *origin = NULL;
+	uint64_t sz = 0;
+	int rc;
+
+	rc = note_checkpoint_open(note, strlen(note), &v, 1, &origin, &sz,
+	    root, err, sizeof(err));
+	free(origin);
+	note_verifier_free(v);
+	note_signer_free(s);
+	if (size != NULL)
+		*size = sz;
+	return rc == 0;
+}
+
+/* The latest checkpoint's note, to free. */
+static char *
+latest(struct fx *f)
+{
+	char *note, err[256];
+
+	assert_int_equal(journal_checkpoint(f->j, &note, err, sizeof(err)), 0);
+	return note;
+}
+
+/* How many entries of the ledger hold s. */
+static size_t
+count_entries(struct fx *f, const char *s)
+{
+	char *all = all_entries(f), *p = all;
+	size_t n = 0;
+
+	while ((p = strstr(p, s)) != NULL) {
+		n++;
+		p++;
+	}
+	free(all);
+	return n;
+}
+
+static void
+test_key_rotation(void **state)
+{
+	struct fx *f = *state;
+	struct note_signer *k, *nk;
+	struct store *st;
+	char err[512], path[512], *note, *vkb, want[512];
+	uint64_t size, size0;
+
+	gen_key(f, "next");
+	gen_key(f, "other");
+	apply_rules(f);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(submit(f, i, &f->answers[i], err,
+		    sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	note = latest(f);
+	assert_true(verifies_with(f, note, "ledger", &size0));
+	free(note);
+
+	/* Refused: an unannounced signing key; the key itself as next. */
+	k = key_of(f, "other");
+	assert_int_equal(journal_keys_check(f->j, k, NULL, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "ledger.signing_key: the key"
+	    " test.example/shanhai+"));
+	assert_non_null(strstr(err, "nor is announced"));
+	note_signer_free(k);
+	k = key_of(f, "ledger");
+	nk = key_of(f, "ledger");
+	assert_int_equal(journal_keys_apply(f->j, k, nk, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "ledger.next_key"));
+	assert_non_null(strstr(err, "is the signing key itself"));
+
+	/*
+	 * A next key: its key entry is committed under a checkpoint of the
+	 * old key alone; then the latest is signed again by both. A commit
+	 * failure on the way loses nothing: the entry is queued again.
+	 */
+	fail_commits = 1;
+	assert_int_equal(journal_keys_apply(f->j, key_of(f, "ledger"),
+	    key_of(f, "next"), err, sizeof(err)), 0);
+	(void)journal_flush(f->j);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(fail_commits, 0);
+	nk = key_of(f, "next");
+	vkb = note_signer_vkey(nk);
+	note_signer_free(nk);
+	snprintf(want, sizeof(want), "{\"key\":\"%s\",\"time\":\"", vkb);
+	assert_int_equal(count_entries(f, want), 1);
+	note = latest(f);
+	assert_true(verifies_with(f, note, "ledger", &size));
+	assert_int_equal(size, size0 + 1);
+	assert_true(verifies_with(f, note, "next", NULL));
+	assert_false(verifies_with(f, note, "other", NULL));
+	free(note);
+	snprintf(path, sizeof(path), "%s/shanhai.db", f->dir);
+	assert_non_null(st = store_open(path, err, sizeof(err)));
+	assert_int_equal(store_checkpoint(st, size0 + 1, &note), 0);
+	assert_true(verifies_with(f, note, "ledger", NULL));
+	assert_false(verifies_with(f, note, "next", NULL));
+	free(note);
+	store_close(st);
+	/* The same keys again: nothing new. */
+	assert_int_equal(journal_keys_apply(f->j, key_of(f, "ledger"),
+	    key_of(f, "next"), err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(count_entries(f, want), 1);
+	/* A report now: its checkpoint carries both signatures. */
+	assert_int_equal(submit(f, 2, &f->answers[2], err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	note = latest(f);
+	assert_true(verifies_with(f, note, "ledger", &size));
+	assert_true(size > size0 + 1);
+	assert_true(verifies_with(f, note, "next", NULL));
+	free(note);
+
+	/*
+	 * Finishing on the running journal: the next key alone. It signed
+	 * the latest already, so nothing is signed until the next report.
+	 */
+	note = latest(f);
+	assert_int_equal(journal_keys_apply(f->j, key_of(f, "next"), NULL, err,
+	    sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	char *again = latest(f);
+	assert_string_equal(again, note);
+	free(again);
+	free(note);
+	assert_int_equal(submit(f, 4, &f->answers[4], err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	note = latest(f);
+	assert_true(verifies_with(f, note, "next", NULL));
+	assert_false(verifies_with(f, note, "ledger", NULL));
+	free(note);
+	/* The old key is not taken back: it did not sign the latest. */
+	k = key_of(f, "ledger");
+	assert_int_equal(journal_keys_check(f->j, k, NULL, err, sizeof(err)),
+	    -1);
+	note_signer_free(k);
+
+	/* After a restart (a replay, which reads the key entry). */
+	journal_free(f->j);
+	f->j = journal_open(f->base, f->dir, ORIGIN, key_of(f, "next"), NULL,
+	    NULL, err, sizeof(err));
+	if (f->j == NULL)
+		fail_msg("journal_open: %s", err);
+	assert_int_equal(submit(f, 5, &f->answers[5], err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	note = latest(f);
+	assert_true(verifies_with(f, note, "next", &size0));
+	assert_false(verifies_with(f, note, "ledger", NULL));
+	free(note);
+	journal_free(f->j);
+	f->j = NULL;
+	/* The old key neither signed the latest nor was announced. */
+	assert_null(journal_open(f->base, f->dir, ORIGIN, key_of(f, "ledger"),
+	    NULL, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "ledger.signing_key"));
+	assert_null(journal_open(f->base, f->dir, ORIGIN, key_of(f, "other"),
+	    NULL, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "ledger.signing_key"));
+	f->j = journal_open(f->base, f->dir, ORIGIN, key_of(f, "next"), NULL,
+	    NULL, err, sizeof(err));
+	assert_non_null(f->j);
+	note = latest(f);
+	assert_true(verifies_with(f, note, "next", &size));
+	assert_int_equal(size, size0);
+	free(note);
+	free(vkb);
+}
+
+/* An empty ledger takes any key; its empty checkpoint is signed again. */
+static void
+test_key_empty_ledger(void **state)
+{
+	struct fx *f = *state;
+	char err[512], *note;
+	uint64_t size;
+
+	gen_key(f, "other");
+	journal_free(f->j);
+	f->j = journal_open(f->base, f->dir, ORIGIN, key_of(f, "other"), NULL,
+	    NULL, err, sizeof(err));
+	if (f->j == NULL)
+		fail_msg("journal_open: %s", err);
+	note = latest(f);
+	assert_true(verifies_with(f, note, "other", &size));
+	assert_int_equal(size, 0);
+	assert_false(verifies_with(f, note, "ledger", NULL));
+	free(note);
+}
+
 int
 main(void)
 {
@@ -599,6 +825,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_commit, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rules_veto, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_key_rotation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_key_empty_ledger, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_refused, setup,
 		    teardown),

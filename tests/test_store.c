@@ -306,6 +306,38 @@ test_checkpoint_monotonic(void **state)
 	/* Also for a writer that bypasses the API. */
 	assert_int_equal(raw_exec(f, "INSERT INTO checkpoint VALUES"
 	    " (4, zeroblob(32), 'x')", NULL, 0), SQLITE_CONSTRAINT);
+
+	/*
+	 * Signed again (key rotation): only the latest size, only its root;
+	 * the latest signing is the latest checkpoint, the first stays the
+	 * one of its size, and none is ever changed.
+	 */
+	unsigned char other[STORE_HASH_SIZE] = { 4 };
+	assert_int_equal(store_resign_checkpoint(s, 2, root, "two again\n"),
+	    STORE_EREFUSED);
+	assert_non_null(strstr(store_errmsg(s), "only the latest"));
+	assert_int_equal(store_resign_checkpoint(s, 5, other, "five'\n"),
+	    STORE_EREFUSED);
+	assert_non_null(strstr(store_errmsg(s), "one root for one size"));
+	assert_int_equal(store_resign_checkpoint(s, 5, root, "five B\n"), 0);
+	assert_int_equal(store_resign_checkpoint(s, 5, root, "five C\n"), 0);
+	assert_int_equal(store_latest_checkpoint(s, &size, &note), 0);
+	assert_int_equal(size, 5);
+	assert_string_equal(note, "five C\n");
+	free(note);
+	assert_int_equal(store_checkpoint(s, 5, &note), 0);
+	assert_string_equal(note, "five\n");
+	free(note);
+	assert_int_equal(raw_exec(f, "UPDATE resigned SET note = 'x'", NULL,
+	    0), SQLITE_CONSTRAINT);
+	assert_int_equal(raw_exec(f, "DELETE FROM resigned", NULL, 0),
+	    SQLITE_CONSTRAINT);
+	/* A new size is signed as ever, and is the latest. */
+	append_n(s, 5, 6);
+	assert_int_equal(store_put_checkpoint(s, 6, root, "six\n"), 0);
+	assert_int_equal(store_latest_checkpoint(s, &size, &note), 0);
+	assert_string_equal(note, "six\n");
+	free(note);
 	store_close(s);
 }
 

@@ -73,6 +73,7 @@ const char	*config_get0_tls_client_ca(const struct config *c);
 const char	*config_get0_tls_ciphersuites(const struct config *c); /* NULL: OpenSSL's */
 const char	*config_get0_ledger_origin(const struct config *c);
 const char	*config_get0_ledger_signing_key(const struct config *c);
+const char	*config_get0_ledger_next_key(const struct config *c); /* NULL: unset */
 const char	*config_get0_ledger_sm2_key(const struct config *c); /* NULL: unset */
 
 /* limits { }: sizes in bytes, times in seconds, 0 where noted = no limit. */

@@ -37,6 +37,8 @@ struct settle;
 
 /* Most entries one GET /v1/ledger/entries answers. */
 #define JOURNAL_MAX_ENTRIES	65536
+/* Keys on one checkpoint: the key, the next key, an SM2 key. */
+#define JOURNAL_MAX_SIGNERS	3
 
 /*
  * The answer to a submission: status 201 or 200 with text the receipt
@@ -50,13 +52,21 @@ typedef void journal_done_fn(void *arg, int status, const char *text,
  * Opens the ledger database in state_dir (created if needed), checks that
  * it belongs to `origin` (the first open records it), rebuilds the engine
  * from it and starts the writer thread, whose answers arrive through base.
- * Checkpoints are signed by signers[0..nsigners) (the keys are borrowed:
- * they must outlive the journal, and are used from the writer thread). NULL with the reason in
- * err.
+ *
+ * The keys (taken over, also on failure): `key` (Ed25519) signs every
+ * checkpoint and must be one the ledger accepts (journal_keys_check);
+ * `next` (Ed25519, NULL: none) is the key that will replace it: unless a
+ * `key` entry in the ledger announces it already, one is queued, and once
+ * that entry is committed (under a checkpoint without next's signature)
+ * next co-signs every checkpoint; `sm2` (NULL: none) co-signs every
+ * checkpoint. When the keys in force did not all sign the latest
+ * checkpoint, it is signed again by them (same size, same root). NULL with
+ * the reason in err.
  */
 struct journal	*journal_open(struct event_base *base, const char *state_dir,
-		    const char *origin, struct note_signer *const *signers,
-		    size_t nsigners, char *err, size_t errlen)
+		    const char *origin, struct note_signer *key,
+		    struct note_signer *next, struct note_signer *sm2,
+		    char *err, size_t errlen)
 		    __attribute__((warn_unused_result));
 /* Commits and answers what is queued, stops the writer, closes the store. */
 void		 journal_free(struct journal *j);
@@ -79,6 +89,29 @@ int		 journal_rules_check(struct journal *j,
 int		 journal_rules_apply(struct journal *j,
 		    const struct rules *const *list, size_t n, int strict,
 		    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Would the ledger take `key` as its signing key and `next` (NULL: none)
+ * as the next key? The key must be Ed25519 and either the one in force,
+ * or have signed the latest stored checkpoint, or be announced by a
+ * committed `key` entry (an empty ledger takes any key); the next key must
+ * be Ed25519 and not the key. 0, or -1 with the reason, naming the config
+ * key (ledger.signing_key, ledger.next_key), in err.
+ */
+int		 journal_keys_check(struct journal *j,
+		    const struct note_signer *key, const struct note_signer *next,
+		    char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+/*
+ * Puts key and next in force (taken over, also on failure) after the
+ * checks of journal_keys_check(), as journal_open() does: keys equal to
+ * the ones in force are kept, a new next key gets its `key` entry, and the
+ * next checkpoint (or the latest, signed again) carries the new set.
+ * 0, or -1 (err) with the old keys kept.
+ */
+int		 journal_keys_apply(struct journal *j, struct note_signer *key,
+		    struct note_signer *next, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
 
 /*
  * Submits one report: body[0..len) as received, by a client speaking for

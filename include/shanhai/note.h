@@ -58,6 +58,8 @@ void	note_signer_free(struct note_signer *signer);
 int	note_signer_type(const struct note_signer *signer);
 /* The verifier key text "name+hexid+base64(type||key)", to free. */
 char	*note_signer_vkey(const struct note_signer *signer);
+/* The signer's public half as a verifier, to free; NULL out of memory. */
+struct note_verifier *note_signer_verifier(const struct note_signer *signer);
 
 /* Parses a verifier key text; refuses a key ID that does not match. */
 int	note_verifier_parse(const char *text, struct note_verifier **v,

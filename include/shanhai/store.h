@@ -11,7 +11,8 @@
  * version in PRAGMA user_version that store_open() migrates forward. The
  * ledger tables are append-only, enforced in SQL: triggers refuse UPDATE and
  * DELETE, entries must arrive in index order, subtree hashes only once their
- * leaves exist, checkpoint sizes only grow and never exceed the ledger.
+ * leaves exist, checkpoint sizes only grow and never exceed the ledger, and
+ * only the latest checkpoint may be signed again, with its own root.
  *
  * One struct store is one connection, for one thread at a time. Open one per
  * thread on the same file: WAL lets readers go on while a writer commits.
@@ -32,7 +33,7 @@
 
 #define STORE_HASH_SIZE	32
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 /* Buffer sizes for the text keys of the report index (SPEC 2 ids + NUL). */
 #define STORE_ID_BUFSZ		65
 #define STORE_HEX_BUFSZ		65
@@ -108,13 +109,25 @@ int	store_get_hash(void *store, unsigned level, uint64_t index,
 /*
  * Signed checkpoints, one per size, sizes strictly increasing and at most
  * the ledger's size; the note text as signed. Getters give a malloc'd copy.
+ * store_checkpoint() gives the note first signed for that size (the one
+ * receipts cite).
  */
 int	store_put_checkpoint(struct store *s, uint64_t size,
 	    const unsigned char root[STORE_HASH_SIZE], const char *note)
 	    __attribute__((warn_unused_result));
 int	store_checkpoint(struct store *s, uint64_t size, char **note)
 	    __attribute__((warn_unused_result));
-/* The checkpoint of greatest size; STORE_ENOENT when none was signed. */
+/*
+ * Keeps another signing of the latest checkpoint (new keys, after a key
+ * rotation): the same size and the same root, or STORE_EREFUSED.
+ */
+int	store_resign_checkpoint(struct store *s, uint64_t size,
+	    const unsigned char root[STORE_HASH_SIZE], const char *note)
+	    __attribute__((warn_unused_result));
+/*
+ * The checkpoint of greatest size, in its latest signing;
+ * STORE_ENOENT when none was signed.
+ */
 int	store_latest_checkpoint(struct store *s, uint64_t *size, char **note)
 	    __attribute__((warn_unused_result));
 

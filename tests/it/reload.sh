@@ -9,15 +9,6 @@ write_config "$c" "$port"
 cp "$c" "$c.good"
 start_daemon "$c"
 url=https://127.0.0.1:$port/v1/agreements
-reloads=0
-hup() {
-	reloads=$((reloads + 1))
-	kill -HUP "$DPID"
-	i=0
-	until [ "$(grep -c 'reload: done\|reload refused: keeping' "$T/daemon.log")" -ge $reloads ]; do
-		i=$((i + 1)); [ $i -lt 100 ] || fail "reload $reloads did not finish"; sleep 0.05
-	done
-}
 
 as stranger "$url" | tail -1 | grep -qx 403 || fail "stranger not refused at first"
 as auditor "$url" | tail -1 | grep -qx 200 || fail "auditor refused at first"
