@@ -97,7 +97,7 @@ slot_add(struct pagefile *pf, const char *key)
 {
 	size_t i;
 
-	if ((pf->n + 1) * 2 > pf->cap) {
+	if ((pf->n + 1) * 4 > pf->cap * 3) {
 		size_t ncap = pf->cap ? pf->cap * 2 : 64;
 		struct pslot *ns = calloc(ncap, sizeof(*ns));
 

@@ -239,6 +239,7 @@ struct agr {
 	struct year	*years;		/* sorted by y */
 	size_t		 nyears;
 	size_t		 capyears;
+	size_t		 nresident;	/* years with res */
 	struct fpset	 fps[2];	/* report ids used, per side */
 	size_t		*border;	/* beneficiaries sorted by id */
 	size_t		*sorder;	/* statistics sorted by code */
@@ -348,6 +349,7 @@ year_add(struct agr *a, int32_t y)
 	a->years[pos].y = y;
 	a->years[pos].res = res;
 	a->years[pos].dirty = 1;
+	a->nresident++;
 	return &a->years[pos];
 }
 
@@ -2008,7 +2010,7 @@ bad:
 
 /* Reads a paged-out year back: 0, or -1 with the reason. */
 static int
-year_load(struct settle *s, const struct agr *a, struct year *yr, char *err,
+year_load(struct settle *s, struct agr *a, struct year *yr, char *err,
     size_t errlen)
 {
 	char key[KEYBUF];
@@ -2028,12 +2030,13 @@ year_load(struct settle *s, const struct agr *a, struct year *yr, char *err,
 		return refuse(err, errlen, "the paged state of %s is damaged "
 		    "(or memory ran out reading it)", key);
 	yr->dirty = 0;
+	a->nresident++;
 	return 0;
 }
 
 /* Hands a resident year to the pager; it stays resident when put fails. */
 static void
-year_unload(struct settle *s, const struct agr *a, struct year *yr)
+year_unload(struct settle *s, struct agr *a, struct year *yr)
 {
 	char key[KEYBUF];
 
@@ -2050,6 +2053,7 @@ year_unload(struct settle *s, const struct agr *a, struct year *yr)
 	}
 	yres_free(yr->res);
 	yr->res = NULL;
+	a->nresident--;
 }
 
 /* Every planned period of the year settled. */
@@ -2074,13 +2078,16 @@ year_complete(const struct agr *a, const struct year *yr)
  * latest year with reports (all resident ones with SETTLE_PAGE_ALL).
  */
 static void
-close_years(struct settle *s, const struct agr *a)
+close_years(struct settle *s, struct agr *a)
 {
 	int all;
 
-	if (!s->has_pager || a->nyears == 0)
+	if (!s->has_pager || a->nresident == 0)
 		return;
 	all = (s->pager.flags & SETTLE_PAGE_ALL) != 0;
+	/* The usual case: only the latest year is in memory. */
+	if (!all && a->nresident == 1 && a->years[a->nyears - 1].res != NULL)
+		return;
 	for (size_t i = 0; i < a->nyears; i++) {
 		struct year *yr = &a->years[i];
 
@@ -2095,7 +2102,7 @@ close_years(struct settle *s, const struct agr *a)
  * fingerprint names: 0 (*out NULL when the id is new), or -1.
  */
 static int
-id_find(struct settle *s, const struct agr *a, int role, const char *id,
+id_find(struct settle *s, struct agr *a, int role, const char *id,
     struct idrec **out, char *err, size_t errlen)
 {
 	const struct fpset *m = &a->fps[role];
@@ -2540,11 +2547,11 @@ settle_status_name(enum settle_status st)
 	return "waiting";
 }
 
-static const struct agr *
+static struct agr *
 lookup_period(const struct settle *s, const char *agreement, const char *period,
     int32_t *p, char *err, size_t errlen)
 {
-	const struct agr *a = find_agr(s, agreement);
+	struct agr *a = find_agr(s, agreement);
 
 	if (a == NULL || !a->active) {
 		refuse(err, errlen, "agreement: \"%.64s\" is not a loaded "
@@ -2565,7 +2572,7 @@ settle_period_load(struct settle *s, const char *agreement,
     const char *period, char *err, size_t errlen)
 {
 	int32_t p;
-	const struct agr *a = lookup_period(s, agreement, period, &p, err,
+	struct agr *a = lookup_period(s, agreement, period, &p, err,
 	    errlen);
 	struct year *yr;
 
@@ -2611,7 +2618,7 @@ json_t *
 settle_period_json(struct settle *s, const char *agreement,
     const char *period, char *err, size_t errlen)
 {
-	const struct agr *a;
+	struct agr *a;
 	const struct period *pe;
 	struct year *yr;
 	char pb[RULES_PERIOD_BUFSZ], tb[RULES_PERIOD_BUFSZ], hx[HEXBUF];
