@@ -37,6 +37,7 @@
 #include "shanhai/note.h"
 
 #define MAX_VKEYS	16
+#define MAX_ANNOUNCED	64
 #define MAX_NOTE	(1 << 20)
 
 struct checkpoint {
@@ -60,6 +61,10 @@ struct verify {
 	int			 rc_seen;
 	int			 rc_extra;	/* the proof carries the entry */
 	uint64_t		 nrules, nreports, nderived, nskipped;
+	/* The keys that `key` entries announce (key rotation), in order. */
+	char			*keys[MAX_ANNOUNCED];
+	uint64_t		 key_at[MAX_ANNOUNCED];
+	size_t			 nkeys;
 	char			 why[1024];	/* first failure */
 };
 
@@ -435,6 +440,41 @@ own_fail(struct own *o, uint64_t at, const char *fmt, ...)
 }
 
 /*
+ * A `key` entry (key rotation, doc/DESIGN.md): exactly {key, time, type},
+ * announcing a verifier key named as the checkpoint's origin; noted for
+ * the summary, since auditors add that key to their --vkey list.
+ */
+static void
+check_key_entry(struct verify *v, struct own *own, uint64_t i,
+    const char *line, size_t len)
+{
+	struct note_verifier *nv = NULL;
+	json_t *e = canon_parse(line, len, NULL, 0);
+	const char *key = json_string_value(json_object_get(e, "key"));
+	char err[512];
+
+	/* Anything not JSON is the replay's to report. */
+	if (e == NULL || strcmp(type_of(e), "key") != 0) {
+		json_decref(e);
+		return;
+	}
+	if (json_object_size(e) != 3 || key == NULL ||
+	    !json_is_string(json_object_get(e, "time")))
+		own_fail(own, i, "entry %" PRIu64 ": a key entry is {key, time, "
+		    "type}", i);
+	else if (note_verifier_parse(key, &nv, err, sizeof(err)) < 0)
+		own_fail(own, i, "entry %" PRIu64 ": key entry: %s", i, err);
+	else if (strcmp(note_verifier_name(nv), v->cp.origin) != 0)
+		own_fail(own, i, "entry %" PRIu64 ": key entry: a key of %s, not "
+		    "of %s", i, note_verifier_name(nv), v->cp.origin);
+	else if (v->nkeys < MAX_ANNOUNCED &&
+	    (v->keys[v->nkeys] = strdup(key)) != NULL)
+		v->key_at[v->nkeys++] = i;
+	note_verifier_free(nv);
+	json_decref(e);
+}
+
+/*
  * One pass over the entries: leaf hashes into a running root (and the roots
  * at the other checkpoints' sizes), the receipt's leaf, and every entry
  * handed to the replay (module audit), which checks the canonical form and
@@ -498,6 +538,9 @@ check_entries(struct verify *v, const char *path)
 				    "hash to the root of the receipt's "
 				    "checkpoint", i);
 		}
+		/* Canonical, a key entry starts so ("key" sorts first). */
+		if (len > 8 && memcmp(line, "{\"key\":\"", 8) == 0)
+			check_key_entry(v, &own, i, line, (size_t)len);
 		if (audit_entry(a, i, line, (size_t)len) < 0)
 			break;
 		i++;
@@ -553,6 +596,8 @@ verify_free(struct verify *v)
 	free(v->cp.origin);
 	free(v->old.origin);
 	json_decref(v->receipt);
+	for (size_t i = 0; i < v->nkeys; i++)
+		free(v->keys[i]);
 }
 
 int
@@ -637,6 +682,9 @@ cmd_verify(int argc, char **argv)
 		    "the %" PRIu64 " settlements, adjustments and disputes "
 		    "exactly (%" PRIu64 " other entries)\n", v.cp.size - 1,
 		    v.nrules, v.nreports, v.nderived, v.nskipped);
+	for (size_t i = 0; i < v.nkeys; i++)
+		printf("entry %" PRIu64 ": a key entry announces the key %s\n",
+		    v.key_at[i], v.keys[i]);
 	if (rpath != NULL)
 		printf("receipt: report %s is entry %" PRIu64 ", included in "
 		    "the signed checkpoint of size %" PRIu64 "\n", v.rc_report,

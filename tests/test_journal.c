@@ -791,6 +791,58 @@ test_key_rotation(void **state)
 	free(vkb);
 }
 
+/*
+ * A next key and an SM2 key given at the start: the key entry comes first,
+ * under the key and SM2, then all three sign.
+ */
+static void
+test_key_at_start_with_sm2(void **state)
+{
+	struct fx *f = *state;
+	struct note_signer *sm2;
+	char err[512], path[512], *note, *all;
+	uint64_t size;
+
+	gen_key(f, "next");
+	snprintf(path, sizeof(path), "%s/sm2.key", f->dir);
+	if (note_key_generate(path, ORIGIN, NOTE_SM2, &sm2, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	note_signer_free(sm2);
+	journal_free(f->j);
+	f->j = journal_open(f->base, f->dir, ORIGIN, key_of(f, "ledger"),
+	    key_of(f, "next"), key_of(f, "sm2"), err, sizeof(err));
+	if (f->j == NULL)
+		fail_msg("journal_open: %s", err);
+	apply_rules(f);
+	assert_int_equal(journal_flush(f->j), 0);
+	all = all_entries(f);
+	assert_true(strncmp(all, "{\"key\":\"", 8) == 0);
+	free(all);
+	note = latest(f);
+	assert_true(verifies_with(f, note, "ledger", &size));
+	assert_true(verifies_with(f, note, "next", NULL));
+	assert_true(verifies_with(f, note, "sm2", NULL));
+	free(note);
+	/* The entry's own checkpoint: not by the next key. */
+	{
+		struct store *st;
+
+		snprintf(path, sizeof(path), "%s/shanhai.db", f->dir);
+		assert_non_null(st = store_open(path, err, sizeof(err)));
+		assert_int_equal(store_checkpoint(st, 1, &note), 0);
+		assert_true(verifies_with(f, note, "ledger", NULL));
+		assert_true(verifies_with(f, note, "sm2", NULL));
+		assert_false(verifies_with(f, note, "next", NULL));
+		free(note);
+		store_close(st);
+	}
+	/* A key given as the next key is refused if it is the SM2 one. */
+	assert_int_equal(journal_keys_apply(f->j, key_of(f, "ledger"),
+	    key_of(f, "sm2"), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ledger.next_key: not an Ed25519 key"));
+}
+
 /* An empty ledger takes any key; its empty checkpoint is signed again. */
 static void
 test_key_empty_ledger(void **state)
@@ -830,6 +882,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_key_empty_ledger, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_key_at_start_with_sm2,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_refused, setup,
 		    teardown),
 	};

@@ -145,6 +145,8 @@ verifies "$A" "$B" -- --checkpoint "$T/b.cp" --from "$T/a.cp" --proof "$T/cons.j
 grep -q "consistent with the checkpoint of size $(sed -n 2p "$T/a.cp")" "$T/verify.out" || fail "consistency output"
 verifies "$A" "$B" -- --checkpoint "$T/b.cp" --entries "$T/b.jsonl" ||
 	fail "whole ledger, A and B: $(cat "$T/verify.out")"
+grep -qF "entry $(sed -n 2p "$T/a.cp"): a key entry announces the key $(cat "$B")" "$T/verify.out" ||
+	fail "verify does not name the announced key: $(cat "$T/verify.out")"
 verifies "$B" -- --checkpoint "$T/b.cp" --entries "$T/b.jsonl" ||
 	fail "whole ledger, B: $(cat "$T/verify.out")"
 

@@ -129,10 +129,26 @@ expect 1 "entry $((I + 1)): extra" "$SH" verify --vkey k1.pem.vkey --checkpoint 
 sed "${S}s/^{\"agreement\":/{ \"agreement\":/" ledger.jsonl >spaced.jsonl
 sign spaced.jsonl >cps
 expect 1 "entry $I: not canonical JSON" "$SH" verify --vkey k1.pem.vkey --checkpoint cps --entries spaced.jsonl
-# A key entry (rotation announcement) is hashed and skipped by the replay.
-{ head -n 3 ledger.jsonl; printf '{"key":"%s","type":"key"}\n' "$(cat k2.pem.vkey)"; tail -n +4 ledger.jsonl; } >keyed.jsonl
-sign keyed.jsonl >cpk
+# A key entry (rotation announcement) is hashed and skipped by the replay;
+# the summary names the key it announces. One of another origin, without
+# time or with a bad key fails.
+keyed() {	# keyed BODY: the ledger with BODY as entry 3, signed in cpk
+	{ head -n 3 ledger.jsonl; printf '%s\n' "$1"; tail -n +4 ledger.jsonl; } >keyed.jsonl
+	sign keyed.jsonl >cpk
+}
+keyed "{\"key\":\"$(cat k2.pem.vkey)\",\"time\":\"$T\",\"type\":\"key\"}"
 expect 0 "1 other entries" "$SH" verify --vkey k1.pem.vkey --checkpoint cpk --entries keyed.jsonl
+grep -qF "entry 3: a key entry announces the key $(cat k2.pem.vkey)" out || { cat out; fail "key entry not named"; }
+"$SH" keygen --origin other.example/x --out k3.pem >/dev/null
+keyed "{\"key\":\"$(cat k3.pem.vkey)\",\"time\":\"$T\",\"type\":\"key\"}"
+expect 1 "entry 3: key entry: a key of other.example/x, not of $ORIGIN" "$SH" verify \
+	--vkey k1.pem.vkey --checkpoint cpk --entries keyed.jsonl
+keyed "{\"key\":\"$(cat k2.pem.vkey)\",\"type\":\"key\"}"
+expect 1 "entry 3: a key entry is {key, time, type}" "$SH" verify \
+	--vkey k1.pem.vkey --checkpoint cpk --entries keyed.jsonl
+keyed "{\"key\":\"$ORIGIN+00000000+AAAA\",\"time\":\"$T\",\"type\":\"key\"}"
+expect 1 "entry 3: key entry: verifier key" "$SH" verify \
+	--vkey k1.pem.vkey --checkpoint cpk --entries keyed.jsonl
 # Fewer entries than the checkpoint covers; more are fine (not yet signed).
 # B: a size at a report's first entry, where the daemon may sign; one more
 # ends inside the report's entries, which the daemon never signs.
