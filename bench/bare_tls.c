@@ -30,12 +30,27 @@ bev_new(struct event_base *base, void *arg)
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
+/* close_notify, as the daemon sends it: a session kept for resumption
+ * is dropped by OpenSSL when its connection ends without one. */
+static void
+closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+	(void)arg;
+	if (ssl != NULL)
+		tls_shutdown(ssl);
+}
+
 static void
 answer(struct evhttp_request *req, void *arg)
 {
 	struct evbuffer *b = evhttp_request_get_output_buffer(req);
 
 	(void)arg;
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+	    closed, NULL);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain");
 	evbuffer_add(b, "200 ok\n", 7);

@@ -33,6 +33,12 @@ struct tls_peer {
 
 static int peer_idx = -1;
 
+/*
+ * Sessions a server context keeps for resumption (each a few KB with the
+ * client's certificate); the oldest goes first.
+ */
+#define TLS_SESSION_CACHE	4096
+
 /* Fills err with "what path: reason", the reason from OpenSSL's queue. */
 static void
 crypto_err(char *err, size_t errlen, const char *what, const char *path)
@@ -215,6 +221,30 @@ ctx_new(const SSL_METHOD *method, char *err, size_t errlen)
 }
 
 /*
+ * The chain a context sends. When the certificate file holds the leaf
+ * alone, OpenSSL builds the chain anew at every handshake from the verify
+ * store (an X509_verify_cert() with its signature checks), and sends the
+ * root with it, which the peer decodes (in OpenSSL 3.0 a decoder lookup,
+ * about as costly as a signature check) only to find it among its trust
+ * anchors. Build it once here, without the root; a chain the file gives is
+ * sent as it is, as before.
+ */
+static void
+chain_once(SSL_CTX *ctx)
+{
+	STACK_OF(X509) *chain = NULL;
+
+	if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1 ||
+	    sk_X509_num(chain) <= 0)
+		(void)SSL_CTX_build_cert_chain(ctx,
+		    SSL_BUILD_CHAIN_FLAG_NO_ROOT |
+		    SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR |
+		    SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+	ERR_clear_error();
+}
+
+/*
  * The server's private key must not be readable by others (group may read
  * it: a service group is a common way to hand it over); the refusal names
  * the chmod that fixes it.
@@ -274,6 +304,7 @@ tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 		goto fail;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
+	chain_once(ctx);
 	if (suites != NULL && SSL_CTX_set_ciphersuites(ctx, suites) != 1) {
 		crypto_err(err, errlen, "tls.ciphersuites", suites);
 		goto fail;
@@ -293,6 +324,16 @@ tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 	SSL_CTX_set_info_callback(ctx, info_cb);
 	/* One resumption ticket is enough for a client; OpenSSL sends two. */
 	(void)SSL_CTX_set_num_tickets(ctx, 1);
+	/*
+	 * Stateful tickets: the session stays in this context's cache and
+	 * the ticket names it. A stateless ticket costs OpenSSL 3.0 an
+	 * encoding, a decoding (the client certificate's key through a
+	 * decoder lookup) and an encryption of the session at every full
+	 * handshake, and a decryption and decoding at every resumption.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	(void)SSL_CTX_sess_set_cache_size(ctx, TLS_SESSION_CACHE);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -347,6 +388,7 @@ tls_client_ctx_new(const char *cafile, const char *certfile,
 			crypto_err(err, errlen, "key", keyfile);
 			goto fail;
 		}
+		chain_once(ctx);
 	}
 	return ctx;
 fail:

@@ -76,6 +76,11 @@ openssl s_client -connect "127.0.0.1:$port" -CAfile "$T/pki/ca.crt" \
     -sess_in "$T/sess" -ign_eof < "$T/req" > "$T/s2" 2>&1 || fail "resumed session: $(cat "$T/s2")"
 grep -q '^Reused, TLSv1.3' "$T/s2" || fail "session not resumed: $(cat "$T/s2")"
 grep -q '^HTTP/1.1 200' "$T/s2" || fail "resumed session lost its identity: $(grep '^HTTP\|detail' "$T/s2")"
+# The server sends its leaf alone: its chain is built once at load, without
+# the root that the client holds anyway.
+openssl s_client -connect "127.0.0.1:$port" -CAfile "$T/pki/ca.crt" -showcerts \
+    < /dev/null > "$T/s3" 2>&1 || true
+[ "$(grep -c 'BEGIN CERTIFICATE' "$T/s3")" = 1 ] || fail "server chain: $(grep -c 'BEGIN CERTIFICATE' "$T/s3") certificates sent"
 
 # Malformed requests and oversized headers are refused; the daemon stays.
 printf 'garbage\r\n\r\n' | openssl s_client -quiet -connect "127.0.0.1:$port" \
