@@ -412,6 +412,25 @@ load_keys(const struct config *c, struct note_signer **key,
 	return 0;
 }
 
+int
+ingest_check_keys(const struct config *c, char *err, size_t errlen)
+{
+	const char *sm2path = config_get0_ledger_sm2_key(c);
+	struct note_signer *key, *next, *sm2 = NULL;
+	int rc;
+
+	if (load_keys(c, &key, &next, err, errlen) < 0)
+		return -1;
+	rc = journal_keys_valid(key, next, err, errlen);
+	if (rc == 0 && sm2path != NULL && sm2path[0] != '\0')
+		rc = load_key("ledger.sm2_key", sm2path,
+		    config_get0_ledger_origin(c), NOTE_SM2, &sm2, err, errlen);
+	note_signer_free(key);
+	note_signer_free(next);
+	note_signer_free(sm2);
+	return rc;
+}
+
 static int
 ingest_start(struct server *s, void **statep, char *err, size_t errlen)
 {

@@ -1581,14 +1581,9 @@ key_accepted(struct journal *j, const struct note_signer *running,
 	return ok ? 0 : -1;
 }
 
-/*
- * The checks of journal_keys_check() on a ledger of size entries, with
- * the key running now (NULL: none).
- */
-static int
-keys_check(struct journal *j, const struct note_signer *running,
-    const struct note_signer *key, const struct note_signer *next,
-    uint64_t size, char *err, size_t errlen)
+int
+journal_keys_valid(const struct note_signer *key,
+    const struct note_signer *next, char *err, size_t errlen)
 {
 	char *vkey;
 
@@ -1596,8 +1591,6 @@ keys_check(struct journal *j, const struct note_signer *running,
 		snprintf(err, errlen, "ledger.signing_key: not an Ed25519 key");
 		return -1;
 	}
-	if (key_accepted(j, running, key, size, err, errlen) < 0)
-		return -1;
 	if (next == NULL)
 		return 0;
 	if (note_signer_type(next) != NOTE_ED25519) {
@@ -1613,6 +1606,20 @@ keys_check(struct journal *j, const struct note_signer *running,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The checks of journal_keys_check() on a ledger of size entries, with
+ * the key running now (NULL: none).
+ */
+static int
+keys_check(struct journal *j, const struct note_signer *running,
+    const struct note_signer *key, const struct note_signer *next,
+    uint64_t size, char *err, size_t errlen)
+{
+	if (journal_keys_valid(key, next, err, errlen) < 0)
+		return -1;
+	return key_accepted(j, running, key, size, err, errlen);
 }
 
 int

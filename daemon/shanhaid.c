@@ -80,8 +80,10 @@ main(int argc, char **argv)
 
 	g = server_gen_load(path, err, sizeof(err));
 	if (check) {
-		if (g == NULL) {
+		if (g == NULL || ingest_check_keys(server_gen_config(g), err,
+		    sizeof(err)) < 0) {
 			fprintf(stderr, "%s\n", err);
+			server_gen_unref(g);
 			return 1;
 		}
 		server_gen_unref(g);

@@ -13,6 +13,17 @@
 
 extern const struct server_module ingest_module;
 
+struct config;
+
+/*
+ * For `shanhaid -t`: loads the ledger keys of c (ledger.signing_key,
+ * ledger.next_key, ledger.sm2_key) as a start would and checks them
+ * without the ledger (which only the running daemon reads). 0, or -1 with
+ * the reason, naming the key, in err.
+ */
+int		 ingest_check_keys(const struct config *c, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+
 /* The journal of the running ingest module, for metrics; NULL when none. */
 struct journal	*ingest_get0_journal(const struct server *s);
 

@@ -91,6 +91,13 @@ int		 journal_rules_apply(struct journal *j,
 		    char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
+ * The checks of the keys alone, without a ledger (`shanhaid -t`): key and
+ * next (NULL: none) Ed25519, next not the key. 0, or -1 (err).
+ */
+int		 journal_keys_valid(const struct note_signer *key,
+		    const struct note_signer *next, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+/*
  * Would the ledger take `key` as its signing key and `next` (NULL: none)
  * as the next key? The key must be Ed25519 and either the one in force,
  * or have signed the latest stored checkpoint, or be announced by a
