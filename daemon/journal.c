@@ -54,6 +54,14 @@
 #define LINGER_MAX_USEC	10000
 /* Weight of the newest figure in the moving averages of the group policy. */
 #define EMA_NEW		0.2
+/*
+ * The write-ahead log is copied back into the database by the checkpoint
+ * thread once it holds CKPT_PAGES pages, so that no commit waits for it;
+ * the writer makes the log start over (a restart checkpoint, which copies
+ * what is left) once no more than CKPT_TAIL pages are left to copy.
+ */
+#define CKPT_PAGES	1000
+#define CKPT_TAIL	64
 /* A broken store is retried at most this often (seconds). */
 #define RESTORE_EVERY	1
 
@@ -192,7 +200,17 @@ struct journal {
 	struct group		*finished;
 	int			 quit;
 
+	/* The checkpoint thread: its connection, and its slots under mu. */
+	pthread_t		 ck_thread;
+	int			 ck_started;
+	struct store		*ck;
+	pthread_cond_t		 cv_ck;
+	int			 ck_want;	/* a pass is asked for */
+	int			 ck_busy;	/* one runs */
+	uint64_t		 ck_done;	/* pages of this log copied */
+
 	/* writer thread only */
+	uint64_t		 wal_seen;	/* the log's pages after a commit */
 	struct store		*wr;
 	struct hslot		*cache;
 	uint64_t		 cp_size;	/* last checkpoint it signed */
@@ -966,6 +984,72 @@ fail:
 	}
 }
 
+/*
+ * After a commit, the writer decides about the log: nothing while it is
+ * short; else the checkpoint thread copies it back while the writer goes
+ * on, and when only a short tail is left the writer copies that itself
+ * with a restart, so that the next commit writes the log from its start
+ * (a log that only grows makes every sync slower). Writer thread.
+ */
+static void
+wal_check(struct journal *j)
+{
+	uint64_t frames = store_wal_frames(j->wr), log, done;
+	int restart = 0;
+
+	pthread_mutex_lock(&j->mu);
+	if (frames < j->wal_seen)
+		j->ck_done = 0;		/* the log started over */
+	j->wal_seen = frames;
+	if (frames >= CKPT_PAGES && !j->ck_busy && j->ck != NULL) {
+		if (j->ck_done > 0 && j->ck_done + CKPT_TAIL >= frames)
+			restart = 1;
+		else {
+			j->ck_want = 1;
+			pthread_cond_signal(&j->cv_ck);
+		}
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (!restart)
+		return;
+	if (store_checkpoint_wal(j->wr, 1, &log, &done) < 0)
+		log_warnx("journal: checkpoint of the write-ahead log: %s",
+		    store_errmsg(j->wr));
+	pthread_mutex_lock(&j->mu);
+	j->ck_done = 0;
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void *
+ckpt_main(void *arg)
+{
+	struct journal *j = arg;
+	uint64_t log, done;
+	int rc;
+
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (!j->ck_want && !j->quit)
+			pthread_cond_wait(&j->cv_ck, &j->mu);
+		if (j->quit)
+			break;
+		j->ck_want = 0;
+		j->ck_busy = 1;
+		pthread_mutex_unlock(&j->mu);
+		rc = store_checkpoint_wal(j->ck, 0, &log, &done);
+		if (rc < 0)
+			log_warnx("journal: checkpoint of the write-ahead log:"
+			    " %s", store_errmsg(j->ck));
+		pthread_mutex_lock(&j->mu);
+		j->ck_busy = 0;
+		/* A pass that began before the log started over copies 0. */
+		if (rc == 0 && done <= j->wal_seen)
+			j->ck_done = done;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -996,6 +1080,8 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&j->mu);
 		if (write(j->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			log_warn("journal: waking the event loop");
+		if (!g->failed)
+			wal_check(j);
 	}
 	return NULL;
 }
@@ -2171,6 +2257,7 @@ journal_open(struct event_base *base, const char *state_dir,
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv_todo, NULL);
 	pthread_cond_init(&j->cv_finished, NULL);
+	pthread_cond_init(&j->cv_ck, NULL);
 	if ((j->origin = strdup(origin)) == NULL ||
 	    (j->cache = calloc(CACHE_SLOTS, sizeof(*j->cache))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -2187,8 +2274,10 @@ journal_open(struct event_base *base, const char *state_dir,
 		goto fail;
 	}
 	if ((j->rd = store_open(path, err, errlen)) == NULL ||
-	    (j->wr = store_open(path, err, errlen)) == NULL)
+	    (j->wr = store_open(path, err, errlen)) == NULL ||
+	    (j->ck = store_open(path, err, errlen)) == NULL)
 		goto fail;
+	store_wal_manual(j->wr);
 	if (check_origin(j, err, errlen) < 0)
 		goto fail;
 	if ((j->state_dir = strdup(state_dir)) == NULL) {
@@ -2223,6 +2312,12 @@ journal_open(struct event_base *base, const char *state_dir,
 		goto fail;
 	}
 	j->thread_started = 1;
+	if (pthread_create(&j->ck_thread, NULL, ckpt_main, j) != 0) {
+		snprintf(err, errlen, "journal: checkpoint thread: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	j->ck_started = 1;
 	log_info("journal: %s: %llu entries, checkpoint %llu", path,
 	    (unsigned long long)size, (unsigned long long)j->cp_size);
 	journal_kick(j);
@@ -2252,6 +2347,13 @@ journal_free(struct journal *j)
 		w->ready(j, w->arg, 0);
 		free(w);
 	}
+	if (j->ck_started) {
+		pthread_mutex_lock(&j->mu);
+		j->quit = 1;
+		pthread_cond_signal(&j->cv_ck);
+		pthread_mutex_unlock(&j->mu);
+		pthread_join(j->ck_thread, NULL);
+	}
 	group_free(j->cur);
 	group_free(j->inflight);
 	group_free(j->finished);
@@ -2261,6 +2363,7 @@ journal_free(struct journal *j)
 		event_free(j->linger);
 	if (j->efd >= 0)
 		close(j->efd);
+	store_close(j->ck);
 	store_close(j->rd);
 	store_close(j->wr);
 	settle_free(j->engine);
@@ -2271,6 +2374,7 @@ journal_free(struct journal *j)
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cv_todo);
 	pthread_cond_destroy(&j->cv_finished);
+	pthread_cond_destroy(&j->cv_ck);
 	free(j->cache);
 	note_signer_free(j->key);
 	note_signer_free(j->nextkey);

@@ -208,9 +208,10 @@ test_triggers_refuse(void **state)
 		"DELETE FROM entry WHERE idx = 1",
 		"DELETE FROM entry",
 		"INSERT OR REPLACE INTO entry VALUES (1, x'7b7d', zeroblob(32))",
-		"UPDATE subtree SET hash = zeroblob(32)",
-		"DELETE FROM subtree",
-		"INSERT OR REPLACE INTO subtree VALUES (1, 0, zeroblob(32))",
+		"UPDATE node SET hash = zeroblob(32)",
+		"DELETE FROM node",
+		"INSERT OR REPLACE INTO node VALUES (65, zeroblob(32))",
+		"INSERT INTO node VALUES (66, zeroblob(32))",	/* misaligned */
 		"UPDATE checkpoint SET note = 'forged'",
 		"DELETE FROM checkpoint",
 		"INSERT OR REPLACE INTO checkpoint VALUES (2, zeroblob(32), 'x')",
@@ -437,6 +438,43 @@ test_migrations(void **state)
 	store_close(s);
 }
 
+/* Step 3 moves the subtree hashes of a version 2 database, unchanged. */
+static void
+test_migrate_subtree(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = open_ok(f);
+	unsigned char h[STORE_HASH_SIZE], got[STORE_HASH_SIZE];
+	char msg[256];
+
+	append_n(s, 0, 8);
+	for (unsigned level = 1; level <= 3; level++)
+		for (uint64_t i = 0; i < (UINT64_C(8) >> level); i++) {
+			memset(h, (int)(level * 16 + i), sizeof(h));
+			assert_int_equal(store_put_hash(s, level, i, h), 0);
+		}
+	store_close(s);
+	/* The table as versions 1 and 2 had it, and the version back at 2. */
+	if (raw_exec(f, "CREATE TABLE subtree (level INTEGER NOT NULL,"
+	    " idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+	    " PRIMARY KEY (level, idx)) STRICT, WITHOUT ROWID;"
+	    "INSERT INTO subtree SELECT pos & 63,"
+	    " (((pos >> 6) + 1) >> (pos & 63)) - 1, hash FROM node;"
+	    "DROP TABLE node; PRAGMA user_version = 2", msg,
+	    sizeof(msg)) != SQLITE_OK)
+		fail_msg("making a version 1 database: %s", msg);
+	s = open_ok(f);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
+	for (unsigned level = 1; level <= 3; level++)
+		for (uint64_t i = 0; i < (UINT64_C(8) >> level); i++) {
+			memset(h, (int)(level * 16 + i), sizeof(h));
+			assert_int_equal(store_get_hash(s, level, i, got), 0);
+			assert_memory_equal(got, h, STORE_HASH_SIZE);
+		}
+	assert_int_equal(store_get_hash(s, 4, 0, got), STORE_ENOENT);
+	store_close(s);
+}
+
 /* A child writes a group and dies by SIGKILL before or after COMMIT. */
 static void
 group_then_die(const struct fixture *f, int commit)
@@ -550,6 +588,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_report_index, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrations, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_subtree, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crash_atomic, setup,
 		    teardown),

@@ -33,7 +33,7 @@
 
 #define STORE_HASH_SIZE	32
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 /* Buffer sizes for the text keys of the report index (SPEC 2 ids + NUL). */
 #define STORE_ID_BUFSZ		65
 #define STORE_HEX_BUFSZ		65
@@ -68,6 +68,21 @@ int		 store_schema_version(struct store *s);
 /* Transactions: BEGIN IMMEDIATE .. COMMIT (durable on return) / ROLLBACK. */
 int	store_begin(struct store *s) __attribute__((warn_unused_result));
 int	store_commit(struct store *s) __attribute__((warn_unused_result));
+/*
+ * Checkpoints of the write-ahead log into the database file. By default a
+ * commit that leaves the log over 1000 pages copies it back itself, before
+ * COMMIT returns. store_wal_manual() stops that on this connection and
+ * keeps the log's size in pages after each commit for store_wal_frames().
+ * store_checkpoint_wal() copies what it can (restart 0: without waiting
+ * for anyone) or all of it and makes the next writer start the log over
+ * (restart 1: waits for readers of older data, with the busy timeout);
+ * *log is then the log's size and *done the pages copied.
+ */
+void	 store_wal_manual(struct store *s);
+uint64_t store_wal_frames(const struct store *s);
+int	 store_checkpoint_wal(struct store *s, int restart, uint64_t *log,
+	    uint64_t *done) __attribute__((warn_unused_result));
+
 /* Safe to call when no transaction is open. */
 void	store_rollback(struct store *s);
 
