@@ -88,6 +88,7 @@ struct gentry {
 };
 
 struct group {
+	struct group	*next;		/* in the sync and finished queues */
 	struct item	*items;
 	size_t		 nitems, capitems;
 	struct gentry	*entries;
@@ -176,6 +177,9 @@ struct journal {
 	struct pwait		*waiters;	/* period reads held for a commit */
 	struct group		*cur;		/* filling */
 	struct group		*inflight;	/* with the writer */
+	size_t			 outstanding;	/* groups given, not finished */
+	size_t			 out_items;	/* and their items */
+	size_t			 out_keys;	/* and their key entries */
 	journal_observe_fn	*observe;	/* metrics, on the loop */
 	void			*observe_arg;
 	int			 broken;	/* engine not rebuilt yet */
@@ -197,8 +201,16 @@ struct journal {
 	pthread_cond_t		 cv_todo;
 	pthread_cond_t		 cv_finished;
 	struct group		*todo;
-	struct group		*finished;
+	int			 writer_free;	/* done with inflight */
+	struct group		*tosync, **tosync_tail;	/* written */
+	struct group		*finished, **fin_tail;	/* and synced */
 	int			 quit;
+	int			 sync_failed;	/* for good: see sync_main */
+
+	/* The sync thread. */
+	pthread_t		 sy_thread;
+	int			 sy_started;
+	pthread_cond_t		 cv_sync;
 
 	/* The checkpoint thread: its connection, and its slots under mu. */
 	pthread_t		 ck_thread;
@@ -1074,14 +1086,84 @@ writer_main(void *arg)
 			g->failed = 1;
 		else
 			answer_group(j, g);
+		/* The loop may give the next group; this one goes to sync. */
 		pthread_mutex_lock(&j->mu);
-		j->finished = g;
-		pthread_cond_signal(&j->cv_finished);
+		j->writer_free = 1;
+		g->next = NULL;
+		*j->tosync_tail = g;
+		j->tosync_tail = &g->next;
+		pthread_cond_signal(&j->cv_sync);
 		pthread_mutex_unlock(&j->mu);
 		if (write(j->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			log_warn("journal: waking the event loop");
 		if (!g->failed)
 			wal_check(j);
+	}
+	return NULL;
+}
+
+/*
+ * The sync thread: the groups the writer committed are on disk once the
+ * log is synced (store_defer_sync); one sync covers every group waiting,
+ * and the writer commits the next group meanwhile. Only then do they go
+ * back to the loop, in order, to be answered. A failed sync may have lost
+ * data that later syncs would not bring back, so from then on every group
+ * fails until the daemon is restarted (which replays what is on disk).
+ */
+static void *
+sync_main(void *arg)
+{
+	struct journal *j = arg;
+	struct group *list, *g;
+	struct timespec t0, t1;
+	uint64_t one = 1;
+	double took;
+	int need, rc = 0, failed;
+
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		while (j->tosync == NULL && !j->quit)
+			pthread_cond_wait(&j->cv_sync, &j->mu);
+		list = j->tosync;
+		j->tosync = NULL;
+		j->tosync_tail = &j->tosync;
+		failed = j->sync_failed;
+		pthread_mutex_unlock(&j->mu);
+		if (list == NULL)
+			break;
+		need = 0;
+		for (g = list; g != NULL; g = g->next)
+			need |= (g->nentries > 0 || g->resign) && !g->failed;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (need && !failed && (rc = store_sync(j->wr)) < 0) {
+			log_warnx("journal: syncing the write-ahead log: %s;"
+			    " nothing more is acknowledged until shanhaid is"
+			    " restarted", strerror(-rc));
+			failed = 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		took = (double)(t1.tv_sec - t0.tv_sec) +
+		    (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		for (g = list; g != NULL; g = g->next) {
+			g->write_s += took;
+			g->commit_s += took;
+			if (failed && !g->failed) {
+				g->failed = 1;
+				snprintf(g->why, sizeof(g->why), "the disk"
+				    " failed to sync the write-ahead log; restart"
+				    " shanhaid");
+			}
+		}
+		pthread_mutex_lock(&j->mu);
+		j->sync_failed |= failed;
+		*j->fin_tail = list;
+		for (g = list; g->next != NULL; g = g->next)
+			;
+		j->fin_tail = &g->next;
+		pthread_cond_signal(&j->cv_finished);
+		pthread_mutex_unlock(&j->mu);
+		if (write(j->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_warn("journal: waking the event loop");
 	}
 	return NULL;
 }
@@ -1552,6 +1634,17 @@ journal_rules_apply(struct journal *j, const struct rules *const *list,
 
 /* ---- keys: rotation (doc/DESIGN.md, "Key rotation") ---- */
 
+/* How many key entries group g queues. */
+static size_t
+group_key_items(const struct group *g)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->nitems; i++)
+		n += g->items[i].kind == ITEM_KEY;
+	return n;
+}
+
 /* Does group g queue a key entry announcing vkey? */
 static int
 group_announces(const struct group *g, const char *vkey)
@@ -1597,8 +1690,8 @@ keys_update(struct journal *j)
 		return;
 	}
 	j->next_live = 0;
-	if (j->broken || group_announces(j->cur, vkey) ||
-	    group_announces(j->inflight, vkey)) {
+	/* Groups out may be past the writer, waiting for their sync. */
+	if (j->broken || group_announces(j->cur, vkey) || j->out_keys > 0) {
 		free(vkey);
 		return;
 	}
@@ -1783,6 +1876,9 @@ journal_kick(struct journal *j)
 	j->inflight = j->cur;
 	j->cur = NULL;
 	j->inflight->nsigners = journal_signers(j, j->inflight->signers);
+	j->outstanding++;
+	j->out_items += j->inflight->nitems;
+	j->out_keys += group_key_items(j->inflight);
 	pthread_mutex_lock(&j->mu);
 	j->todo = j->inflight;
 	pthread_cond_signal(&j->cv_todo);
@@ -1821,7 +1917,19 @@ journal_restore(struct journal *j)
 	size_t nkeep = 0;
 	uint64_t size;
 	char err[512];
+	int sync_failed;
 
+	pthread_mutex_lock(&j->mu);
+	sync_failed = j->sync_failed;
+	pthread_mutex_unlock(&j->mu);
+	if (sync_failed) {
+		/* The store may show what never reached the disk. */
+		j->broken = 1;
+		j->broken_at = time(NULL);
+		snprintf(j->broken_why, sizeof(j->broken_why), "the disk failed"
+		    " to sync the write-ahead log; restart shanhaid");
+		return;
+	}
 	if ((e = replay(j->rd, j->origin, j->state_dir, &pages, &size,
 	    &reports, &periods, &announced, err, sizeof(err))) == NULL) {
 		j->broken = 1;
@@ -1882,9 +1990,9 @@ journal_fail_all(struct journal *j, const char *why)
 	j->broken = 1;
 	j->broken_at = time(NULL);
 	snprintf(j->broken_why, sizeof(j->broken_why), "%s", why);
-	if (j->inflight == NULL)
+	if (j->outstanding == 0)
 		journal_restore(j);
-	/* else: restored when the inflight group comes back */
+	/* else: restored when the last group out comes back */
 }
 
 /*
@@ -1911,11 +2019,13 @@ measure(struct journal *j, const struct group *g)
 	j->submits = 0;
 }
 
-/* The writer is done with g: answer its items and go on. */
+/* g is on disk (or failed): answer its items and go on. */
 static void
 journal_finish(struct journal *j, struct group *g)
 {
-	j->inflight = NULL;
+	j->outstanding--;
+	j->out_items -= g->nitems;
+	j->out_keys -= group_key_items(g);
 	/* The writer is done with g: no one holds a replaced key now. */
 	retired_free(j);
 	if (g->failed) {
@@ -1936,9 +2046,10 @@ journal_finish(struct journal *j, struct group *g)
 		    strset_add(&j->announced, g->items[i].text) < 0)
 			log_warnx("journal: out of memory noting an announced"
 			    " key");
-	if (j->broken)
-		journal_restore(j);
-	else if (g->nitems > 1) {
+	if (j->broken) {
+		if (j->outstanding == 0)
+			journal_restore(j);
+	} else if (g->nitems > 1) {
 		/*
 		 * Under load, the clients just answered come back, and the
 		 * next group waits for them: for all of them while a COMMIT
@@ -1991,6 +2102,51 @@ on_linger(evutil_socket_t fd, short what, void *arg)
 	journal_kick(j);
 }
 
+/*
+ * What the threads handed back: the groups on disk, in order; and the
+ * writer is free for the next group once it says so. Under j->mu.
+ */
+static struct group *
+take_finished_locked(struct journal *j)
+{
+	struct group *g = j->finished;
+
+	j->finished = NULL;
+	j->fin_tail = &j->finished;
+	if (j->writer_free) {
+		j->writer_free = 0;
+		j->inflight = NULL;
+	}
+	return g;
+}
+
+static struct group *
+take_finished(struct journal *j)
+{
+	struct group *g;
+
+	pthread_mutex_lock(&j->mu);
+	g = take_finished_locked(j);
+	pthread_mutex_unlock(&j->mu);
+	return g;
+}
+
+/* Finishes a list of groups in order; returns whether any failed. */
+static int
+finish_list(struct journal *j, struct group *g)
+{
+	int failed = 0;
+
+	while (g != NULL) {
+		struct group *next = g->next;
+
+		failed |= g->failed;
+		journal_finish(j, g);
+		g = next;
+	}
+	return failed;
+}
+
 static void
 on_writer(evutil_socket_t fd, short what, void *arg)
 {
@@ -2001,12 +2157,9 @@ on_writer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_warn("journal: eventfd");
-	pthread_mutex_lock(&j->mu);
-	g = j->finished;
-	j->finished = NULL;
-	pthread_mutex_unlock(&j->mu);
-	if (g != NULL)
-		journal_finish(j, g);
+	g = take_finished(j);
+	finish_list(j, g);
+	journal_kick(j);
 }
 
 int
@@ -2016,17 +2169,15 @@ journal_flush(struct journal *j)
 
 	j->expect = 0;
 	journal_kick(j);
-	while (j->inflight != NULL) {
+	while (j->outstanding > 0) {
 		struct group *g;
 
 		pthread_mutex_lock(&j->mu);
 		while (j->finished == NULL)
 			pthread_cond_wait(&j->cv_finished, &j->mu);
-		g = j->finished;
-		j->finished = NULL;
+		g = take_finished_locked(j);
 		pthread_mutex_unlock(&j->mu);
-		failed |= g->failed;
-		journal_finish(j, g);
+		failed |= finish_list(j, g);
 		j->expect = 0;
 		journal_kick(j);
 	}
@@ -2053,9 +2204,7 @@ journal_pending(const struct journal *j)
 
 	if (j->cur != NULL)
 		n += j->cur->nitems;
-	if (j->inflight != NULL)
-		n += j->inflight->nitems;
-	return n;
+	return n + j->out_items;
 }
 
 /* ---- submissions ---- */
@@ -2123,7 +2272,7 @@ journal_submit(struct journal *j, const char *body, size_t len,
 	int code;
 
 	j->submits++;
-	if (j->broken && j->inflight == NULL &&
+	if (j->broken && j->outstanding == 0 &&
 	    time(NULL) - j->broken_at >= RESTORE_EVERY)
 		journal_restore(j);
 	if (j->broken) {
@@ -2240,6 +2389,7 @@ journal_open(struct event_base *base, const char *state_dir,
 	struct journal *j;
 	char path[PATH_MAX], msg[512];
 	uint64_t size;
+	int rc = 0;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -2258,6 +2408,9 @@ journal_open(struct event_base *base, const char *state_dir,
 	pthread_cond_init(&j->cv_todo, NULL);
 	pthread_cond_init(&j->cv_finished, NULL);
 	pthread_cond_init(&j->cv_ck, NULL);
+	pthread_cond_init(&j->cv_sync, NULL);
+	j->tosync_tail = &j->tosync;
+	j->fin_tail = &j->finished;
 	if ((j->origin = strdup(origin)) == NULL ||
 	    (j->cache = calloc(CACHE_SLOTS, sizeof(*j->cache))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -2299,6 +2452,16 @@ journal_open(struct event_base *base, const char *state_dir,
 		snprintf(err, errlen, "%s: %s", path, msg);
 		goto fail;
 	}
+	/*
+	 * From here COMMIT returns before the log is synced; sync_main syncs
+	 * it before anything is answered. Whatever a killed daemon left
+	 * written but not synced is synced now, before it is served.
+	 */
+	if (store_defer_sync(j->wr) < 0 || (rc = store_sync(j->wr)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, rc < 0 ? strerror(-rc) :
+		    store_errmsg(j->wr));
+		goto fail;
+	}
 	if ((j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
 	    (j->ev = event_new(base, j->efd, EV_READ | EV_PERSIST, on_writer,
 	    j)) == NULL || event_add(j->ev, NULL) < 0 ||
@@ -2318,6 +2481,12 @@ journal_open(struct event_base *base, const char *state_dir,
 		goto fail;
 	}
 	j->ck_started = 1;
+	if (pthread_create(&j->sy_thread, NULL, sync_main, j) != 0) {
+		snprintf(err, errlen, "journal: sync thread: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	j->sy_started = 1;
 	log_info("journal: %s: %llu entries, checkpoint %llu", path,
 	    (unsigned long long)size, (unsigned long long)j->cp_size);
 	journal_kick(j);
@@ -2347,6 +2516,13 @@ journal_free(struct journal *j)
 		w->ready(j, w->arg, 0);
 		free(w);
 	}
+	if (j->sy_started) {
+		pthread_mutex_lock(&j->mu);
+		j->quit = 1;
+		pthread_cond_signal(&j->cv_sync);
+		pthread_mutex_unlock(&j->mu);
+		pthread_join(j->sy_thread, NULL);
+	}
 	if (j->ck_started) {
 		pthread_mutex_lock(&j->mu);
 		j->quit = 1;
@@ -2356,7 +2532,12 @@ journal_free(struct journal *j)
 	}
 	group_free(j->cur);
 	group_free(j->inflight);
-	group_free(j->finished);
+	while (j->finished != NULL) {
+		struct group *g = j->finished;
+
+		j->finished = g->next;
+		group_free(g);
+	}
 	if (j->ev != NULL)
 		event_free(j->ev);
 	if (j->linger != NULL)
@@ -2375,6 +2556,7 @@ journal_free(struct journal *j)
 	pthread_cond_destroy(&j->cv_todo);
 	pthread_cond_destroy(&j->cv_finished);
 	pthread_cond_destroy(&j->cv_ck);
+	pthread_cond_destroy(&j->cv_sync);
 	free(j->cache);
 	note_signer_free(j->key);
 	note_signer_free(j->nextkey);
@@ -2393,8 +2575,19 @@ journal_free(struct journal *j)
 int
 journal_checkpoint(struct journal *j, char **note, char *err, size_t errlen)
 {
+	/*
+	 * The latest signing of the latest checkpoint, unless that is of a
+	 * group committed and not yet synced, which the store's connection
+	 * may already see: then the checkpoint of the last group on disk.
+	 */
 	uint64_t size;
 	int rc = store_latest_checkpoint(j->rd, &size, note);
+
+	if (rc == 0 && size > j->committed) {
+		free(*note);
+		*note = NULL;
+		rc = store_checkpoint(j->rd, j->committed, note);
+	}
 
 	if (rc == STORE_ENOENT) {
 		snprintf(err, errlen, "no checkpoint was signed yet");
@@ -2407,14 +2600,16 @@ journal_checkpoint(struct journal *j, char **note, char *err, size_t errlen)
 	return 0;
 }
 
-/* The committed ledger's size, or -1 (err). */
+/*
+ * The size of the ledger on disk: not the store's, which may already hold
+ * a group committed and not yet synced.
+ */
 static int
 ledger_size(struct journal *j, uint64_t *size, char *err, size_t errlen)
 {
-	if (store_size(j->rd, size) < 0) {
-		snprintf(err, errlen, "%s", store_errmsg(j->rd));
-		return -1;
-	}
+	(void)err;
+	(void)errlen;
+	*size = j->committed;
 	return 0;
 }
 

@@ -4,10 +4,12 @@
  * schema version; the append-only rules live in the schema itself.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -222,6 +224,7 @@ struct store {
 	sqlite3		*db;
 	sqlite3_stmt	*st[ST_COUNT];
 	uint64_t	 wal_frames;	/* after the last commit (store_wal_manual) */
+	int		 wal_fd;	/* store_defer_sync(): the log, to sync */
 	char		 msg[256];
 };
 
@@ -521,6 +524,7 @@ store_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
+	s->wal_fd = -1;
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
 	    NULL);
@@ -555,6 +559,8 @@ store_close(struct store *s)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	if (s->wal_fd >= 0)
+		close(s->wal_fd);
 	free(s);
 }
 
@@ -615,6 +621,39 @@ uint64_t
 store_wal_frames(const struct store *s)
 {
 	return s->wal_frames;
+}
+
+int
+store_defer_sync(struct store *s)
+{
+	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(s->db,
+	    "main"));
+	int v;
+
+	if (wal == NULL || *wal == '\0') {
+		store_setmsg(s, "no write-ahead log file to sync");
+		return STORE_EIO;
+	}
+	if ((s->wal_fd = open(wal, O_RDWR | O_CLOEXEC)) < 0) {
+		store_setmsg(s, "%s: %s", wal, strerror(errno));
+		return STORE_EIO;
+	}
+	if (exec(s, "PRAGMA synchronous = NORMAL") < 0 ||
+	    pragma_int(s, "PRAGMA synchronous", &v) < 0)
+		return STORE_EIO;
+	if (v != 1) {
+		store_setmsg(s, "synchronous=NORMAL not in effect");
+		return STORE_EIO;
+	}
+	return 0;
+}
+
+int
+store_sync(const struct store *s)
+{
+	if (s->wal_fd < 0)
+		return 0;
+	return fdatasync(s->wal_fd) < 0 ? -errno : 0;
 }
 
 int

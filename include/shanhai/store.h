@@ -83,6 +83,19 @@ uint64_t store_wal_frames(const struct store *s);
 int	 store_checkpoint_wal(struct store *s, int restart, uint64_t *log,
 	    uint64_t *done) __attribute__((warn_unused_result));
 
+/*
+ * Group commit with the sync apart: store_defer_sync() makes this
+ * connection's COMMIT return once the log is written, before it is synced
+ * (synchronous=NORMAL, checked), and store_sync() then syncs the log
+ * (fdatasync), after which every transaction committed before it is on
+ * disk, as COMMIT under synchronous=FULL would have left it. store_sync()
+ * touches only a descriptor of the log, so another thread may call it
+ * while this connection goes on; 0 or -errno. Without store_defer_sync()
+ * it does nothing: COMMIT synced already.
+ */
+int	 store_defer_sync(struct store *s) __attribute__((warn_unused_result));
+int	 store_sync(const struct store *s) __attribute__((warn_unused_result));
+
 /* Safe to call when no transaction is open. */
 void	store_rollback(struct store *s);
 
