@@ -1068,6 +1068,7 @@ writer_main(void *arg)
 	struct journal *j = arg;
 	struct group *g;
 	uint64_t one = 1;
+	int failed;
 
 	for (;;) {
 		pthread_mutex_lock(&j->mu);
@@ -1086,7 +1087,11 @@ writer_main(void *arg)
 			g->failed = 1;
 		else
 			answer_group(j, g);
-		/* The loop may give the next group; this one goes to sync. */
+		failed = g->failed;
+		/*
+		 * The loop may give the next group; this one goes to sync (and
+		 * is the loop's again once synced: not to be touched here).
+		 */
 		pthread_mutex_lock(&j->mu);
 		j->writer_free = 1;
 		g->next = NULL;
@@ -1096,7 +1101,7 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&j->mu);
 		if (write(j->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			log_warn("journal: waking the event loop");
-		if (!g->failed)
+		if (!failed)
 			wal_check(j);
 	}
 	return NULL;
