@@ -239,6 +239,13 @@ expect 0 "is entry $R, included" "$SH" verify --vkey k1.pem.vkey --checkpoint cp
 python3 mutate.py receipt.json receipt-old-other.json old-other
 expect 1 "entry $R: not the report 0000" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
 	--entries ledger.jsonl --receipt receipt-old-other.json
+# A receipt of another ledger (entry R with another time, signed at size
+# R + 1): its entry is not entry R of these entries.
+"$SH" fixture receipt --key k1.pem --origin $ORIGIN --index $R --size $((R + 1)) \
+	retimed.jsonl >receipt-retimed.json
+expect 0 "is entry $R, included" "$SH" verify --vkey k1.pem.vkey --receipt receipt-retimed.json
+expect 1 "entry $R: not the entry that the receipt's proof carries" "$SH" verify \
+	--vkey k1.pem.vkey --checkpoint cp --entries ledger.jsonl --receipt receipt-retimed.json
 
 # Consistency between two checkpoints.
 "$SH" fixture consistency --from $B ledger.jsonl >cons.json
