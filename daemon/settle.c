@@ -1,10 +1,13 @@
 /*
  * settle: the settlement engine of SPEC §5.
  *
- * State per agreement: the report ids seen per side (for idempotence and
- * conflicts), and per period the latest report of each side, the effective
- * figures and, once settled, the values in force (settlement plus
- * adjustments). A report changes at most one period's effective figures;
+ * State per agreement, by fiscal year: the report ids used per side (for
+ * idempotence and conflicts), and per period the latest report of each
+ * side, the effective figures and, once settled, the values in force
+ * (settlement plus adjustments). Closed years go out through the caller's
+ * pager and come back when needed; what stays is a summary per year and a
+ * fingerprint per report id, which says which years to read back to find
+ * it. A report changes at most one period's effective figures;
  * its segment is then recomputed from the effective figures of its planned
  * periods (at most 12), which gives the adjustments of periods already
  * settled and the settlements of periods that can now settle. Everything is
