@@ -3,10 +3,10 @@
 # a next key B set by SIGHUP is announced by a `key` entry that A alone
 # signs, then every checkpoint carries A and B, and `shanhai verify` passes
 # with either key alone; bad next keys and an unannounced signing key are
-# refused on reload with the old state kept; after a restart with B as the
-# signing key, checkpoints carry B alone, a consistency proof ties an
-# A-signed checkpoint to a B-signed one, and the whole ledger verifies with
-# both keys; an unannounced key C is refused at start.
+# refused on reload with the old state kept; with B as the signing key
+# (a reload, then a restart), checkpoints carry B alone, a consistency
+# proof ties an A-signed checkpoint to a B-signed one, and the whole ledger
+# verifies with both keys; an unannounced key C is refused at start.
 . "$TOP/tests/itlib.sh"
 pki
 port=$(free_port)
@@ -132,20 +132,30 @@ verifies "$A" -- --checkpoint "$T/ab5.cp" || fail "after the refusals, A"
 verifies "$B" -- --checkpoint "$T/ab5.cp" || fail "after the refusals, B"
 grep -c '"type":"key"' "$T/ab5.jsonl" | grep -qx 1 || fail "more key entries: $(grep '"type":"key"' "$T/ab5.jsonl")"
 
-# 4. Restart with B as the signing key and no next key: B alone.
-kill -TERM "$DPID"
-wait_exit "$DPID" 5 || fail "daemon exit"
+# 4. B the signing key and no next key: taken by a reload (B signed the
+# latest already, so nothing is signed until a report), then B alone; and
+# after a restart, where nothing is signed anew.
 sed -i 's#signing_key = "ledger.key"; next_key = "next.key"; };#signing_key = "next.key"; };#' "$c"
 grep -q 'signing_key = "next.key"; };' "$c" || fail "config not changed for B"
-start_daemon "$c"
+hup
+tail -3 "$T/daemon.log" | grep -q 'reload: done' || fail "B refused: $(tail -3 "$T/daemon.log")"
 ledger b0
-cmp -s "$T/b0.cp" "$T/ab5.cp" || fail "a restart signed anew: $(cat "$T/b0.cp")"
+cmp -s "$T/b0.cp" "$T/ab5.cp" || fail "the reload signed anew: $(cat "$T/b0.cp")"
 submit 6
+ledger b6
+[ "$(sigs "$T/b6.cp")" = 1 ] || fail "B's checkpoint after the reload: $(cat "$T/b6.cp")"
+verifies "$B" -- --checkpoint "$T/b6.cp" || fail "B alone after the reload: $(cat "$T/verify.out")"
+kill -TERM "$DPID"
+wait_exit "$DPID" 5 || fail "daemon exit"
+start_daemon "$c"
+ledger b1
+cmp -s "$T/b1.cp" "$T/b6.cp" || fail "a restart signed anew: $(cat "$T/b1.cp")"
+submit 7
 ledger b
 [ "$(sigs "$T/b.cp")" = 1 ] || fail "B's checkpoint: $(cat "$T/b.cp")"
 verifies "$B" -- --checkpoint "$T/b.cp" || fail "B alone: $(cat "$T/verify.out")"
 verifies "$A" -- --checkpoint "$T/b.cp" && fail "A verifies B's checkpoint"
-verifies "$B" -- --receipt "$T/r6.receipt.json" || fail "receipt 6, B: $(cat "$T/verify.out")"
+verifies "$B" -- --receipt "$T/r7.receipt.json" || fail "receipt 7, B: $(cat "$T/verify.out")"
 fetch "/v1/ledger/proof/consistency?from=$(sed -n 2p "$T/a.cp")&to=$(sed -n 2p "$T/b.cp")" "$T/cons.json"
 verifies "$A" "$B" -- --checkpoint "$T/b.cp" --from "$T/a.cp" --proof "$T/cons.json" ||
 	fail "consistency A -> B: $(cat "$T/verify.out")"
