@@ -77,6 +77,8 @@ struct item {
 	journal_done_fn		*done;
 	void			*arg;
 	struct store_report	 rep;	/* RULES: agreement, sha256, index */
+	uint64_t		*cand;	/* DUPLICATE: where its report may be */
+	size_t			 ncand;
 	int			 code;	/* the answer, set by the writer */
 	char			*text;
 	size_t			 textlen;
@@ -105,27 +107,31 @@ struct group {
 };
 
 /*
- * Report hash -> report entry index, for resubmissions: open addressing
- * on the hash's first 64 bits (0 marks a free slot, so the low bit is
- * forced on); a hit is checked against the full hash in the store.
- */
-struct hmap {
-	uint64_t	*keys;
-	uint64_t	*vals;
-	size_t		 cap, n;
-};
-
-/*
  * "agreement/period" -> the indexes of the entries that concern it (report,
  * dispute, adjustment, settlement), in ledger order: the entry indexes of
- * GET /v1/agreements/{id}/periods/{p}, rebuilt from the ledger at open.
+ * GET /v1/agreements/{id}/periods/{p} and of the reports a resubmission may
+ * repeat, rebuilt from the ledger at open. Most periods have one to two
+ * entries, held in the node itself (cap 0); more go to an array. One node
+ * is one allocation of about 64 bytes per period (the report hash map this
+ * replaced, and a separate array per period, cost about 100 more).
  */
+#define PNODE_INLINE	2
 struct pnode {
 	struct pnode	*next;
-	uint64_t	*v;
-	size_t		 n, cap;
+	uint32_t	 n, cap;
+	union {
+		uint64_t	 in[PNODE_INLINE];
+		uint64_t	*v;
+	} u;
 	char		 key[];
 };
+
+/* The entry indexes of node n, in ledger order (n->n of them). */
+static inline const uint64_t *
+pnode_v(const struct pnode *n)
+{
+	return n->cap == 0 ? n->u.in : n->u.v;
+}
 
 struct pmap {
 	struct pnode	**b;
@@ -169,7 +175,6 @@ struct journal {
 	struct settle		*engine;
 	struct pagefile		*pages;		/* its closed years, or NULL */
 	char			*state_dir;	/* where page files go */
-	struct hmap		 reports;	/* report hash -> entry index */
 	struct pmap		 periods;	/* period -> entry indexes */
 	uint64_t		 committed;	/* entries on disk */
 	uint64_t		 next;		/* next index to hand out */
@@ -244,101 +249,22 @@ now_rfc3339(char buf[TIME_BUFSZ])
 	strftime(buf, TIME_BUFSZ, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* ---- the report map ---- */
-
-static uint64_t
-hmap_key(const char *hex)
-{
-	uint64_t k = 0;
-
-	for (int i = 0; i < 16 && hex[i] != '\0'; i++) {
-		char c = hex[i];
-
-		k = k << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-	}
-	return k | 1;
-}
-
-static size_t
-hmap_slot(const struct hmap *h, uint64_t key)
-{
-	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (h->cap - 1);
-
-	while (h->keys[i] != 0 && h->keys[i] != key)
-		i = (i + 1) & (h->cap - 1);
-	return i;
-}
-
-static void
-hmap_clear(struct hmap *h)
-{
-	free(h->keys);
-	free(h->vals);
-	memset(h, 0, sizeof(*h));
-}
-
-static int
-hmap_put(struct hmap *h, const char *hex, uint64_t val)
-{
-	uint64_t key = hmap_key(hex);
-	size_t i;
-
-	if (2 * (h->n + 1) > h->cap) {
-		struct hmap bigger = { .cap = h->cap ? h->cap * 2 : 1024 };
-
-		bigger.keys = calloc(bigger.cap, sizeof(*bigger.keys));
-		bigger.vals = calloc(bigger.cap, sizeof(*bigger.vals));
-		if (bigger.keys == NULL || bigger.vals == NULL) {
-			hmap_clear(&bigger);
-			return -1;
-		}
-		for (size_t k = 0; k < h->cap; k++) {
-			if (h->keys[k] == 0)
-				continue;
-			i = hmap_slot(&bigger, h->keys[k]);
-			bigger.keys[i] = h->keys[k];
-			bigger.vals[i] = h->vals[k];
-		}
-		bigger.n = h->n;
-		hmap_clear(h);
-		*h = bigger;
-	}
-	i = hmap_slot(h, key);
-	if (h->keys[i] == 0) {
-		h->keys[i] = key;
-		h->vals[i] = val;
-		h->n++;
-	}
-	return 0;
-}
-
-static int
-hmap_get(const struct hmap *h, const char *hex, uint64_t *val)
-{
-	size_t i;
-
-	if (h->cap == 0)
-		return -1;
-	i = hmap_slot(h, hmap_key(hex));
-	if (h->keys[i] == 0)
-		return -1;
-	*val = h->vals[i];
-	return 0;
-}
-
 /* ---- the period map ---- */
 
+/* FNV-1a of s, going on from h. */
+static uint64_t
+fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The hash of "a/p": the same for the node's own key "a/p". */
 static uint64_t
 pmap_hash(const char *a, const char *p)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 0x100000001b3ULL;
-	h = (h ^ '/') * 0x100000001b3ULL;
-	for (; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return h;
+	return fnv(fnv(fnv(0xcbf29ce484222325ULL, a), "/"), p);
 }
 
 static void
@@ -349,7 +275,8 @@ pmap_clear(struct pmap *m)
 
 		for (n = m->b[i]; n != NULL; n = next) {
 			next = n->next;
-			free(n->v);
+			if (n->cap > 0)
+				free(n->u.v);
 			free(n);
 		}
 	}
@@ -387,14 +314,10 @@ pmap_add(struct pmap *m, const char *a, const char *p, uint64_t index)
 				return -1;
 			for (i = 0; i < m->nb; i++)
 				for (x = m->b[i]; x != NULL; x = next) {
-					const char *slash = strchr(x->key, '/');
-					size_t k;
-					char ag[STORE_ID_BUFSZ];
+					size_t k = fnv(0xcbf29ce484222325ULL,
+					    x->key) & (nb - 1);
 
 					next = x->next;
-					snprintf(ag, sizeof(ag), "%.*s",
-					    (int)(slash - x->key), x->key);
-					k = pmap_hash(ag, slash + 1) & (nb - 1);
 					x->next = b[k];
 					b[k] = x;
 				}
@@ -411,16 +334,25 @@ pmap_add(struct pmap *m, const char *a, const char *p, uint64_t index)
 		m->b[i] = n;
 		m->n++;
 	}
-	if (n->n == n->cap) {
-		size_t cap = n->cap ? n->cap * 2 : 4;
-		uint64_t *v = realloc(n->v, cap * sizeof(*v));
+	if (n->cap == 0 && n->n < PNODE_INLINE) {
+		n->u.in[n->n++] = index;
+		return 0;
+	}
+	if (n->cap == 0 || n->n == n->cap) {	/* inline full, or array */
+		uint32_t cap = n->cap ? n->cap * 2 : 2 * PNODE_INLINE;
+		uint64_t *v = malloc(cap * sizeof(*v));
 
-		if (v == NULL)
+		if (v == NULL || n->n >= UINT32_MAX / 2) {
+			free(v);
 			return -1;
-		n->v = v;
+		}
+		memcpy(v, pnode_v(n), n->n * sizeof(*v));
+		if (n->cap > 0)
+			free(n->u.v);
+		n->u.v = v;
 		n->cap = cap;
 	}
-	n->v[n->n++] = index;
+	n->u.v[n->n++] = index;
 	return 0;
 }
 
@@ -592,8 +524,10 @@ group_free(struct group *g)
 {
 	if (g == NULL)
 		return;
-	for (size_t i = 0; i < g->nitems; i++)
+	for (size_t i = 0; i < g->nitems; i++) {
 		free(g->items[i].text);
+		free(g->items[i].cand);
+	}
 	for (size_t i = 0; i < g->nentries; i++)
 		free(g->entries[i].body);
 	free(g->items);
@@ -944,6 +878,24 @@ fail:
 	return -1;
 }
 
+/*
+ * The report row of a resubmission: among the entries of its period (the
+ * loop's list when it came), the report entry with its hash. Writer.
+ */
+static int
+find_report(struct journal *j, struct item *it)
+{
+	char sha[STORE_HEX_BUFSZ];
+
+	memcpy(sha, it->rep.sha256, sizeof(sha));
+	for (size_t k = 0; k < it->ncand; k++)
+		if (store_report_at(j->wr, it->cand[k], &it->rep) == 0 &&
+		    strcmp(sha, it->rep.sha256) == 0)
+			return 0;
+	memcpy(it->rep.sha256, sha, sizeof(sha));
+	return -1;
+}
+
 /* Fills in every item's answer once g is durable. */
 static void
 answer_group(struct journal *j, struct group *g)
@@ -958,12 +910,8 @@ answer_group(struct journal *j, struct group *g)
 			continue;
 		it->code = 201;
 		if (it->kind == ITEM_DUPLICATE) {
-			char sha[STORE_HEX_BUFSZ];
-
 			it->code = 200;
-			memcpy(sha, it->rep.sha256, sizeof(sha));
-			if (store_report_at(j->wr, it->rep.index, &it->rep) < 0 ||
-			    strcmp(sha, it->rep.sha256) != 0 ||
+			if (find_report(j, it) < 0 ||
 			    store_entry(j->wr, it->rep.index, &stored,
 			    &elen) < 0)
 				goto fail;
@@ -1205,7 +1153,6 @@ rules_copy(const struct rules *r, char *err, size_t errlen)
 
 struct replay {
 	struct settle		*engine;
-	struct hmap		*reports;
 	struct pmap		*periods;
 	struct strset		*announced;
 	const char		*origin;
@@ -1326,8 +1273,7 @@ replay_report(struct replay *rp, uint64_t index, const char *body, size_t len,
 		    " differs from its replay", (unsigned long long)index);
 		return -1;
 	}
-	if (hmap_put(rp->reports, settle_result_hash(rp->res), index) < 0 ||
-	    pmap_add_result(rp->periods, rp->res, index) < 0) {
+	if (pmap_add_result(rp->periods, rp->res, index) < 0) {
 		snprintf(rp->err, rp->errlen, "out of memory");
 		return -1;
 	}
@@ -1429,15 +1375,14 @@ replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
 
 /*
  * A new engine holding the state the stored ledger describes, the map of
- * its reports into *reports, its periods into *periods and the keys its
+ * its periods into *periods and the keys its
  * `key` entries announce into *announced (all emptied first).
  */
 static struct settle *
 replay(struct store *s, const char *origin, const char *pagedir,
-    struct pagefile **pages, uint64_t *size, struct hmap *reports,
-    struct pmap *periods, struct strset *announced, char *err, size_t errlen)
+    struct pagefile **pages, uint64_t *size, struct pmap *periods, struct strset *announced, char *err, size_t errlen)
 {
-	struct replay rp = { .reports = reports, .periods = periods,
+	struct replay rp = { .periods = periods,
 	    .announced = announced, .origin = origin, .err = err,
 	    .errlen = errlen };
 	struct settle_pager pg;
@@ -1465,7 +1410,6 @@ replay(struct store *s, const char *origin, const char *pagedir,
 		if (settle_set_pager(rp.engine, &pg) < 0)
 			fatalx("journal: a new engine refused its pager");
 	}
-	hmap_clear(reports);
 	pmap_clear(periods);
 	strset_clear(announced);
 	rc = store_foreach(s, 0, *size, replay_entry, &rp);
@@ -1480,8 +1424,7 @@ replay(struct store *s, const char *origin, const char *pagedir,
 		settle_free(rp.engine);
 		pagefile_free(*pages);
 		*pages = NULL;
-		hmap_clear(reports);
-		pmap_clear(periods);
+			pmap_clear(periods);
 		strset_clear(announced);
 		return NULL;
 	}
@@ -1916,7 +1859,6 @@ journal_restore(struct journal *j)
 	struct rules **keep = NULL;
 	struct settle *e;
 	struct pagefile *pages;
-	struct hmap reports = { 0 };
 	struct pmap periods = { 0 };
 	struct strset announced = { 0 };
 	size_t nkeep = 0;
@@ -1936,7 +1878,7 @@ journal_restore(struct journal *j)
 		return;
 	}
 	if ((e = replay(j->rd, j->origin, j->state_dir, &pages, &size,
-	    &reports, &periods, &announced, err, sizeof(err))) == NULL) {
+	    &periods, &announced, err, sizeof(err))) == NULL) {
 		j->broken = 1;
 		j->broken_at = time(NULL);
 		snprintf(j->broken_why, sizeof(j->broken_why), "%s", err);
@@ -1957,8 +1899,6 @@ journal_restore(struct journal *j)
 
 		j->engine = e;
 		j->pages = pages;
-		hmap_clear(&j->reports);
-		j->reports = reports;
 		pmap_clear(&j->periods);
 		j->periods = periods;
 		strset_clear(&j->announced);
@@ -2243,10 +2183,6 @@ queue_report(struct journal *j, struct settle_result *res,
 	    settle_status_name(settle_result_status(res)));
 	it->rep.index = j->next;
 	it->rep.count = count;
-	if (hmap_put(&j->reports, it->rep.sha256, it->rep.index) < 0) {
-		it->done = NULL;
-		return -1;
-	}
 	if (pmap_add_result(&j->periods, res, it->rep.index) < 0) {
 		it->done = NULL;
 		return -1;
@@ -2272,6 +2208,7 @@ journal_submit(struct journal *j, const char *body, size_t len,
 {
 	struct settle_result *res = NULL;
 	char stamp[TIME_BUFSZ];
+	const struct pnode *n;
 	struct group *g;
 	struct item *it;
 	int code;
@@ -2302,8 +2239,14 @@ journal_submit(struct journal *j, const char *body, size_t len,
 		it->arg = arg;
 		snprintf(it->rep.sha256, sizeof(it->rep.sha256), "%s",
 		    settle_result_hash(res));
-		if (hmap_get(&j->reports, it->rep.sha256, &it->rep.index) < 0)
-			it->rep.index = UINT64_MAX;	/* answered 500 */
+		/* The writer finds the report among its period's entries. */
+		n = pmap_find(&j->periods, settle_result_agreement(res),
+		    settle_result_period(res));
+		if (n != NULL && (it->cand = malloc(n->n *
+		    sizeof(*it->cand))) != NULL) {
+			memcpy(it->cand, pnode_v(n), n->n * sizeof(*it->cand));
+			it->ncand = n->n;
+		}	/* else answered 500 */
 	} else if (queue_report(j, res, done, arg) < 0) {
 		settle_result_free(res);
 		snprintf(err, errlen, "out of memory");
@@ -2443,7 +2386,7 @@ journal_open(struct event_base *base, const char *state_dir,
 		goto fail;
 	}
 	if ((j->engine = replay(j->rd, j->origin, j->state_dir, &j->pages,
-	    &size, &j->reports, &j->periods, &j->announced, msg,
+	    &size, &j->periods, &j->announced, msg,
 	    sizeof(msg))) == NULL) {
 		snprintf(err, errlen, "%s: replaying the ledger: %s", path, msg);
 		goto fail;
@@ -2555,7 +2498,6 @@ journal_free(struct journal *j)
 	settle_free(j->engine);
 	pagefile_free(j->pages);
 	free(j->state_dir);
-	hmap_clear(&j->reports);
 	pmap_clear(&j->periods);
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cv_todo);
@@ -2777,10 +2719,12 @@ journal_period(struct journal *j, const char *agreement, const char *period,
 		return 500;
 	}
 	/* Only what is on disk: queued entries are not in the ledger yet. */
-	n = pmap_find(&j->periods, agreement, period);
-	for (size_t i = 0; n != NULL && i < n->n && n->v[i] < j->committed;
-	    i++)
-		json_array_append_new(arr, json_integer((json_int_t)n->v[i]));
+	if ((n = pmap_find(&j->periods, agreement, period)) != NULL) {
+		const uint64_t *v = pnode_v(n);
+
+		for (size_t i = 0; i < n->n && v[i] < j->committed; i++)
+			json_array_append_new(arr, json_integer((json_int_t)v[i]));
+	}
 	json_object_set_new(o, "entries", arr);
 	*out = o;
 	return 0;
@@ -2798,10 +2742,11 @@ period_pending(const struct journal *j, const char *agreement,
 {
 	const struct pnode *n = pmap_find(&j->periods, agreement, period);
 	uint64_t upto = j->rules_upto > j->committed ? j->rules_upto : 0;
+	uint64_t last;
 
-	if (n != NULL && n->n > 0 && n->v[n->n - 1] >= j->committed &&
-	    n->v[n->n - 1] + 1 > upto)
-		upto = n->v[n->n - 1] + 1;
+	if (n != NULL && n->n > 0 && (last = pnode_v(n)[n->n - 1]) >=
+	    j->committed && last + 1 > upto)
+		upto = last + 1;
 	return upto;
 }
 
