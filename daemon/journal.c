@@ -2437,6 +2437,14 @@ journal_open(struct event_base *base, const char *state_dir,
 	j->sy_started = 1;
 	log_info("journal: %s: %llu entries, checkpoint %llu", path,
 	    (unsigned long long)size, (unsigned long long)j->cp_size);
+	{
+		struct settle_pager_stats ps;
+
+		settle_pager_stats(j->engine, &ps);
+		log_info("journal: engine: %zu fiscal years in memory, %zu "
+		    "paged out to %s", ps.resident, ps.paged_out, j->pages ?
+		    "a page file in the state folder" : "nowhere (no page file)");
+	}
 	journal_kick(j);
 	return j;
 fail:

@@ -75,6 +75,7 @@ post "$T/x2.json" 409
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null || true
 start_daemon "$c"
+wait_log 'engine: 1 fiscal years in memory, 2 paged out to a page file'
 [ "$(period 2018-05)" = "$after" ] || fail "2018-05 after the restart: $(period 2018-05)"
 post "$T/c1.json" 200
 rep c2 ky-2017-12-r1 2017-12 5.00 ky-2017-12
