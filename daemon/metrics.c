@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "shanhai/metrics.h"
+#include "shanhai/textbuf.h"
 
 struct series {
 	char		*labels;	/* rendered, "" for none */
@@ -35,80 +36,9 @@ struct metrics {
 	size_t		 nfams;
 };
 
-/* A growing string; on ENOMEM it stops growing and says so in failed. */
-struct out {
-	char	*p;
-	size_t	 len, cap;
-	int	 failed;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-out_printf(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		if (o->failed)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(o->p ? o->p + o->len : NULL,
-		    o->p ? o->cap - o->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->failed = 1;
-			return;
-		}
-		if (o->p != NULL && o->len + (size_t)n < o->cap) {
-			o->len += (size_t)n;
-			return;
-		}
-		size_t cap = o->cap ? o->cap : 1024;
-		while (cap <= o->len + (size_t)n)
-			cap *= 2;
-		char *np = realloc(o->p, cap);
-		if (np == NULL) {
-			o->failed = 1;
-			return;
-		}
-		o->p = np;
-		o->cap = cap;
-	}
-}
-
-/* Appends n bytes (the plain path: label sets are built on every update). */
-static void
-out_add(struct out *o, const char *s, size_t n)
-{
-	if (o->failed)
-		return;
-	if (o->len + n >= o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		char *np;
-
-		while (cap <= o->len + n)
-			cap *= 2;
-		if ((np = realloc(o->p, cap)) == NULL) {
-			o->failed = 1;
-			return;
-		}
-		o->p = np;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
-static void
-out_puts(struct out *o, const char *s)
-{
-	out_add(o, s, strlen(s));
-}
-
 /* Escapes a label value as the format wants: \\, \" and \n. */
 static void
-out_label_value(struct out *o, const char *v)
+out_label_value(struct textbuf *o, const char *v)
 {
 	const char *run = v;
 
@@ -118,25 +48,25 @@ out_label_value(struct out *o, const char *v)
 
 		if (esc == NULL)
 			continue;
-		out_add(o, run, (size_t)(v - run));
-		out_puts(o, esc);
+		textbuf_add(o, run, (size_t)(v - run));
+		textbuf_puts(o, esc);
 		run = v + 1;
 	}
-	out_add(o, run, (size_t)(v - run));
+	textbuf_add(o, run, (size_t)(v - run));
 }
 
 /* Integers as integers, other values with enough digits to round-trip. */
 static void
-out_number(struct out *o, double v)
+out_number(struct textbuf *o, double v)
 {
 	if (isinf(v))
-		out_printf(o, v > 0 ? "+Inf" : "-Inf");
+		textbuf_printf(o, v > 0 ? "+Inf" : "-Inf");
 	else if (isnan(v))
-		out_printf(o, "NaN");
+		textbuf_printf(o, "NaN");
 	else if (v == floor(v) && fabs(v) < 1e15)
-		out_printf(o, "%.0f", v);
+		textbuf_printf(o, "%.0f", v);
 	else
-		out_printf(o, "%.9g", v);
+		textbuf_printf(o, "%.9g", v);
 }
 
 struct metrics *
@@ -220,20 +150,20 @@ fail:
 static struct series *
 series_get(struct metrics_family *f, va_list ap)
 {
-	struct out key = { 0 };
+	struct textbuf key = TEXTBUF_INIT;
 	struct series *s, *all;
 	const char *name;
 	int n = 0;
 
-	out_add(&key, "", 0);
+	textbuf_add(&key, "", 0);
 	while ((name = va_arg(ap, const char *)) != NULL &&
 	    n++ < METRICS_MAX_LABELS) {
 		if (n > 1)
-			out_add(&key, ",", 1);
-		out_puts(&key, name);
-		out_add(&key, "=\"", 2);
+			textbuf_add(&key, ",", 1);
+		textbuf_puts(&key, name);
+		textbuf_add(&key, "=\"", 2);
 		out_label_value(&key, va_arg(ap, const char *));
-		out_add(&key, "\"", 1);
+		textbuf_add(&key, "\"", 1);
 	}
 	if (key.failed) {
 		free(key.p);
@@ -321,7 +251,7 @@ series_cmp(const void *a, const void *b)
 }
 
 static void
-render_family(struct out *o, struct metrics_family *f)
+render_family(struct textbuf *o, struct metrics_family *f)
 {
 	static const char *const types[] = {
 		[METRICS_COUNTER] = "counter",
@@ -332,7 +262,7 @@ render_family(struct out *o, struct metrics_family *f)
 	/* Sorted series: the same figures always read the same. */
 	if (f->nseries > 1)
 		qsort(f->series, f->nseries, sizeof(*f->series), series_cmp);
-	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help,
+	textbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help,
 	    f->name, types[f->type]);
 	for (size_t i = 0; i < f->nseries; i++) {
 		const struct series *s = &f->series[i];
@@ -340,36 +270,36 @@ render_family(struct out *o, struct metrics_family *f)
 		double cum = 0;
 
 		if (f->type != METRICS_HISTOGRAM) {
-			out_printf(o, "%s%s%s%s ", f->name, *l ? "{" : "", l,
+			textbuf_printf(o, "%s%s%s%s ", f->name, *l ? "{" : "", l,
 			    *l ? "}" : "");
 			out_number(o, s->value);
-			out_printf(o, "\n");
+			textbuf_printf(o, "\n");
 			continue;
 		}
 		for (size_t b = 0; b <= f->nbounds; b++) {
 			cum += s->buckets[b];
-			out_printf(o, "%s_bucket{%s%sle=\"", f->name, l, sep);
+			textbuf_printf(o, "%s_bucket{%s%sle=\"", f->name, l, sep);
 			out_number(o, b < f->nbounds ? f->bounds[b] : INFINITY);
-			out_printf(o, "\"} ");
+			textbuf_printf(o, "\"} ");
 			out_number(o, cum);
-			out_printf(o, "\n");
+			textbuf_printf(o, "\n");
 		}
-		out_printf(o, "%s_sum%s%s%s ", f->name, *l ? "{" : "", l,
+		textbuf_printf(o, "%s_sum%s%s%s ", f->name, *l ? "{" : "", l,
 		    *l ? "}" : "");
 		out_number(o, s->value);
-		out_printf(o, "\n%s_count%s%s%s ", f->name, *l ? "{" : "", l,
+		textbuf_printf(o, "\n%s_count%s%s%s ", f->name, *l ? "{" : "", l,
 		    *l ? "}" : "");
 		out_number(o, s->count);
-		out_printf(o, "\n");
+		textbuf_printf(o, "\n");
 	}
 }
 
 char *
 metrics_render(const struct metrics *m, size_t *lenp)
 {
-	struct out o = { 0 };
+	struct textbuf o = TEXTBUF_INIT;
 
-	out_printf(&o, "%s", "");
+	textbuf_printf(&o, "%s", "");
 	for (size_t i = 0; i < m->nfams; i++)
 		render_family(&o, m->fams[i]);
 	if (o.failed) {

@@ -1,6 +1,8 @@
 /*
  * textbuf: the slow path of the growing string used by the JSON writers.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,4 +42,35 @@ textbuf_release(struct textbuf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof(*b));
+}
+
+void
+textbuf_printf(struct textbuf *b, const char *fmt, ...)
+{
+	char small[256], *big;
+	va_list ap;
+	int n;
+
+	if (b->failed)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->failed = 1;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		textbuf_add(b, small, (size_t)n);
+		return;
+	}
+	if ((big = malloc((size_t)n + 1)) == NULL) {
+		b->failed = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	textbuf_add(b, big, (size_t)n);
+	free(big);
 }

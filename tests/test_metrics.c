@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,27 @@ label_values_are_escaped(void **state)
 	metrics_free(m);
 }
 
+/* A line longer than the formatter's stack buffer comes out whole. */
+static void
+long_help_text(void **state)
+{
+	struct metrics *m = metrics_new();
+	char help[1001], want[1100], *text;
+
+	(void)state;
+	memset(help, 'h', sizeof(help) - 1);
+	help[sizeof(help) - 1] = '\0';
+	assert_non_null(metrics_family(m, "x_long", METRICS_GAUGE, help,
+	    NULL, 0));
+	text = metrics_render(m, NULL);
+	assert_non_null(text);
+	snprintf(want, sizeof(want), "# HELP x_long %s\n# TYPE x_long gauge\n",
+	    help);
+	assert_string_equal(text, want);
+	free(text);
+	metrics_free(m);
+}
+
 int
 main(void)
 {
@@ -97,6 +119,7 @@ main(void)
 		cmocka_unit_test(counters_and_gauges),
 		cmocka_unit_test(histograms_are_cumulative),
 		cmocka_unit_test(label_values_are_escaped),
+		cmocka_unit_test(long_help_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,11 @@
 /*
  * textbuf: a growing NUL-terminated byte string for the writers of canonical
- * JSON (canon, settle). A small value type: zero-initialise it
- * (TEXTBUF_INIT), append, then take .p (malloc'd, the caller frees it) or
- * free it with textbuf_release(). An allocation failure sets .failed, after
- * which appends do nothing; check it once at the end. (Not "strbuf":
- * libconfig exports strbuf_* symbols that ours would interpose.)
+ * JSON (canon, settle) and of the metrics text. A small value type:
+ * zero-initialise it (TEXTBUF_INIT), append, then take .p (malloc'd, the
+ * caller frees it) or free it with textbuf_release(). An allocation failure
+ * sets .failed, after which appends do nothing; check it once at the end.
+ * (Not "strbuf": libconfig exports strbuf_* symbols that ours would
+ * interpose.)
  */
 #ifndef SHANHAI_TEXTBUF_H
 #define SHANHAI_TEXTBUF_H
@@ -25,6 +26,9 @@ struct textbuf {
 void	textbuf_grow(struct textbuf *b, const void *s, size_t n);
 /* Frees the bytes and resets b. */
 void	textbuf_release(struct textbuf *b);
+/* Appends printf-formatted text. */
+void	textbuf_printf(struct textbuf *b, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /* Appends n bytes; inline because writers call it per token. */
 static inline void
