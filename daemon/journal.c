@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "shanhai/canon.h"
+#include "shanhai/fnv.h"
 #include "shanhai/journal.h"
 #include "shanhai/log.h"
 #include "shanhai/merkle.h"
@@ -252,19 +253,11 @@ now_rfc3339(char buf[TIME_BUFSZ])
 /* ---- the period map ---- */
 
 /* FNV-1a of s, going on from h. */
-static uint64_t
-fnv(uint64_t h, const char *s)
-{
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
 /* The hash of "a/p": the same for the node's own key "a/p". */
 static uint64_t
 pmap_hash(const char *a, const char *p)
 {
-	return fnv(fnv(fnv(0xcbf29ce484222325ULL, a), "/"), p);
+	return fnv1a(fnv1a(fnv1a(FNV1A_BASIS, a), "/"), p);
 }
 
 static void
@@ -314,8 +307,8 @@ pmap_add(struct pmap *m, const char *a, const char *p, uint64_t index)
 				return -1;
 			for (i = 0; i < m->nb; i++)
 				for (x = m->b[i]; x != NULL; x = next) {
-					size_t k = fnv(0xcbf29ce484222325ULL,
-					    x->key) & (nb - 1);
+					size_t k = fnv1a(FNV1A_BASIS, x->key) &
+					    (nb - 1);
 
 					next = x->next;
 					x->next = b[k];

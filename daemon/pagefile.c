@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shanhai/fnv.h"
 #include "shanhai/pagefile.h"
 
 struct pslot {
@@ -27,18 +28,6 @@ struct pagefile {
 	size_t		 cap;
 	size_t		 n;
 };
-
-static uint64_t
-key_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 struct pagefile *
 pagefile_new(const char *dir, char *err, size_t errlen)
@@ -85,8 +74,8 @@ slot_find(const struct pagefile *pf, const char *key)
 {
 	if (pf->cap == 0)
 		return NULL;
-	for (size_t i = key_hash(key) & (pf->cap - 1); pf->slots[i].key != NULL;
-	    i = (i + 1) & (pf->cap - 1))
+	for (size_t i = fnv1a(FNV1A_BASIS, key) & (pf->cap - 1);
+	    pf->slots[i].key != NULL; i = (i + 1) & (pf->cap - 1))
 		if (strcmp(pf->slots[i].key, key) == 0)
 			return &pf->slots[i];
 	return NULL;
@@ -106,7 +95,7 @@ slot_add(struct pagefile *pf, const char *key)
 		for (size_t k = 0; k < pf->cap; k++) {
 			if (pf->slots[k].key == NULL)
 				continue;
-			for (i = key_hash(pf->slots[k].key) & (ncap - 1);
+			for (i = fnv1a(FNV1A_BASIS, pf->slots[k].key) & (ncap - 1);
 			    ns[i].key != NULL; i = (i + 1) & (ncap - 1))
 				;
 			ns[i] = pf->slots[k];
@@ -115,8 +104,8 @@ slot_add(struct pagefile *pf, const char *key)
 		pf->slots = ns;
 		pf->cap = ncap;
 	}
-	for (i = key_hash(key) & (pf->cap - 1); pf->slots[i].key != NULL;
-	    i = (i + 1) & (pf->cap - 1))
+	for (i = fnv1a(FNV1A_BASIS, key) & (pf->cap - 1);
+	    pf->slots[i].key != NULL; i = (i + 1) & (pf->cap - 1))
 		;
 	if ((pf->slots[i].key = strdup(key)) == NULL)
 		return NULL;

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "shanhai/canon.h"
+#include "shanhai/fnv.h"
 #include "shanhai/money.h"
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
@@ -89,23 +90,11 @@ struct fpset {
 #define FP_YEARBITS	14	/* years 0000..9999 */
 #define FP_YEARMASK	((1u << FP_YEARBITS) - 1)
 
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* The id's part of its fingerprints: 1..2^18-1. */
 static uint32_t
 fp_idpart(const char *id)
 {
-	return (uint32_t)((hash_str(id) >> 20) % ((1u << 18) - 1)) + 1;
+	return (uint32_t)((fnv1a(FNV1A_BASIS, id) >> 20) % ((1u << 18) - 1)) + 1;
 }
 
 /* Where a fingerprint's probe starts (murmur3's finalizer). */
