@@ -174,6 +174,14 @@ client_stat(struct http *h, const char *name)
 	return st;
 }
 
+/* Whether paused listeners may accept again: room, and not closing. */
+static int
+may_accept(const struct http *h)
+{
+	return h->paused && !h->stopping && !h->freed &&
+	    h->conns < (size_t)config_max_connections(server_gen_config(h->gen));
+}
+
 /* Called by tls when libevent frees the connection's SSL. */
 static void
 conn_gone(void *arg)
@@ -190,13 +198,21 @@ conn_gone(void *arg)
 	LIST_REMOVE(c, entry);
 	free(c);
 	h->conns--;
-	if (h->paused && !h->stopping && !h->freed &&
-	    h->conns < (size_t)config_max_connections(server_gen_config(
-	    h->gen))) {
+	if (may_accept(h)) {
 		listeners_enable(h, 1);
 		log_info("connections: %zu open, accepting again", h->conns);
 	}
 	http_release(h);
+}
+
+/* "ADDR FPR8" of a connection, for log lines. */
+static const char *
+conn_label(const struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	struct tls_peer *p = ssl ? tls_peer_get0(ssl) : NULL;
+
+	return p ? tls_peer_label(p) : "-";
 }
 
 /* Ends a connection that has no answer to write (shutdown: idle ones). */
@@ -214,13 +230,10 @@ static void
 conn_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	struct tls_peer *p = ssl ? tls_peer_get0(ssl) : NULL;
 
 	if (c->requests > 0)
 		return;
-	log_notice("%s: no request within %llds: closing",
-	    p ? tls_peer_label(p) : "-",
+	log_notice("%s: no request within %llds: closing", conn_label(c),
 	    config_request_timeout(server_gen_config(c->h->gen)));
 	/* evhttp sees the end of the stream and frees the connection. */
 	conn_cut(c);
@@ -250,8 +263,7 @@ accept_resume(evutil_socket_t fd, short what, void *arg)
 {
 	struct http *h = arg;
 
-	if (h->paused && !h->stopping && !h->freed &&
-	    h->conns < (size_t)config_max_connections(server_gen_config(h->gen)))
+	if (may_accept(h))
 		listeners_enable(h, 1);
 }
 
@@ -519,16 +531,6 @@ problem_new(int status, char *detail)
 	    "detail", detail);
 }
 
-/* "ADDR FPR8" of a connection, for log lines. */
-static const char *
-conn_label(const struct conn *c)
-{
-	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	struct tls_peer *p = ssl ? tls_peer_get0(ssl) : NULL;
-
-	return p ? tls_peer_label(p) : "-";
-}
-
 /*
  * evhttp answers some requests itself, before dispatch() sees them, with a
  * text/html page: a body over the size it was told (twice
@@ -546,22 +548,22 @@ bare_error(struct conn *c, struct evbuffer *buf)
 	const struct config *cfg;
 	struct evbuffer *out;
 	size_t len = evbuffer_get_length(buf), hlen;
-	char *text, *head, *line, *next, detail[256];
+	char *page, *json, *head, *line, *next, detail[256];
 	json_t *j;
 	int major, minor, status;
 
 	if (c == NULL || len < 32 || len > 4096)
 		return 0;
-	text = (char *)evbuffer_pullup(buf, -1);
-	if (text == NULL || strncmp(text, "HTTP/", 5) != 0 ||
-	    memcmp(text + len - (sizeof(tail) - 1), tail,
+	page = (char *)evbuffer_pullup(buf, -1);
+	if (page == NULL || strncmp(page, "HTTP/", 5) != 0 ||
+	    memcmp(page + len - (sizeof(tail) - 1), tail,
 	    sizeof(tail) - 1) != 0 ||
-	    (head = memmem(text, len, "\r\n\r\n", 4)) == NULL ||
-	    memmem(text, (size_t)(head - text), "\r\nContent-Type: text/html"
+	    (head = memmem(page, len, "\r\n\r\n", 4)) == NULL ||
+	    memmem(page, (size_t)(head - page), "\r\nContent-Type: text/html"
 	    "\r\n", 27) == NULL ||
-	    sscanf(text, "HTTP/%d.%d %d ", &major, &minor, &status) != 3)
+	    sscanf(page, "HTTP/%d.%d %d ", &major, &minor, &status) != 3)
 		return 0;
-	hlen = (size_t)(head - text) + 2;	/* through the last header's CRLF */
+	hlen = (size_t)(head - page) + 2;	/* through the last header's CRLF */
 	cfg = server_gen_config(c->h->gen);
 	switch (status) {
 	case 413:
@@ -585,29 +587,29 @@ bare_error(struct conn *c, struct evbuffer *buf)
 		snprintf(detail, sizeof(detail), "request: refused");
 		break;
 	}
+	json = NULL;
 	if ((j = problem_new(status, detail)) == NULL ||
-	    (text = json_dumps(j, JSON_COMPACT)) == NULL ||
+	    (json = json_dumps(j, JSON_COMPACT)) == NULL ||
 	    (out = evbuffer_new()) == NULL) {
 		json_decref(j);
-		free(text);
+		free(json);
 		return 0;
 	}
 	json_decref(j);
 	evbuffer_add_printf(out, "HTTP/%d.%d %d %s\r\n", major, minor, status,
 	    reason_phrase(status));
 	/* evhttp's headers but its Content-Type and Content-Length. */
-	head = (char *)evbuffer_pullup(buf, -1);
-	for (line = (char *)memchr(head, '\n', hlen) + 1; line < head + hlen;
+	for (line = (char *)memchr(page, '\n', hlen) + 1; line < page + hlen;
 	    line = next) {
-		next = (char *)memchr(line, '\n', (size_t)(head + hlen - line)) +
+		next = (char *)memchr(line, '\n', (size_t)(page + hlen - line)) +
 		    1;
 		if (strncasecmp(line, "Content-Type:", 13) != 0 &&
 		    strncasecmp(line, "Content-Length:", 15) != 0)
 			evbuffer_add(out, line, (size_t)(next - line));
 	}
 	evbuffer_add_printf(out, "Content-Type: application/problem+json\r\n"
-	    "Content-Length: %zu\r\n\r\n%s\n", strlen(text) + 1, text);
-	free(text);
+	    "Content-Length: %zu\r\n\r\n%s\n", strlen(json) + 1, json);
+	free(json);
 	http_log(LOG_LVL_NOTICE, "%s: refused by libevent: %d %s",
 	    conn_label(c), status, detail);
 	/* Swapped whole: the callbacks this sets off find JSON, not HTML. */
