@@ -216,8 +216,7 @@ struct year {
 	uint16_t	 present;
 	uint16_t	 settled;
 	uint32_t	 status;
-	unsigned char	 paged;		/* a blob of it is with the pager */
-	unsigned char	 dirty;		/* changed since that blob */
+	unsigned char	 dirty;		/* the pager's blob missing or old */
 	struct yres	*res;		/* NULL: paged out */
 };
 
@@ -456,13 +455,10 @@ settle_pager_stats(const struct settle *s, struct settle_pager_stats *st)
 {
 	*st = s->pstats;
 	st->resident = st->paged_out = 0;
-	for (size_t i = 0; i < s->nagrs; i++)
-		for (size_t k = 0; k < s->agrs[i]->nyears; k++) {
-			if (s->agrs[i]->years[k].res != NULL)
-				st->resident++;
-			else
-				st->paged_out++;
-		}
+	for (size_t i = 0; i < s->nagrs; i++) {
+		st->resident += s->agrs[i]->nresident;
+		st->paged_out += s->agrs[i]->nyears - s->agrs[i]->nresident;
+	}
 }
 
 static struct agr *
@@ -2032,7 +2028,7 @@ year_unload(struct settle *s, struct agr *a, struct year *yr)
 {
 	char key[KEYBUF];
 
-	if (yr->dirty || !yr->paged) {
+	if (yr->dirty) {
 		year_encode(a, yr, &s->blob);
 		s->pstats.puts++;
 		if (s->blob.failed || s->pager.put(s->pager.arg,
@@ -2040,7 +2036,6 @@ year_unload(struct settle *s, struct agr *a, struct year *yr)
 			s->pstats.put_failures++;
 			return;
 		}
-		yr->paged = 1;
 		yr->dirty = 0;
 	}
 	yres_free(yr->res);
