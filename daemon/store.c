@@ -766,7 +766,6 @@ store_put_hash(struct store *s, unsigned level, uint64_t index,
     const unsigned char hash[STORE_HASH_SIZE])
 {
 	sqlite3_stmt *st = s->st[ST_PUT_HASH];
-
 	uint64_t pos;
 
 	if (level == 0) {
