@@ -412,19 +412,31 @@ load_keys(const struct config *c, struct note_signer **key,
 	return 0;
 }
 
+/* The SM2 key of config c, if it names one (*sm2 NULL otherwise). */
+static int
+load_sm2(const struct config *c, struct note_signer **sm2, char *err,
+    size_t errlen)
+{
+	const char *path = config_get0_ledger_sm2_key(c);
+
+	*sm2 = NULL;
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	return load_key("ledger.sm2_key", path, config_get0_ledger_origin(c),
+	    NOTE_SM2, sm2, err, errlen);
+}
+
 int
 ingest_check_keys(const struct config *c, char *err, size_t errlen)
 {
-	const char *sm2path = config_get0_ledger_sm2_key(c);
 	struct note_signer *key, *next, *sm2 = NULL;
 	int rc;
 
 	if (load_keys(c, &key, &next, err, errlen) < 0)
 		return -1;
 	rc = journal_keys_valid(key, next, err, errlen);
-	if (rc == 0 && sm2path != NULL && sm2path[0] != '\0')
-		rc = load_key("ledger.sm2_key", sm2path,
-		    config_get0_ledger_origin(c), NOTE_SM2, &sm2, err, errlen);
+	if (rc == 0)
+		rc = load_sm2(c, &sm2, err, errlen);
 	note_signer_free(key);
 	note_signer_free(next);
 	note_signer_free(sm2);
@@ -436,8 +448,7 @@ ingest_start(struct server *s, void **statep, char *err, size_t errlen)
 {
 	const struct server_gen *g = server_get0_gen(s);
 	const struct config *c = server_gen_config(g);
-	const char *sm2path = config_get0_ledger_sm2_key(c);
-	struct note_signer *key, *next, *sm2 = NULL;
+	struct note_signer *key, *next, *sm2;
 	struct ingest *in;
 	int rc;
 
@@ -448,9 +459,7 @@ ingest_start(struct server *s, void **statep, char *err, size_t errlen)
 	in->srv = s;
 	if (load_keys(c, &key, &next, err, errlen) < 0)
 		goto fail;
-	if (sm2path != NULL && sm2path[0] != '\0' && load_key("ledger.sm2_key",
-	    sm2path, config_get0_ledger_origin(c), NOTE_SM2, &sm2, err,
-	    errlen) < 0) {
+	if (load_sm2(c, &sm2, err, errlen) < 0) {
 		note_signer_free(key);
 		note_signer_free(next);
 		goto fail;
