@@ -448,7 +448,6 @@ static void
 check_key_entry(struct verify *v, struct own *own, uint64_t i,
     const char *line, size_t len)
 {
-	struct note_verifier *nv = NULL;
 	json_t *e = canon_parse(line, len, NULL, 0);
 	const char *key = json_string_value(json_object_get(e, "key"));
 	char err[512];
@@ -458,19 +457,13 @@ check_key_entry(struct verify *v, struct own *own, uint64_t i,
 		json_decref(e);
 		return;
 	}
-	if (json_object_size(e) != 3 || key == NULL ||
-	    !json_is_string(json_object_get(e, "time")))
-		own_fail(own, i, "entry %" PRIu64 ": a key entry is {key, time, "
-		    "type}", i);
-	else if (note_verifier_parse(key, &nv, err, sizeof(err)) < 0)
-		own_fail(own, i, "entry %" PRIu64 ": key entry: %s", i, err);
-	else if (strcmp(note_verifier_name(nv), v->cp.origin) != 0)
-		own_fail(own, i, "entry %" PRIu64 ": key entry: a key of %s, not "
-		    "of %s", i, note_verifier_name(nv), v->cp.origin);
+	if (note_key_entry_check(key, json_string_value(json_object_get(e,
+	    "time")), json_object_size(e), v->cp.origin, err,
+	    sizeof(err)) < 0)
+		own_fail(own, i, "entry %" PRIu64 ": %s", i, err);
 	else if (v->nkeys < MAX_ANNOUNCED &&
 	    (v->keys[v->nkeys] = strdup(key)) != NULL)
 		v->key_at[v->nkeys++] = i;
-	note_verifier_free(nv);
 	json_decref(e);
 }
 

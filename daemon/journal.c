@@ -1284,27 +1284,13 @@ replay_key(struct replay *rp, uint64_t index, const char *body, size_t len,
     const json_t *e)
 {
 	const char *vkey = json_str(e, "key"), *stamp = json_str(e, "time");
-	struct note_verifier *v;
 	char msg[256], *again;
 	size_t alen;
-	int same;
 
-	if (vkey == NULL || stamp == NULL || json_object_size(e) != 3) {
-		snprintf(rp->err, rp->errlen, "entry %llu: key entry is not"
-		    " {key, time, type}", (unsigned long long)index);
-		return -1;
-	}
-	if (note_verifier_parse(vkey, &v, msg, sizeof(msg)) < 0) {
+	if (note_key_entry_check(vkey, stamp, json_object_size(e), rp->origin,
+	    msg, sizeof(msg)) < 0) {
 		snprintf(rp->err, rp->errlen, "entry %llu: %s",
 		    (unsigned long long)index, msg);
-		return -1;
-	}
-	same = strcmp(note_verifier_name(v), rp->origin) == 0;
-	note_verifier_free(v);
-	if (!same) {
-		snprintf(rp->err, rp->errlen, "entry %llu: announces a key of"
-		    " another origin than %s", (unsigned long long)index,
-		    rp->origin);
 		return -1;
 	}
 	again = key_entry_bytes(vkey, stamp, &alen, msg, sizeof(msg));

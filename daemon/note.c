@@ -566,6 +566,29 @@ note_verifier_name(const struct note_verifier *v)
 	return v->name;
 }
 
+int
+note_key_entry_check(const char *key, const char *time, size_t nmembers,
+    const char *origin, char *err, size_t errlen)
+{
+	struct note_verifier *v;
+	char why[256];
+	int same;
+
+	if (key == NULL || time == NULL || nmembers != 3) {
+		seterr(err, errlen, "a key entry is {key, time, type}");
+		return -1;
+	}
+	if (note_verifier_parse(key, &v, why, sizeof(why)) < 0) {
+		seterr(err, errlen, "key entry: %s", why);
+		return -1;
+	}
+	if (!(same = strcmp(v->name, origin) == 0))
+		seterr(err, errlen, "key entry: a key of %s, not of %s",
+		    v->name, origin);
+	note_verifier_free(v);
+	return same ? 0 : -1;
+}
+
 uint32_t
 note_verifier_id(const struct note_verifier *v)
 {

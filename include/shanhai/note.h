@@ -66,6 +66,13 @@ int	note_verifier_parse(const char *text, struct note_verifier **v,
 	    char *err, size_t errlen) __attribute__((warn_unused_result));
 void	note_verifier_free(struct note_verifier *v);
 const char *note_verifier_name(const struct note_verifier *v);
+/*
+ * The checks of a ledger `key` entry (doc/DESIGN.md, Key rotation) from
+ * its members: exactly key, time and type (nmembers), key a verifier key
+ * of origin. 0, or -1 with the reason in err.
+ */
+int	note_key_entry_check(const char *key, const char *time,
+	    size_t nmembers, const char *origin, char *err, size_t errlen);
 uint32_t note_verifier_id(const struct note_verifier *v);
 
 /* The signed-note key ID: SHA-256(name || "\n" || key)[:4], big-endian. */
