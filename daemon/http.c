@@ -29,6 +29,7 @@
 #include <event2/util.h>
 #include <systemd/sd-daemon.h>
 
+#include "shanhai/canon.h"
 #include "shanhai/config.h"
 #include "shanhai/http.h"
 #include "shanhai/log.h"
@@ -490,34 +491,15 @@ http_reply_json(struct http_req *r, int status, const json_t *j)
 static void
 utf8_scrub(char *s)
 {
-	unsigned char *p = (unsigned char *)s;
+	size_t left = strlen(s), n;
 
-	while (*p != '\0') {
-		unsigned c = p[0], n, cp, min;
-
-		if (c < 0x80) {
-			p++;
-			continue;
+	while (left > 0) {
+		if ((n = canon_utf8_len(s, left)) == 0) {
+			*s = '?';
+			n = 1;
 		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07, min = 0x10000;
-		else {
-			*p++ = '?';
-			continue;
-		}
-		unsigned i;
-		for (i = 1; i <= n && (p[i] & 0xc0) == 0x80; i++)
-			cp = cp << 6 | (p[i] & 0x3f);
-		if (i <= n || cp < min || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff)) {
-			*p++ = '?';
-			continue;
-		}
-		p += n + 1;
+		s += n;
+		left -= n;
 	}
 }
 

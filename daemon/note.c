@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include "shanhai/canon.h"
 #include "shanhai/merkle.h"
 #include "shanhai/note.h"
 
@@ -152,41 +153,14 @@ note_b64_decode(const char *in, size_t len, unsigned char *out, size_t outcap)
 static int
 text_ok(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
+	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned c = p[i];
-		size_t n;
-		uint32_t cp;
-		if (c < 0x80) {
-			if (c < 0x20 && c != '\n')
-				return 0;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else
+		if ((unsigned char)s[i] < 0x20 && s[i] != '\n')
 			return 0;
-		if (i + n >= len)
+		if ((n = canon_utf8_len(s + i, len - i)) == 0)
 			return 0;
-		for (size_t j = 1; j <= n; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i + j] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
+		i += n;
 	}
 	return 1;
 }

@@ -137,6 +137,40 @@ example_hash(void **state)
 	json_decref(v);
 }
 
+/* canon_utf8_len: each valid length, and what RFC 3629 forbids. */
+static void
+utf8_len(void **state)
+{
+	static const struct {
+		const char	*s;
+		size_t		 avail, want;
+	} cases[] = {
+		{ "a", 1, 1 },
+		{ "\x7f", 1, 1 },
+		{ "\xc2\x80", 2, 2 },		/* U+0080 */
+		{ "\xe4\xb8\xad", 3, 3 },	/* U+4E2D */
+		{ "\xf0\x9f\x98\x80", 4, 4 },	/* U+1F600 */
+		{ "\xf4\x8f\xbf\xbf", 4, 4 },	/* U+10FFFF */
+		{ "a", 0, 0 },
+		{ "\x80", 1, 0 },		/* a lone continuation */
+		{ "\xc0\x80", 2, 0 },		/* overlong NUL */
+		{ "\xc1\xbf", 2, 0 },		/* overlong */
+		{ "\xe0\x80\x80", 3, 0 },	/* overlong */
+		{ "\xf0\x80\x80\x80", 4, 0 },	/* overlong */
+		{ "\xed\xa0\x80", 3, 0 },	/* surrogate U+D800 */
+		{ "\xf4\x90\x80\x80", 4, 0 },	/* past U+10FFFF */
+		{ "\xf5\x80\x80\x80", 4, 0 },
+		{ "\xe4\xb8\xad", 2, 0 },	/* cut by avail */
+		{ "\xe4\xb8", 2, 0 },		/* cut */
+		{ "\xe4\x41\xad", 3, 0 },	/* not a continuation */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(canon_utf8_len(cases[i].s, cases[i].avail),
+		    cases[i].want);
+}
+
 int
 main(void)
 {
@@ -147,6 +181,7 @@ main(void)
 		cmocka_unit_test(check),
 		cmocka_unit_test(sha256),
 		cmocka_unit_test(example_hash),
+		cmocka_unit_test(utf8_len),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,6 +45,12 @@ struct textbuf;
  */
 void	canon_put_string(struct textbuf *b, const char *s, size_t len);
 
+/*
+ * The length (1 to 4) of the valid UTF-8 sequence at s, within avail
+ * bytes: no overlong form, surrogate or code point past U+10FFFF; 0 when
+ * there is none.
+ */
+size_t	canon_utf8_len(const char *s, size_t avail);
 /* Writes the lowercase hex SHA-256 of buf[0..len) and a NUL into out. */
 void	canon_sha256_hex(const void *buf, size_t len, char out[CANON_HASH_BUFSZ]);
 
