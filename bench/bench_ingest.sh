@@ -48,7 +48,8 @@ SPID=$!
 rate=$(load "$port" -c $CONNS -t 2 -d "$S" -w 1 -r 5000 --offset 60000)
 wait "$SPID"
 echo "ingest @5k: $rate"
-echo "CPU stalls: $(cat "$T/stalls")"
+stalls=$(cat "$T/stalls")
+echo "CPU stalls: $stalls"
 conns=$(load "$port" -c 16 -t 2 -d "$S" -w 1 --new-conns)
 echo "new conns:  $conns"
 bconns=$(load "$bare_port" -c 16 -t 2 -d "$S" -w 1 --new-conns)
@@ -67,6 +68,6 @@ echo "--- figures (target)"
 echo "durable receipted reports/s, $CONNS conns: $r (>= 15000) $(ok "$r" 15000 '>=')"
 echo "  p50 $(field "$ing" p50_ms) ms, p99 $(field "$ing" p99_ms) ms"
 echo "ratio ingest / bare TLS ($b/s): $ratio (>= 0.5) $(ok "$ratio" 0.5 '>=')"
-echo "p99 at 5000 reports/s offered: $p99 ms (< 25) $(ok "$p99" 25 '<'); achieved $(field "$rate" rps)/s; CPU stalls in those seconds: $(field "$(cat "$T/stalls")" slow_pct)% of pieces slow, $(field "$(cat "$T/stalls")" bursts) bursts"
+echo "p99 at 5000 reports/s offered: $p99 ms (< 25) $(ok "$p99" 25 '<'); achieved $(field "$rate" rps)/s; CPU stalls in those seconds: $(field "$stalls" slow_pct)% of pieces slow, $(field "$stalls" bursts) bursts"
 echo "new mTLS connections/s: $nc (>= 800) $(ok "$nc" 800 '>='); bare TLS: $(field "$bconns" rps); resumed sessions: $(field "$rconns" rps)"
 echo "shanhaid peak RSS: $m MiB (< 64) $(ok "$m" 64 '<'); ledger entries: $size"

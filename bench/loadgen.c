@@ -186,13 +186,13 @@ static void
 conn_drop(struct conn *c)
 {
 	SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+	SSL_SESSION *sess = ssl ? SSL_get0_session(ssl) : NULL;
 
-	if (ssl != NULL && c->w->o->resume && SSL_get0_session(ssl) != NULL &&
-	    SSL_SESSION_is_resumable(SSL_get0_session(ssl))) {
+	if (sess != NULL && c->w->o->resume && SSL_SESSION_is_resumable(sess)) {
 		SSL_SESSION_free(c->sess);
 		c->sess = SSL_get1_session(ssl);
 		/* Freed without close_notify, OpenSSL would spoil the session. */
-		SSL_shutdown(ssl);
+		tls_shutdown(ssl);
 	}
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
