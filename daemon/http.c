@@ -946,9 +946,11 @@ http_new(struct event_base *base, struct server_gen *g, char *err,
 		}
 		h->ls[i].name = (char *)name;
 		h->nls++;
+	}
+	/* Out of descriptors: pause, not a busy loop (accept_error). */
+	for (size_t i = 0; i < h->nls; i++)
 		evconnlistener_set_error_cb(
 		    evhttp_bound_socket_get_listener(h->ls[i].bs), accept_error);
-	}
 	return h;
 fail:
 	http_free(h);
