@@ -882,13 +882,19 @@ audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 
 	if (a->main.failed || a->oom)
 		return a->oom ? -1 : 0;	/* later entries cannot matter */
-	if (classify(line, len, &type, &id, &idlen) == 0)
-		rc = strcmp(type, "rules") == 0 || strcmp(type, "report") == 0 ?
-		    head(a, i, line, len, type, id, idlen) :
-		    derived(a, i, line, len, type);
-	else if (split_members(line, len, m, &n) == 0 &&
-	    (t = member(m, n, "type")) != NULL && plain_string(t) &&
-	    (type = known_type(t)) != NULL) {
+	if (classify(line, len, &type, &id, &idlen) != 0) {
+		if (split_members(line, len, m, &n) < 0 ||
+		    (t = member(m, n, "type")) == NULL || !plain_string(t) ||
+		    (type = known_type(t)) == NULL) {
+			/* Anything else is checked canonical here, and skipped. */
+			rc = end_group(a, i);
+			json_t *e = parse_canonical(&a->main, AT_FORM(i), i,
+			    line, len);
+			if (e != NULL)
+				a->main.nskipped++;
+			json_decref(e);
+			goto out;
+		}
 		/* Not canonical, most likely: the worker will say so. */
 		if (strcmp(type, "rules") == 0)
 			idm = member(m, n, "agreement");
@@ -897,18 +903,13 @@ audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 			idm = member(rm, rn, "agreement");
 		if (idm != NULL && !plain_string(idm))
 			idm = NULL;
-		rc = strcmp(type, "rules") == 0 || strcmp(type, "report") == 0 ?
-		    head(a, i, line, len, type, idm ? idm->val + 1 : NULL,
-		    idm ? idm->vlen - 2 : 0) :
-		    derived(a, i, line, len, type);
-	} else {
-		/* Anything else is checked canonical here, and skipped. */
-		rc = end_group(a, i);
-		json_t *e = parse_canonical(&a->main, AT_FORM(i), i, line, len);
-		if (e != NULL)
-			a->main.nskipped++;
-		json_decref(e);
+		id = idm ? idm->val + 1 : NULL;
+		idlen = idm ? idm->vlen - 2 : 0;
 	}
+	rc = strcmp(type, "rules") == 0 || strcmp(type, "report") == 0 ?
+	    head(a, i, line, len, type, id, idlen) :
+	    derived(a, i, line, len, type);
+out:
 	if (rc < 0)
 		a->oom = 1;
 	return rc;
