@@ -56,7 +56,8 @@ put(struct table *t, uint64_t i, const char *body, size_t len,
 		if (store_append(t->db, i, body, len, leaf) < 0)
 			return -1;
 		for (int j = 1; j < c; j++)
-			if (store_put_hash(t->db, st[j].level, st[j].index,
+			if (st[j].level >= STORE_HASH_MIN_LEVEL &&
+			    store_put_hash(t->db, st[j].level, st[j].index,
 			    st[j].hash) < 0)
 				return -1;
 		return 0;

@@ -780,7 +780,9 @@ write_group(struct journal *j, struct group *g)
 			goto fail_db;
 		cache_put(j, 0, idx, leaf);
 		for (int k = 1; k < n; k++) {
-			if (store_put_hash(s, subs[k].level, subs[k].index,
+			/* The store derives the small ones from the leaves. */
+			if (subs[k].level >= STORE_HASH_MIN_LEVEL &&
+			    store_put_hash(s, subs[k].level, subs[k].index,
 			    subs[k].hash) < 0)
 				goto fail_db;
 			cache_put(j, subs[k].level, subs[k].index, subs[k].hash);

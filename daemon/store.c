@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "shanhai/merkle.h"
 #include "shanhai/store.h"
 
 /*
@@ -156,11 +157,25 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'subtree hashes are append-only'); END;"
 	"CREATE TRIGGER node_no_delete BEFORE DELETE ON node"
 	"  BEGIN SELECT RAISE(ABORT, 'subtree hashes are append-only'); END;",
+
+	/*
+	 * 4: subtrees of 2, 4 and 8 leaves are no longer stored; their hashes
+	 * are derived from the leaf hashes when a proof needs them. They were
+	 * three rows in four of the node table, written at every append and
+	 * read almost never (a writer keeps recent hashes in memory). The rows
+	 * a version 3 database holds stay: they are the same hashes, unread.
+	 */
+	"CREATE TRIGGER node_derived BEFORE INSERT ON node"
+	"  WHEN (NEW.pos & 63) < 4"
+	"  BEGIN SELECT RAISE(ABORT, 'subtrees below level 4 are derived from"
+	" the leaves, not stored'); END;",
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STORE_SCHEMA_VERSION,
     "one migration step per schema version");
+_Static_assert(STORE_HASH_MIN_LEVEL == 4,
+    "migration 4's trigger names the first stored level");
 
 enum stmt {
 	ST_BEGIN,
@@ -171,6 +186,7 @@ enum stmt {
 	ST_ENTRY,
 	ST_RANGE,
 	ST_LEAF,
+	ST_LEAVES,
 	ST_PUT_HASH,
 	ST_GET_HASH,
 	ST_PUT_CP,
@@ -196,6 +212,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RANGE] = "SELECT idx, body, leaf FROM entry"
 	    " WHERE idx >= ? AND idx < ? ORDER BY idx",
 	[ST_LEAF] = "SELECT leaf FROM entry WHERE idx = ?",
+	[ST_LEAVES] = "SELECT leaf FROM entry WHERE idx >= ? AND idx < ?"
+	    " ORDER BY idx",
 	[ST_PUT_HASH] = "INSERT INTO node (pos, hash) VALUES (?, ?)",
 	[ST_GET_HASH] = "SELECT hash FROM node WHERE pos = ?",
 	[ST_PUT_CP] = "INSERT INTO checkpoint (size, root, note) VALUES (?, ?, ?)",
@@ -520,6 +538,7 @@ store_open(const char *path, char *err, size_t errlen)
 	struct store *s;
 	int rc;
 
+
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
@@ -772,6 +791,11 @@ store_put_hash(struct store *s, unsigned level, uint64_t index,
 		store_setmsg(s, "level 0 is the entry's leaf hash");
 		return STORE_EREFUSED;
 	}
+	if (level < STORE_HASH_MIN_LEVEL) {
+		store_setmsg(s, "subtrees below level %d are derived from the "
+		    "leaves, not stored", STORE_HASH_MIN_LEVEL);
+		return STORE_EREFUSED;
+	}
 	if (node_pos(s, level, index, &pos) < 0)
 		return STORE_EREFUSED;
 	if (bind_u64(s, st, 1, pos) < 0 ||
@@ -782,6 +806,52 @@ store_put_hash(struct store *s, unsigned level, uint64_t index,
 	return run_done(s, st);
 }
 
+/*
+ * The hash of subtree (level, index) below STORE_HASH_MIN_LEVEL, from its
+ * 2^level leaf hashes in one range read, folded pairwise (RFC 9162 2.1.1).
+ */
+static int
+derive_hash(struct store *s, unsigned level, uint64_t index,
+    unsigned char out[STORE_HASH_SIZE])
+{
+	unsigned char h[1u << (STORE_HASH_MIN_LEVEL - 1)][STORE_HASH_SIZE];
+	sqlite3_stmt *st = s->st[ST_LEAVES];
+	size_t n = (size_t)1 << level, got = 0;
+	int rc;
+
+	if (index >= (UINT64_C(1) << (62 - level))) {
+		store_setmsg(s, "subtree (%u, %llu) beyond the tree's range",
+		    level, (unsigned long long)index);
+		return STORE_ENOENT;
+	}
+	if (bind_u64(s, st, 1, index << level) < 0 ||
+	    bind_u64(s, st, 2, (index + 1) << level) < 0) {
+		row_done(st);
+		return STORE_EIO;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && got < n)
+		if ((rc = col_hash(s, st, 0, h[got++])) < 0) {
+			row_done(st);
+			return rc;
+		}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rc = store_fail(s, rc);
+		row_done(st);
+		return rc;
+	}
+	row_done(st);
+	if (got < n) {
+		store_setmsg(s, "subtree (%u, %llu) is not complete", level,
+		    (unsigned long long)index);
+		return STORE_ENOENT;
+	}
+	for (; n > 1; n /= 2)
+		for (size_t i = 0; i < n / 2; i++)
+			merkle_hash_node(h[2 * i], h[2 * i + 1], h[i]);
+	memcpy(out, h[0], STORE_HASH_SIZE);
+	return 0;
+}
+
 int
 store_get_hash(void *store, unsigned level, uint64_t index,
     unsigned char out[STORE_HASH_SIZE])
@@ -790,6 +860,8 @@ store_get_hash(void *store, unsigned level, uint64_t index,
 	sqlite3_stmt *st;
 	int rc;
 
+	if (level > 0 && level < STORE_HASH_MIN_LEVEL)
+		return derive_hash(s, level, index, out);
 	if (level == 0) {
 		st = s->st[ST_LEAF];
 		rc = bind_u64(s, st, 1, index);

@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 
+#include "shanhai/merkle.h"
 #include "shanhai/store.h"
 
 struct fixture {
@@ -210,7 +211,8 @@ test_triggers_refuse(void **state)
 		"INSERT OR REPLACE INTO entry VALUES (1, x'7b7d', zeroblob(32))",
 		"UPDATE node SET hash = zeroblob(32)",
 		"DELETE FROM node",
-		"INSERT OR REPLACE INTO node VALUES (65, zeroblob(32))",
+		"INSERT OR REPLACE INTO node VALUES (964, zeroblob(32))",
+		"INSERT INTO node VALUES (65, zeroblob(32))",	/* derived */
 		"INSERT INTO node VALUES (66, zeroblob(32))",	/* misaligned */
 		"UPDATE checkpoint SET note = 'forged'",
 		"DELETE FROM checkpoint",
@@ -226,8 +228,8 @@ test_triggers_refuse(void **state)
 
 	memset(r.sha256, 'a', 64);
 	assert_int_equal(store_begin(s), 0);
-	append_n(s, 0, 2);
-	assert_int_equal(store_put_hash(s, 1, 0, h), 0);
+	append_n(s, 0, 16);
+	assert_int_equal(store_put_hash(s, 4, 0, h), 0);
 	assert_int_equal(store_put_checkpoint(s, 2, h, "note\n"), 0);
 	assert_int_equal(store_put_report(s, &r), 0);
 	assert_int_equal(store_put_rules(s, "a", r.sha256, 1), 0);
@@ -240,7 +242,7 @@ test_triggers_refuse(void **state)
 			fail_msg("not refused (%d): %s", rc, attacks[i]);
 	}
 	/* Through the API: a second write of any key is refused too. */
-	assert_int_equal(store_put_hash(s, 1, 0, h), STORE_EREFUSED);
+	assert_int_equal(store_put_hash(s, 4, 0, h), STORE_EREFUSED);
 	assert_int_equal(store_put_report(s, &r), STORE_EREFUSED);
 	assert_int_equal(store_put_meta(s, "origin", "other"), STORE_EREFUSED);
 	assert_int_equal(store_meta(s, "origin", &v), 0);
@@ -250,28 +252,60 @@ test_triggers_refuse(void **state)
 	store_close(s);
 }
 
+/* The hash of leaves [first, first + 2^level) as RFC 9162 folds them. */
+static void
+fold_of(uint64_t first, unsigned level, unsigned char out[STORE_HASH_SIZE])
+{
+	unsigned char h[16][STORE_HASH_SIZE];
+	size_t n = (size_t)1 << level;
+
+	for (size_t i = 0; i < n; i++)
+		leaf_of(first + i, h[i]);
+	for (; n > 1; n /= 2)
+		for (size_t i = 0; i < n / 2; i++)
+			merkle_hash_node(h[2 * i], h[2 * i + 1], h[i]);
+	memcpy(out, h[0], STORE_HASH_SIZE);
+}
+
 static void
 test_subtree(void **state)
 {
 	struct fixture *f = *state;
 	struct store *s = open_ok(f);
 	unsigned char h[STORE_HASH_SIZE], got[STORE_HASH_SIZE];
+	unsigned char want[STORE_HASH_SIZE];
 
 	memset(h, 7, sizeof(h));
 	append_n(s, 0, 3);
-	/* (1,0) covers leaves 0-1: complete. (1,1) needs leaf 3; (2,0) too. */
-	assert_int_equal(store_put_hash(s, 1, 0, h), 0);
-	assert_int_equal(store_put_hash(s, 1, 1, h), STORE_EREFUSED);
-	assert_non_null(strstr(store_errmsg(s), "before its leaves"));
-	assert_int_equal(store_put_hash(s, 2, 0, h), STORE_EREFUSED);
+	/* Below level 4: derived from the leaves, never stored. */
+	assert_int_equal(store_get_hash(s, 1, 0, got), 0);
+	fold_of(0, 1, want);
+	assert_memory_equal(got, want, STORE_HASH_SIZE);
+	assert_int_equal(store_get_hash(s, 1, 1, got), STORE_ENOENT);
+	assert_non_null(strstr(store_errmsg(s), "not complete"));
+	assert_int_equal(store_get_hash(s, 2, 0, got), STORE_ENOENT);
+	assert_int_equal(store_put_hash(s, 1, 0, h), STORE_EREFUSED);
+	assert_non_null(strstr(store_errmsg(s), "derived"));
+	assert_int_equal(store_put_hash(s, 3, 0, h), STORE_EREFUSED);
 	assert_int_equal(store_put_hash(s, 0, 0, h), STORE_EREFUSED);
-	append_n(s, 3, 4);
-	assert_int_equal(store_put_hash(s, 1, 1, h), 0);
+	append_n(s, 3, 24);
+	for (unsigned level = 1; level < STORE_HASH_MIN_LEVEL; level++)
+		for (uint64_t i = 0; i < (UINT64_C(24) >> level); i++) {
+			assert_int_equal(store_get_hash(s, level, i, got), 0);
+			fold_of(i << level, level, want);
+			assert_memory_equal(got, want, STORE_HASH_SIZE);
+		}
+	/* From level 4 on: stored, once complete. */
+	assert_int_equal(store_put_hash(s, 4, 0, h), 0);
+	assert_int_equal(store_put_hash(s, 4, 1, h), STORE_EREFUSED);
+	assert_non_null(strstr(store_errmsg(s), "before its leaves"));
+	assert_int_equal(store_put_hash(s, 5, 0, h), STORE_EREFUSED);
+	append_n(s, 24, 32);
 	h[0] = 9;
-	assert_int_equal(store_put_hash(s, 2, 0, h), 0);
-	assert_int_equal(store_get_hash(s, 2, 0, got), 0);
+	assert_int_equal(store_put_hash(s, 4, 1, h), 0);
+	assert_int_equal(store_get_hash(s, 4, 1, got), 0);
 	assert_memory_equal(got, h, STORE_HASH_SIZE);
-	assert_int_equal(store_get_hash(s, 3, 0, got), STORE_ENOENT);
+	assert_int_equal(store_get_hash(s, 5, 0, got), STORE_ENOENT);
 	store_close(s);
 }
 
@@ -447,9 +481,9 @@ test_migrate_subtree(void **state)
 	unsigned char h[STORE_HASH_SIZE], got[STORE_HASH_SIZE];
 	char msg[256];
 
-	append_n(s, 0, 8);
-	for (unsigned level = 1; level <= 3; level++)
-		for (uint64_t i = 0; i < (UINT64_C(8) >> level); i++) {
+	append_n(s, 0, 64);
+	for (unsigned level = 4; level <= 6; level++)
+		for (uint64_t i = 0; i < (UINT64_C(64) >> level); i++) {
 			memset(h, (int)(level * 16 + i), sizeof(h));
 			assert_int_equal(store_put_hash(s, level, i, h), 0);
 		}
@@ -465,13 +499,17 @@ test_migrate_subtree(void **state)
 		fail_msg("making a version 1 database: %s", msg);
 	s = open_ok(f);
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
-	for (unsigned level = 1; level <= 3; level++)
-		for (uint64_t i = 0; i < (UINT64_C(8) >> level); i++) {
+	for (unsigned level = 4; level <= 6; level++)
+		for (uint64_t i = 0; i < (UINT64_C(64) >> level); i++) {
 			memset(h, (int)(level * 16 + i), sizeof(h));
 			assert_int_equal(store_get_hash(s, level, i, got), 0);
 			assert_memory_equal(got, h, STORE_HASH_SIZE);
 		}
-	assert_int_equal(store_get_hash(s, 4, 0, got), STORE_ENOENT);
+	assert_int_equal(store_get_hash(s, 7, 0, got), STORE_ENOENT);
+	/* Step 4 refuses the small subtrees it derives. */
+	assert_int_equal(raw_exec(f, "INSERT INTO node VALUES (65, zeroblob(32))",
+	    msg, sizeof(msg)), SQLITE_CONSTRAINT);
+	assert_non_null(strstr(msg, "derived"));
 	store_close(s);
 }
 

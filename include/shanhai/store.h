@@ -33,7 +33,7 @@
 
 #define STORE_HASH_SIZE	32
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 /* Buffer sizes for the text keys of the report index (SPEC 2 ids + NUL). */
 #define STORE_ID_BUFSZ		65
 #define STORE_HEX_BUFSZ		65
@@ -124,10 +124,13 @@ int	store_foreach(struct store *s, uint64_t start, uint64_t end,
 /*
  * Complete aligned subtree hashes: (level, index) covers leaves
  * [index * 2^level, (index + 1) * 2^level). Level 0 is the leaf hash of the
- * entry; higher levels are stored with store_put_hash(), once all their
- * leaves exist. store_get_hash() takes the store as its void * so that it
- * can serve directly as the Merkle module's read callback.
+ * entry. Levels 1 to STORE_HASH_MIN_LEVEL - 1 are not stored: their hashes
+ * are derived from the leaf hashes (at most 8) when asked for. Higher levels
+ * are stored with store_put_hash(), once all their leaves exist; it refuses
+ * the levels below. store_get_hash() takes the store as its void * so that
+ * it can serve directly as the Merkle module's read callback.
  */
+#define STORE_HASH_MIN_LEVEL	4
 int	store_put_hash(struct store *s, unsigned level, uint64_t index,
 	    const unsigned char hash[STORE_HASH_SIZE])
 	    __attribute__((warn_unused_result));
