@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,12 +533,25 @@ check_wal(struct store *s)
 	return 0;
 }
 
+/*
+ * Before SQLite's first use: no counting of allocations (a global mutex
+ * taken at every malloc and free of every connection; nothing reads the
+ * counts).
+ */
+static void
+sqlite_setup(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct store *s;
 	int rc;
 
+	(void)pthread_once(&once, sqlite_setup);
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
