@@ -80,6 +80,17 @@ start_daemon() {
 	done
 }
 
+# spawn N FN: runs FN 0 .. FN N-1 in the background (cleaned up at exit);
+# their pids in SPAWNED.
+spawn() {
+	SPAWNED=
+	for w in $(seq 0 $(($1 - 1))); do
+		"$2" "$w" &
+		SPAWNED="$SPAWNED $!"
+	done
+	PIDS="$PIDS $SPAWNED"
+}
+
 # as NAME URL [curl args]: curl with NAME's certificate; prints the status
 # code then the body.
 as() {

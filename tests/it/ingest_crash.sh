@@ -38,12 +38,7 @@ worker() {
 		k=$((k + workers))
 	done
 }
-wpids=
-for w in $(seq 0 $((workers - 1))); do
-	worker "$w" &
-	wpids="$wpids $!"
-done
-PIDS="$PIDS $wpids"
+spawn $workers worker
 # Kill it once a fair number are acknowledged, while the rest are in flight.
 i=0
 until [ "$(ls "$T" | grep -c '\.receipt$')" -ge $((workers * per / 3)) ]; do
@@ -51,7 +46,7 @@ until [ "$(ls "$T" | grep -c '\.receipt$')" -ge $((workers * per / 3)) ]; do
 	sleep 0.05
 done
 kill -9 "$DPID"
-for p in $wpids; do wait "$p" || true; done
+for p in $SPAWNED; do wait "$p" || true; done
 acked=$(ls "$T" | grep -c '\.receipt$')
 
 start_daemon "$c"
