@@ -2517,7 +2517,9 @@ journal_checkpoint(struct journal *j, char **note, char *err, size_t errlen)
 	/*
 	 * The latest signing of the latest checkpoint, unless that is of a
 	 * group committed and not yet synced, which the store's connection
-	 * may already see: then the checkpoint of the last group on disk.
+	 * may already see: then the checkpoint of the last group on disk,
+	 * in its latest signing too (once new keys signed it again, a
+	 * verifier with only the new key must not be served the old alone).
 	 */
 	uint64_t size;
 	int rc = store_latest_checkpoint(j->rd, &size, note);
@@ -2525,7 +2527,7 @@ journal_checkpoint(struct journal *j, char **note, char *err, size_t errlen)
 	if (rc == 0 && size > j->committed) {
 		free(*note);
 		*note = NULL;
-		rc = store_checkpoint(j->rd, j->committed, note);
+		rc = store_checkpoint_latest(j->rd, j->committed, note);
 	}
 
 	if (rc == STORE_ENOENT) {

@@ -192,6 +192,7 @@ enum stmt {
 	ST_GET_HASH,
 	ST_PUT_CP,
 	ST_CP,
+	ST_CP_LATEST,
 	ST_LATEST_CP,
 	ST_RESIGN,
 	ST_PUT_REPORT,
@@ -219,6 +220,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET_HASH] = "SELECT hash FROM node WHERE pos = ?",
 	[ST_PUT_CP] = "INSERT INTO checkpoint (size, root, note) VALUES (?, ?, ?)",
 	[ST_CP] = "SELECT note FROM checkpoint WHERE size = ?",
+	/* A size's latest signing (a re-signing, if any). */
+	[ST_CP_LATEST] = "SELECT note FROM (SELECT note, -1 AS seq"
+	    " FROM checkpoint WHERE size = ?1"
+	    " UNION ALL SELECT note, seq FROM resigned WHERE size = ?1)"
+	    " ORDER BY seq DESC LIMIT 1",
 	/* The latest size, and its latest signing (a re-signing, if any). */
 	[ST_LATEST_CP] = "SELECT size, note FROM (SELECT size, note, -1 AS seq"
 	    " FROM checkpoint WHERE size = (SELECT max(size) FROM checkpoint)"
@@ -927,10 +933,10 @@ store_resign_checkpoint(struct store *s, uint64_t size,
 	return put_note(s, ST_RESIGN, size, root, note);
 }
 
-int
-store_checkpoint(struct store *s, uint64_t size, char **note)
+/* The note of statement st (ST_CP or ST_CP_LATEST) for size. */
+static int
+checkpoint_note(struct store *s, sqlite3_stmt *st, uint64_t size, char **note)
 {
-	sqlite3_stmt *st = s->st[ST_CP];
 	int rc;
 
 	if (bind_u64(s, st, 1, size) < 0) {
@@ -942,6 +948,18 @@ store_checkpoint(struct store *s, uint64_t size, char **note)
 	rc = col_dup(s, st, 0, note, NULL);
 	row_done(st);
 	return rc;
+}
+
+int
+store_checkpoint(struct store *s, uint64_t size, char **note)
+{
+	return checkpoint_note(s, s->st[ST_CP], size, note);
+}
+
+int
+store_checkpoint_latest(struct store *s, uint64_t size, char **note)
+{
+	return checkpoint_note(s, s->st[ST_CP_LATEST], size, note);
 }
 
 int

@@ -373,6 +373,14 @@ test_checkpoint_monotonic(void **state)
 	assert_int_equal(store_latest_checkpoint(s, &size, &note), 0);
 	assert_string_equal(note, "six\n");
 	free(note);
+	/* A size's latest signing, still when a larger size follows. */
+	assert_int_equal(store_checkpoint_latest(s, 5, &note), 0);
+	assert_string_equal(note, "five C\n");
+	free(note);
+	assert_int_equal(store_checkpoint_latest(s, 2, &note), 0);
+	assert_string_equal(note, "two\n");
+	free(note);
+	assert_int_equal(store_checkpoint_latest(s, 3, &note), STORE_ENOENT);
 	store_close(s);
 }
 

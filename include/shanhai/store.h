@@ -148,6 +148,9 @@ int	store_put_checkpoint(struct store *s, uint64_t size,
 	    __attribute__((warn_unused_result));
 int	store_checkpoint(struct store *s, uint64_t size, char **note)
 	    __attribute__((warn_unused_result));
+/* The latest signing of that size: a re-signing, if any, else the first. */
+int	store_checkpoint_latest(struct store *s, uint64_t size, char **note)
+	    __attribute__((warn_unused_result));
 /*
  * Keeps another signing of the latest checkpoint (new keys, after a key
  * rotation): the same size and the same root, or STORE_EREFUSED.
