@@ -15,7 +15,11 @@
 # first answer on when it was in before the start) verifies with K(r-1)
 # alone and with K(r) alone, and the ledger with K(r); the key entries are
 # one per key; every acknowledged report is where its receipt says. Then
-# K(r) becomes the signing key (reload) for the next round.
+# K(r) becomes the signing key (reload) for the next round. All along, a
+# watcher reads the checkpoint served: a size is never served without a
+# signature it carried before (served while a later group waits for its
+# sync, the size on disk came in its first signing: without the new key),
+# nor a smaller size than before.
 #
 # The timing gives no guarantee, so the last step makes the window's state
 # itself: a clean stop right after the re-signing, whose row is taken out
@@ -74,6 +78,48 @@ worker() {
 	done
 }
 spawn $workers worker
+
+# The watcher: the checkpoint served, as often as it answers, until
+# $T/watched appears; it fails when a size is served without a signature
+# that it carried before, or a smaller size than before.
+python3 - "$port" "$T" <<'EOF' &
+import http.client, os, ssl, sys, time
+port, t = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(t + "/pki/ca.crt")
+ctx.load_cert_chain(t + "/pki/auditor.crt", t + "/pki/auditor.key")
+h, last, sigs, reads, bad = None, 0, {}, 0, []
+while not os.path.exists(t + "/watched"):
+    try:
+        if h is None:
+            h = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+        h.request("GET", "/v1/ledger/checkpoint")
+        r = h.getresponse()
+        body = r.read().decode()
+        if r.status != 200:
+            raise OSError(r.status)
+    except (OSError, http.client.HTTPException):
+        h = None
+        time.sleep(0.01)
+        continue
+    reads += 1
+    lines = body.split("\n")
+    size, now = int(lines[1]), {l for l in lines if l.startswith("\u2014 ")}
+    if size < last:
+        bad.append("size %d served after %d" % (size, last))
+    if not sigs.get(size, set()) <= now:
+        bad.append("size %d served with %d signatures after %d" %
+                   (size, len(now), len(sigs[size])))
+    last = max(last, size)
+    sigs.setdefault(size, set()).update(now)
+    time.sleep(0.0005)
+for b in bad[:5]:
+    print("watcher: " + b, file=sys.stderr)
+print("watcher: %d reads, %d sizes, %d wrong" % (reads, len(sigs), len(bad)))
+sys.exit(1 if bad else 0)
+EOF
+watcher=$!
+PIDS="$PIDS $watcher"
 
 # pause: until unpause, no worker sends a report, nor has one on its way.
 pauses=0
@@ -265,3 +311,15 @@ signs "$new" "$T/db.cp" && fail "the stored checkpoint is still signed by K$r"
 signs "$old" "$T/db.cp" || fail "stored checkpoint: $(cat "$T/verify.out")"
 restarted $r "$old" "$new" window
 echo "rotation_kill: the window's state made: checkpoint $size signed again at the start"
+# Reports after it, with the watcher looking.
+rm "$T/stop"
+spawn $workers worker
+n=$(grep -c . "$T/acked")
+k=0
+until [ "$(find "$T/w" -name '*.receipt' | grep -c .)" -ge $((n + 10)) ]; do
+	k=$((k + 1)); [ $k -lt 500 ] || fail "no reports after the start"
+	sleep 0.01
+done
+touch "$T/stop" "$T/watched"
+for p in $SPAWNED; do wait "$p" || true; done
+wait $watcher || fail "the checkpoint served went back (watcher above)"
