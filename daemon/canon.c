@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define OPENSSL_SUPPRESS_DEPRECATED	/* SHA256_Init(): see canon_sha256_hex() */
 #include <openssl/sha.h>
 
 #include "shanhai/canon.h"
@@ -292,8 +293,16 @@ canon_sha256_hex(const void *buf, size_t len, char out[CANON_HASH_BUFSZ])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
 
-	SHA256(buf, len, md);
+	/*
+	 * The low-level interface, as merkle's digest(): the one-shot
+	 * SHA256() fetches the algorithm from the provider and allocates a
+	 * context at every call, ~2.5 us more than the hash of a report.
+	 */
+	SHA256_Init(&c);
+	SHA256_Update(&c, buf, len);
+	SHA256_Final(md, &c);
 	for (unsigned i = 0; i < 32; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 0xf];

@@ -29,6 +29,7 @@ struct metrics_family {
 	size_t		 nbounds;
 	struct series	*series;
 	size_t		 nseries;
+	struct textbuf	 key;		/* series_get()'s, kept for the next */
 };
 
 struct metrics {
@@ -98,6 +99,7 @@ family_free(struct metrics_family *f)
 	if (f == NULL)
 		return;
 	metrics_clear(f);
+	textbuf_release(&f->key);
 	free(f->name);
 	free(f->help);
 	free(f->bounds);
@@ -146,46 +148,53 @@ fail:
 	return NULL;
 }
 
-/* The series of f with the labels of ap, made when new; NULL on ENOMEM. */
+/*
+ * The series of f with the labels of ap, made when new; NULL on ENOMEM.
+ * The label set is rendered into the family's own buffer, reused from
+ * call to call: a series is looked up at every request, and a buffer of
+ * its own each time was an allocation and a free per label set.
+ */
 static struct series *
 series_get(struct metrics_family *f, va_list ap)
 {
-	struct textbuf key = TEXTBUF_INIT;
+	struct textbuf *key = &f->key;
 	struct series *s, *all;
 	const char *name;
+	char *labels;
 	int n = 0;
 
-	textbuf_add(&key, "", 0);
+	key->len = 0;
+	textbuf_add(key, "", 0);
 	while ((name = va_arg(ap, const char *)) != NULL &&
 	    n++ < METRICS_MAX_LABELS) {
 		if (n > 1)
-			textbuf_add(&key, ",", 1);
-		textbuf_puts(&key, name);
-		textbuf_add(&key, "=\"", 2);
-		out_label_value(&key, va_arg(ap, const char *));
-		textbuf_add(&key, "\"", 1);
+			textbuf_add(key, ",", 1);
+		textbuf_puts(key, name);
+		textbuf_add(key, "=\"", 2);
+		out_label_value(key, va_arg(ap, const char *));
+		textbuf_add(key, "\"", 1);
 	}
-	if (key.failed) {
-		free(key.p);
+	if (key->failed) {
+		textbuf_release(key);
 		return NULL;
 	}
 	for (size_t i = 0; i < f->nseries; i++)
-		if (strcmp(f->series[i].labels, key.p) == 0) {
-			free(key.p);
+		if (strcmp(f->series[i].labels, key->p) == 0)
 			return &f->series[i];
-		}
+	if ((labels = strdup(key->p)) == NULL)
+		return NULL;
 	all = realloc(f->series, (f->nseries + 1) * sizeof(*all));
 	if (all == NULL) {
-		free(key.p);
+		free(labels);
 		return NULL;
 	}
 	f->series = all;
 	s = &all[f->nseries];
 	memset(s, 0, sizeof(*s));
-	s->labels = key.p;
+	s->labels = labels;
 	if (f->type == METRICS_HISTOGRAM &&
 	    (s->buckets = calloc(f->nbounds + 1, sizeof(double))) == NULL) {
-		free(key.p);
+		free(labels);
 		return NULL;
 	}
 	f->nseries++;
