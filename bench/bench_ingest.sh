@@ -33,15 +33,55 @@ load() {	# load PORT [loadgen args]: the figures line
 	"$BUILD/bench/loadgen" -p "$p" --cacert "$T/pki/ca.crt" \
 	    --cert "$T/pki/yuhang.crt" --key "$T/pki/yuhang.key" "$@"
 }
+# sample PID...: the machine's busy and idle clock ticks, then name=ticks
+# of every thread of each PID (utime + stime, /proc).
+sample() {
+	awk '/^cpu / { printf "busy=%d idle=%d ", $2+$3+$4+$6+$7+$8, $5+$9 }' /proc/stat
+	for pid in "$@"; do
+		for t in /proc/"$pid"/task/*; do
+			awk '{ printf "%s=%d ", substr($2, 2, length($2) - 2), $14 + $15 }' "$t/stat"
+		done
+	done
+	echo
+}
+# load_cpu PORT SERVER_PID [loadgen args]: load, and into $T/cpu the CPU
+# the server's threads and the load generator spent per request, in
+# microseconds, over the middle S - 1 seconds of the run (after 1 s of
+# warm-up), and how busy both CPUs were.
+load_cpu() {
+	p=$1; spid=$2; shift 2
+	load "$p" "$@" > "$T/load.out" &
+	lpid=$!
+	sleep 1.5
+	lg=$(pgrep -P "$lpid" loadgen || echo "$lpid")
+	a=$(sample "$spid" "$lg")
+	sleep "$(awk -v s="$S" 'BEGIN { print s - 1 }')"
+	b=$(sample "$spid" "$lg")
+	wait "$lpid"
+	awk -v a="$a" -v b="$b" -v out="$(cat "$T/load.out")" -v s="$S" 'BEGIN {
+		n = split(out, f, " "); for (i = 1; i <= n; i++) if (f[i] ~ /^rps=/) rps = substr(f[i], 5)
+		n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); ta[kv[1]] += kv[2] }
+		n = split(b, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); tb[kv[1]] += kv[2]; if (!(kv[1] in seen)) { seen[kv[1]] = 1; order[++k] = kv[1] } }
+		reqs = rps * (s - 1)
+		busy = tb["busy"] - ta["busy"]; idle = tb["idle"] - ta["idle"]
+		printf "CPU per request (us):"
+		for (i = 1; i <= k; i++) if (order[i] != "busy" && order[i] != "idle")
+			printf " %s %.1f", order[i], (tb[order[i]] - ta[order[i]]) * 1e6 / 100 / reqs
+		printf "; both CPUs %.0f%% busy\n", 100 * busy / (busy + idle)
+	}' > "$T/cpu"
+	cat "$T/load.out"
+}
 field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 rss() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' /proc/"$1"/status; }
 ok() { awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN { r = (op == ">=") ? a >= b : a < b; print r ? "ok" : "MISSED" }'; }
 
 echo "shanhaid and bare TLS on 127.0.0.1, $CONNS keep-alive mTLS connections, ${S}s per run, $(nproc) CPUs"
-bare=$(load "$bare_port" -c $CONNS -t 2 -d "$S" -w 1)
+bare=$(load_cpu "$bare_port" "$BPID" -c $CONNS -t 2 -d "$S" -w 1)
 echo "bare TLS:   $bare"
-ing=$(load "$port" -c $CONNS -t 2 -d "$S" -w 1 --offset 0)
+echo "            $(cat "$T/cpu")"
+ing=$(load_cpu "$port" "$DPID" -c $CONNS -t 2 -d "$S" -w 1 --offset 0)
 echo "ingest:     $ing"
+echo "            $(cat "$T/cpu")"
 # The machine's own stalls in the same seconds (bench/stallprobe.c).
 "$BUILD/bench/stallprobe" -d "$S" > "$T/stalls" &
 SPID=$!
