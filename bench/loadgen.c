@@ -350,6 +350,27 @@ pct(const uint32_t *v, size_t n, double p)
 	return (double)v[i] / 1000.0;
 }
 
+/*
+ * An event base with timers to the microsecond (timerfd). With epoll_wait's
+ * millisecond timeout, rate-mode sends fired up to 1 ms late (and latency
+ * counts from the scheduled time), and the rounding lined every
+ * connection's schedule up on the same tick, so that all of them sent at
+ * once, once a period, instead of spread over it.
+ */
+static struct event_base *
+new_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -418,7 +439,7 @@ main(int argc, char **argv)
 		w->first = o.conns * t / o.threads;
 		w->nconns = o.conns * (t + 1) / o.threads - w->first;
 		w->conns = calloc((size_t)w->nconns, sizeof(*w->conns));
-		w->base = event_base_new();
+		w->base = new_base();
 		w->ctx = tls_client_ctx_new(o.cacert, o.cert, o.key, err,
 		    sizeof(err));
 		if (w->conns == NULL || w->base == NULL || w->ctx == NULL) {
