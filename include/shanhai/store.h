@@ -2,7 +2,8 @@
  * store: the daemon's one SQLite database (SPEC 6, 6.4). The only module that
  * includes sqlite3.h. It holds the ledger entries (canonical bytes exactly as
  * hashed, and their leaf hashes), the complete aligned Merkle subtree hashes
- * above the leaves, every signed checkpoint, the report index that makes
+ * of 16 leaves and more (smaller ones are derived from the leaf hashes),
+ * every signed checkpoint, the report index that makes
  * resubmission idempotent, and which rules version each agreement's
  * latest `rules` entry carries. Everything else the daemon knows is rebuilt from it.
  *
