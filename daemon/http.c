@@ -433,13 +433,13 @@ http_reply(struct http_req *r, int status, const char *ctype,
 
 	if (ev != NULL) {
 		struct evkeyvalq *hdr = evhttp_request_get_output_headers(ev);
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(
+		    evhttp_request_get_connection(ev));
+
 		if (ctype != NULL)
 			evhttp_add_header(hdr, "Content-Type", ctype);
 		if (r->h->stopping)
 			evhttp_add_header(hdr, "Connection", "close");
-		struct bufferevent *bev = evhttp_connection_get_bufferevent(
-		    evhttp_request_get_connection(ev));
-
 		/* One buffer, one write: headers and body leave together. */
 		evhttp_send_reply(ev, status, reason_phrase(status), body);
 		/*
