@@ -827,8 +827,8 @@ store_put_hash(struct store *s, unsigned level, uint64_t index,
 }
 
 /*
- * The hash of subtree (level, index) below STORE_HASH_MIN_LEVEL, from its
- * 2^level leaf hashes in one range read, folded pairwise (RFC 9162 2.1.1).
+ * The hash of subtree (level, index) below STORE_HASH_MIN_LEVEL (in range:
+ * node_pos() said so), from its 2^level leaf hashes in one range read.
  */
 static int
 derive_hash(struct store *s, unsigned level, uint64_t index,
@@ -839,11 +839,6 @@ derive_hash(struct store *s, unsigned level, uint64_t index,
 	size_t n = (size_t)1 << level, got = 0;
 	int rc;
 
-	if (index >= (UINT64_C(1) << (62 - level))) {
-		store_setmsg(s, "subtree (%u, %llu) beyond the tree's range",
-		    level, (unsigned long long)index);
-		return STORE_ENOENT;
-	}
 	if (bind_u64(s, st, 1, index << level) < 0 ||
 	    bind_u64(s, st, 2, (index + 1) << level) < 0) {
 		row_done(st);
@@ -865,10 +860,13 @@ derive_hash(struct store *s, unsigned level, uint64_t index,
 		    (unsigned long long)index);
 		return STORE_ENOENT;
 	}
-	for (; n > 1; n /= 2)
-		for (size_t i = 0; i < n / 2; i++)
-			merkle_hash_node(h[2 * i], h[2 * i + 1], h[i]);
-	memcpy(out, h[0], STORE_HASH_SIZE);
+	/* n is a power of two: the root of the n leaves is the subtree's. */
+	if (merkle_root_mem((const unsigned char (*)[MERKLE_HASH_SIZE])h, n,
+	    out) < 0) {
+		store_setmsg(s, "subtree (%u, %llu): hashing failed", level,
+		    (unsigned long long)index);
+		return STORE_EIO;
+	}
 	return 0;
 }
 
@@ -880,8 +878,6 @@ store_get_hash(void *store, unsigned level, uint64_t index,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (level > 0 && level < STORE_HASH_MIN_LEVEL)
-		return derive_hash(s, level, index, out);
 	if (level == 0) {
 		st = s->st[ST_LEAF];
 		rc = bind_u64(s, st, 1, index);
@@ -889,8 +885,11 @@ store_get_hash(void *store, unsigned level, uint64_t index,
 		uint64_t pos;
 
 		st = s->st[ST_GET_HASH];
-		if ((rc = node_pos(s, level, index, &pos)) == 0)
+		if ((rc = node_pos(s, level, index, &pos)) == 0) {
+			if (level < STORE_HASH_MIN_LEVEL)
+				return derive_hash(s, level, index, out);
 			rc = bind_u64(s, st, 1, pos);
+		}
 	}
 	if (rc < 0) {
 		row_done(st);
