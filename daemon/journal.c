@@ -2313,6 +2313,37 @@ check_origin(struct journal *j, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * Starts one of the journal's threads, fn(j), and names it (for top -H,
+ * ps -L and the benchmark's CPU split); sets *started. 0, or -1 with the
+ * reason, which says what thread.
+ */
+static int
+thread_start(struct journal *j, pthread_t *t, int *started,
+    void *(*fn)(void *), const char *what, const char *name, char *err,
+    size_t errlen)
+{
+	if (pthread_create(t, NULL, fn, j) != 0) {
+		snprintf(err, errlen, "journal: %s thread: %s", what,
+		    strerror(errno));
+		return -1;
+	}
+	*started = 1;
+	(void)pthread_setname_np(*t, name);
+	return 0;
+}
+
+/* Tells the threads to quit, wakes the one waiting on cv and joins it. */
+static void
+thread_stop(struct journal *j, pthread_t t, pthread_cond_t *cv)
+{
+	pthread_mutex_lock(&j->mu);
+	j->quit = 1;
+	pthread_cond_signal(cv);
+	pthread_mutex_unlock(&j->mu);
+	pthread_join(t, NULL);
+}
+
 struct journal *
 journal_open(struct event_base *base, const char *state_dir,
     const char *origin, struct note_signer *key, struct note_signer *next,
@@ -2401,28 +2432,13 @@ journal_open(struct event_base *base, const char *state_dir,
 		snprintf(err, errlen, "journal: eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (pthread_create(&j->thread, NULL, writer_main, j) != 0) {
-		snprintf(err, errlen, "journal: writer thread: %s",
-		    strerror(errno));
+	if (thread_start(j, &j->thread, &j->thread_started, writer_main,
+	    "writer", "shanhai-writer", err, errlen) < 0 ||
+	    thread_start(j, &j->ck_thread, &j->ck_started, ckpt_main,
+	    "checkpoint", "shanhai-walckpt", err, errlen) < 0 ||
+	    thread_start(j, &j->sy_thread, &j->sy_started, sync_main,
+	    "sync", "shanhai-sync", err, errlen) < 0)
 		goto fail;
-	}
-	j->thread_started = 1;
-	/* Named for top -H, ps -L and the benchmark's CPU split. */
-	(void)pthread_setname_np(j->thread, "shanhai-writer");
-	if (pthread_create(&j->ck_thread, NULL, ckpt_main, j) != 0) {
-		snprintf(err, errlen, "journal: checkpoint thread: %s",
-		    strerror(errno));
-		goto fail;
-	}
-	j->ck_started = 1;
-	(void)pthread_setname_np(j->ck_thread, "shanhai-walckpt");
-	if (pthread_create(&j->sy_thread, NULL, sync_main, j) != 0) {
-		snprintf(err, errlen, "journal: sync thread: %s",
-		    strerror(errno));
-		goto fail;
-	}
-	j->sy_started = 1;
-	(void)pthread_setname_np(j->sy_thread, "shanhai-sync");
 	log_info("journal: %s: %llu entries, checkpoint %llu", path,
 	    (unsigned long long)size, (unsigned long long)j->cp_size);
 	{
@@ -2447,11 +2463,7 @@ journal_free(struct journal *j)
 		return;
 	if (j->thread_started) {
 		(void)journal_flush(j);
-		pthread_mutex_lock(&j->mu);
-		j->quit = 1;
-		pthread_cond_signal(&j->cv_todo);
-		pthread_mutex_unlock(&j->mu);
-		pthread_join(j->thread, NULL);
+		thread_stop(j, j->thread, &j->cv_todo);
 	}
 	while (j->waiters != NULL) {
 		struct pwait *w = j->waiters;
@@ -2460,20 +2472,10 @@ journal_free(struct journal *j)
 		w->ready(j, w->arg, 0);
 		free(w);
 	}
-	if (j->sy_started) {
-		pthread_mutex_lock(&j->mu);
-		j->quit = 1;
-		pthread_cond_signal(&j->cv_sync);
-		pthread_mutex_unlock(&j->mu);
-		pthread_join(j->sy_thread, NULL);
-	}
-	if (j->ck_started) {
-		pthread_mutex_lock(&j->mu);
-		j->quit = 1;
-		pthread_cond_signal(&j->cv_ck);
-		pthread_mutex_unlock(&j->mu);
-		pthread_join(j->ck_thread, NULL);
-	}
+	if (j->sy_started)
+		thread_stop(j, j->sy_thread, &j->cv_sync);
+	if (j->ck_started)
+		thread_stop(j, j->ck_thread, &j->cv_ck);
 	group_free(j->cur);
 	group_free(j->inflight);
 	while (j->finished != NULL) {
