@@ -20,7 +20,7 @@ CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 PKG_CONFIG ?= pkg-config
 
-PKGS      = libevent libevent_openssl openssl sqlite3 libconfig jansson libsystemd
+PKGS      = libevent libevent_openssl openssl libsodium sqlite3 libconfig jansson libsystemd
 TEST_PKGS = cmocka
 
 ifeq ($(ASAN),1)

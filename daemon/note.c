@@ -23,6 +23,8 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include <sodium.h>
+
 #include "shanhai/canon.h"
 #include "shanhai/merkle.h"
 #include "shanhai/note.h"
@@ -38,6 +40,8 @@ struct note_signer {
 	char		*name;
 	int		 type;
 	EVP_PKEY	*pkey;
+	/* Ed25519: seed || public key, as libsodium signs with it. */
+	unsigned char	 sk[crypto_sign_SECRETKEYBYTES];
 	unsigned char	 key[KEY_MAX];
 	size_t		 keylen;
 	uint32_t	 id;
@@ -235,6 +239,31 @@ pkey_type(EVP_PKEY *pkey)
 	return -1;
 }
 
+/*
+ * The signing key of an Ed25519 signer as libsodium holds it, from the
+ * key's 32-byte seed; the public key it derives must be OpenSSL's. Ed25519
+ * signatures are deterministic (RFC 8032), so both libraries write the
+ * same bytes; libsodium's take less than half the time of OpenSSL 3.0's.
+ */
+static int
+ed25519_sk(EVP_PKEY *pkey, unsigned char sk[crypto_sign_SECRETKEYBYTES],
+    const unsigned char pub[crypto_sign_PUBLICKEYBYTES])
+{
+	unsigned char seed[crypto_sign_SEEDBYTES];
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	size_t len = sizeof(seed);
+	int rc = -1;
+
+	if (sodium_init() >= 0 &&
+	    EVP_PKEY_get_raw_private_key(pkey, seed, &len) == 1 &&
+	    len == sizeof(seed) &&
+	    crypto_sign_seed_keypair(pk, sk, seed) == 0 &&
+	    memcmp(pk, pub, sizeof(pk)) == 0)
+		rc = 0;
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return rc;
+}
+
 /* Takes ownership of pkey whatever happens. */
 static int
 signer_new(EVP_PKEY *pkey, const char *name, struct note_signer **out,
@@ -264,7 +293,7 @@ signer_new(EVP_PKEY *pkey, const char *name, struct note_signer **out,
 	case NOTE_ED25519:
 		len = 32;
 		if (EVP_PKEY_get_raw_public_key(pkey, s->key + 1, &len) != 1 ||
-		    len != 32)
+		    len != 32 || ed25519_sk(pkey, s->sk, s->key + 1) == -1)
 			goto bad;
 		break;
 	case NOTE_SM2:
@@ -398,6 +427,7 @@ note_signer_free(struct note_signer *s)
 	if (s == NULL)
 		return;
 	EVP_PKEY_free(s->pkey);
+	OPENSSL_cleanse(s->sk, sizeof(s->sk));
 	free(s->name);
 	free(s);
 }
@@ -618,10 +648,20 @@ sign_one(const struct note_signer *s, const char *text, size_t len,
     unsigned char *sig, size_t *siglen)
 {
 	EVP_PKEY_CTX *own;
-	EVP_MD_CTX *md = md_for(s->pkey, s->type, 1, &own);
+	EVP_MD_CTX *md;
 	int ok;
 
-	if (md == NULL)
+	if (s->type == NOTE_ED25519) {
+		unsigned long long n;
+
+		if (*siglen < crypto_sign_BYTES ||
+		    crypto_sign_detached(sig, &n, (const unsigned char *)text,
+		    len, s->sk) != 0)
+			return 0;
+		*siglen = (size_t)n;
+		return 1;
+	}
+	if ((md = md_for(s->pkey, s->type, 1, &own)) == NULL)
 		return 0;
 	if (s->type == NOTE_SM2)
 		ok = EVP_DigestSignUpdate(md, text, len) == 1 &&

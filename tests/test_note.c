@@ -17,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include "shanhai/merkle.h"
 #include "shanhai/note.h"
 
@@ -62,17 +65,16 @@ path(const char *name)
 	return buf[k];
 }
 
-/* Writes the Go example key as a PKCS#8 PEM file (mode 0600). */
+/* Writes an Ed25519 key of the given seed as a PKCS#8 PEM file (0600). */
 static void
-write_go_key(const char *file)
+write_ed25519_key(const char *file, const unsigned char seed[32])
 {
 	unsigned char der[48] = { 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05,
 	    0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20 };
 	char *b64;
 	FILE *f;
 
-	assert_int_equal(note_b64_decode(GO_SEED, strlen(GO_SEED), der + 16,
-	    32), 32);
+	memcpy(der + 16, seed, 32);
 	b64 = note_b64_encode(der, sizeof(der));
 	f = fopen(file, "w");
 	assert_non_null(f);
@@ -81,6 +83,17 @@ write_go_key(const char *file)
 	fclose(f);
 	chmod(file, 0600);
 	free(b64);
+}
+
+/* Writes the Go example key. */
+static void
+write_go_key(const char *file)
+{
+	unsigned char seed[32];
+
+	assert_int_equal(note_b64_decode(GO_SEED, strlen(GO_SEED), seed, 32),
+	    32);
+	write_ed25519_key(file, seed);
 }
 
 static struct note_verifier *
@@ -131,6 +144,60 @@ test_go_vector(void **state)
 	free(vk);
 	note_signer_free(s);
 	note_verifier_free(v);
+}
+
+/*
+ * Ed25519 notes are signed with libsodium; RFC 8032 signatures are
+ * deterministic, so each must be the very bytes OpenSSL's EVP_DigestSign
+ * gives for the same seed and text: random seeds, texts of 1 to 400 bytes.
+ */
+static void
+test_ed25519_same_as_openssl(void **state)
+{
+	unsigned char seed[32], want[64], got[4 + 64 + 1];
+	char text[402], *out, *sig;
+	struct note_signer *s;
+	EVP_PKEY *pkey;
+	EVP_MD_CTX *md;
+	size_t len, n;
+
+	for (int k = 0; k < 64; k++) {
+		assert_int_equal(RAND_bytes(seed, sizeof(seed)), 1);
+		n = 1 + (size_t)k * 397 / 63;
+		for (size_t i = 0; i + 1 < n; i++)
+			text[i] = (char)(' ' + (seed[i % 32] + i) % 95);
+		text[n - 1] = '\n';
+		text[n] = '\0';
+
+		write_ed25519_key(path("rand.pem"), seed);
+		assert_int_equal(note_key_load(path("rand.pem"), "rand", &s,
+		    errbuf, sizeof(errbuf)), 0);
+		unlink(path("rand.pem"));
+		assert_int_equal(note_sign(text, n, &s, 1, &out, &len, errbuf,
+		    sizeof(errbuf)), 0);
+		sig = strrchr(out, ' ');
+		assert_non_null(sig);
+		assert_int_equal(note_b64_decode(sig + 1, strlen(sig + 1) - 1,
+		    got, sizeof(got)), 4 + 64);
+
+		pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
+		    seed, sizeof(seed));
+		md = EVP_MD_CTX_new();
+		assert_non_null(pkey);
+		assert_non_null(md);
+		assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, pkey),
+		    1);
+		len = sizeof(want);
+		assert_int_equal(EVP_DigestSign(md, want, &len,
+		    (const unsigned char *)text, n), 1);
+		assert_int_equal(len, 64);
+		assert_memory_equal(got + 4, want, 64);
+
+		EVP_MD_CTX_free(md);
+		EVP_PKEY_free(pkey);
+		free(out);
+		note_signer_free(s);
+	}
 }
 
 static void
@@ -559,6 +626,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_go_vector),
+		cmocka_unit_test(test_ed25519_same_as_openssl),
 		cmocka_unit_test(test_verifier_keys),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_note_structure),
