@@ -46,6 +46,11 @@ TEST_LIBS   := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 ALL_CFLAGS  = $(WARN) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lm
+# The daemon's allocator, and the bare TLS server's it is compared with
+# (doc/DESIGN.md, Benchmark). Not under ASAN=1: the sanitizer brings its own.
+ifneq ($(ASAN),1)
+MALLOC_LIBS := $(shell $(PKG_CONFIG) --libs libtcmalloc_minimal)
+endif
 
 MAINS     = daemon/shanhaid.c daemon/shanhai.c
 LIB_SRCS  = $(filter-out $(MAINS),$(wildcard daemon/*.c))
@@ -82,7 +87,7 @@ $(BUILD)/libshanhai.a: $(LIB_OBJS)
 
 $(BUILD)/shanhaid: $(BUILD)/obj/shanhaid.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIBS)
 
 $(BUILD)/shanhai: $(BUILD)/obj/shanhai.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
@@ -114,6 +119,10 @@ $(BUILD)/bench/%.o: bench/%.c
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bench/bare_tls: $(BUILD)/bench/bare_tls.o $(BUILD)/libshanhai.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIBS)
 
 check: all $(TESTS) $(REPLAYS)
 	@BUILD=$(BUILD) ASAN=$(ASAN) sh tests/run.sh 2>&1
