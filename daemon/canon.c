@@ -104,40 +104,64 @@ static const unsigned char plain[256] = {
 	[0xf0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
+/*
+ * Whether none of the eight bytes at p needs escaping: no byte below 0x20,
+ * no '"' and no '\\' (the word tests of "Bit Twiddling Hacks": a borrow
+ * reaches a byte's top bit only from a byte that is below the bound, so
+ * the answer is exact; bytes from 0x80 on have their top bit masked out).
+ */
+static int
+plain8(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = ones * 0x80;
+	uint64_t v, q, bs;
+
+	memcpy(&v, p, sizeof(v));
+	q = v ^ (ones * '"');
+	bs = v ^ (ones * '\\');
+	return ((((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
+	    ((bs - ones) & ~bs)) & high) == 0;
+}
+
 void
 canon_put_string(struct textbuf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t run = 0;
+	size_t i = 0, run = 0;
 
 	buf_addc(b, '"');
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		const char *esc = NULL;
+	while (i < len) {
+		unsigned char c;
 		char u[6];
 
-		if (plain[c])
+		/* Plain text, mostly: eight bytes at a time, then one. */
+		while (i + 8 <= len && plain8(s + i))
+			i += 8;
+		if (i == len)
+			break;
+		c = (unsigned char)s[i];
+		if (plain[c]) {
+			i++;
 			continue;
+		}
+		textbuf_add(b, s + run, i - run);
 		switch (c) {
-		case '"':  esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
+		case '"':  textbuf_add(b, "\\\"", 2); break;
+		case '\\': textbuf_add(b, "\\\\", 2); break;
+		case '\b': textbuf_add(b, "\\b", 2); break;
+		case '\f': textbuf_add(b, "\\f", 2); break;
+		case '\n': textbuf_add(b, "\\n", 2); break;
+		case '\r': textbuf_add(b, "\\r", 2); break;
+		case '\t': textbuf_add(b, "\\t", 2); break;
 		default:
 			memcpy(u, "\\u00", 4);
 			u[4] = hex[c >> 4];
 			u[5] = hex[c & 0xf];
+			textbuf_add(b, u, 6);
 			break;
 		}
-		textbuf_add(b, s + run, i - run);
-		if (esc != NULL)
-			textbuf_add(b, esc, strlen(esc));
-		else
-			textbuf_add(b, u, 6);
-		run = i + 1;
+		run = ++i;
 	}
 	textbuf_add(b, s + run, len - run);
 	buf_addc(b, '"');

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "shanhai/canon.h"
+#include "shanhai/textbuf.h"
 
 static void
 expect_canon(const char *in, const char *want)
@@ -26,6 +27,83 @@ expect_canon(const char *in, const char *want)
 	assert_int_equal(canon_check(got, len, err, sizeof(err)), 0);
 	free(got);
 	json_decref(v);
+}
+
+/* RFC 8785 §3.2.2.2's escaping one byte at a time, to compare with. */
+static void
+escape_slowly(struct textbuf *b, const unsigned char *s, size_t len)
+{
+	textbuf_add(b, "\"", 1);
+	for (size_t i = 0; i < len; i++) {
+		const char *esc = NULL;
+
+		switch (s[i]) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		}
+		if (esc != NULL)
+			textbuf_puts(b, esc);
+		else if (s[i] < 0x20)
+			textbuf_printf(b, "\\u%04x", s[i]);
+		else
+			textbuf_add(b, &s[i], 1);
+	}
+	textbuf_add(b, "\"", 1);
+}
+
+/*
+ * canon_put_string() skips plain text eight bytes at a time: every byte
+ * value at every offset of the eight, beside plain neighbours of every
+ * kind, and random strings, must escape as the byte-at-a-time rule does.
+ */
+static void
+string_escapes(void **state)
+{
+	static const unsigned char fill[] = { 'a', ' ', 0x7f, 0x80, 0xff, '#',
+	    ']', 0x21, 0x5b, 0x5d };
+	unsigned char s[64];
+	uint32_t x = 12345;
+
+	(void)state;
+	for (unsigned c = 0; c < 256; c++)
+		for (size_t at = 0; at < 24; at++)
+			for (size_t f = 0; f < sizeof(fill); f++) {
+				struct textbuf got = TEXTBUF_INIT;
+				struct textbuf want = TEXTBUF_INIT;
+				size_t len = 24 + at % 5;
+
+				memset(s, fill[f], sizeof(s));
+				s[at] = (unsigned char)c;
+				canon_put_string(&got, (const char *)s, len);
+				escape_slowly(&want, s, len);
+				assert_false(got.failed || want.failed);
+				assert_int_equal(got.len, want.len);
+				assert_memory_equal(got.p, want.p, want.len);
+				textbuf_release(&got);
+				textbuf_release(&want);
+			}
+	for (int k = 0; k < 20000; k++) {
+		struct textbuf got = TEXTBUF_INIT, want = TEXTBUF_INIT;
+		size_t len = (size_t)k % 64;
+
+		for (size_t i = 0; i < len; i++) {
+			x = x * 1103515245u + 12345u;
+			/* Mostly plain, some of everything. */
+			s[i] = (x >> 24) % 4 ? (unsigned char)(0x20 + (x >> 8) % 95) :
+			    (unsigned char)(x >> 16);
+		}
+		canon_put_string(&got, (const char *)s, len);
+		escape_slowly(&want, s, len);
+		assert_int_equal(got.len, want.len);
+		assert_memory_equal(got.p, want.p, want.len);
+		textbuf_release(&got);
+		textbuf_release(&want);
+	}
 }
 
 static void
@@ -176,6 +254,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(serialize),
+		cmocka_unit_test(string_escapes),
 		cmocka_unit_test(key_order),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(check),
