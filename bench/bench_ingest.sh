@@ -72,6 +72,17 @@ load_cpu() {
 	cat "$T/load.out"
 }
 field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# groups: the commit groups' sums and counts from the daemon's /metrics
+# (reports a group, seconds of the log's sync), as "g_sum g_n s_sum s_n".
+groups() {
+	curl -s --cacert "$T/pki/ca.crt" --cert "$T/pki/operator.crt" \
+	    --key "$T/pki/operator.key" "https://127.0.0.1:$port/metrics" |
+	awk '/^shanhai_commit_group_reports_sum / { gs = $2 }
+	    /^shanhai_commit_group_reports_count / { gn = $2 }
+	    /^shanhai_commit_fsync_seconds_sum / { ss = $2 }
+	    /^shanhai_commit_fsync_seconds_count / { sn = $2 }
+	    END { print gs + 0, gn + 0, ss + 0, sn + 0 }'
+}
 rss() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' /proc/"$1"/status; }
 ok() { awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN { r = (op == ">=") ? a >= b : a < b; print r ? "ok" : "MISSED" }'; }
 
@@ -79,9 +90,17 @@ echo "shanhaid and bare TLS on 127.0.0.1, $CONNS keep-alive mTLS connections, ${
 bare=$(load_cpu "$bare_port" "$BPID" -c $CONNS -t 2 -d "$S" -w 1)
 echo "bare TLS:   $bare"
 echo "            $(cat "$T/cpu")"
+g0=$(groups)
 ing=$(load_cpu "$port" "$DPID" -c $CONNS -t 2 -d "$S" -w 1 --offset 0)
+g1=$(groups)
 echo "ingest:     $ing"
 echo "            $(cat "$T/cpu")"
+# The disk's part: with one request a connection, a slower sync of the log
+# holds more of the 32 clients waiting, and the CPUs idle.
+echo "            $(awk -v a="$g0" -v b="$g1" 'BEGIN { split(a, x, " "); split(b, y, " ")
+	n = y[2] - x[2]; m = y[4] - x[4]
+	printf "commit groups: %d, %.1f reports each; log sync %.2f ms mean\n",
+	    n, n ? (y[1] - x[1]) / n : 0, m ? 1000 * (y[3] - x[3]) / m : 0 }')"
 # The machine's own stalls in the same seconds (bench/stallprobe.c).
 "$BUILD/bench/stallprobe" -d "$S" > "$T/stalls" &
 SPID=$!
