@@ -293,8 +293,14 @@ signer_new(EVP_PKEY *pkey, const char *name, struct note_signer **out,
 	case NOTE_ED25519:
 		len = 32;
 		if (EVP_PKEY_get_raw_public_key(pkey, s->key + 1, &len) != 1 ||
-		    len != 32 || ed25519_sk(pkey, s->sk, s->key + 1) == -1)
+		    len != 32)
 			goto bad;
+		if (ed25519_sk(pkey, s->sk, s->key + 1) == -1) {
+			seterr_crypto(err, errlen, "cannot read the Ed25519 "
+			    "private key");
+			note_signer_free(s);
+			return NOTE_ESYS;
+		}
 		break;
 	case NOTE_SM2:
 		if (EVP_PKEY_get_octet_string_param(pkey,
