@@ -102,6 +102,7 @@ struct group {
 	size_t		 nsigners;
 	int		 resign;	/* no entries: sign the latest again */
 	int		 failed;
+	int		 built;		/* its receipts are built (under j->mu) */
 	char		 why[256];
 	double		 write_s;	/* metrics: the whole write_group() */
 	double		 commit_s;	/* and its COMMIT (the WAL's fsync) */
@@ -1028,18 +1029,28 @@ writer_main(void *arg)
 		    resign_latest(j, g->signers, g->nsigners, g->why,
 		    sizeof(g->why)) < 0)
 			g->failed = 1;
-		else
-			answer_group(j, g);
 		failed = g->failed;
 		/*
-		 * The loop may give the next group; this one goes to sync (and
-		 * is the loop's again once synced: not to be touched here).
+		 * Committed: the sync thread syncs the log while the receipts
+		 * are built here. It hands g back to the loop once both are
+		 * done, and only then, so g's items are the writer's until it
+		 * sets g->built.
 		 */
 		pthread_mutex_lock(&j->mu);
-		j->writer_free = 1;
 		g->next = NULL;
 		*j->tosync_tail = g;
 		j->tosync_tail = &g->next;
+		pthread_cond_signal(&j->cv_sync);
+		pthread_mutex_unlock(&j->mu);
+		if (!failed)
+			answer_group(j, g);
+		/*
+		 * The loop may give the next group; this one is the sync
+		 * thread's (and the loop's once synced): not to be touched.
+		 */
+		pthread_mutex_lock(&j->mu);
+		g->built = 1;
+		j->writer_free = 1;
 		pthread_cond_signal(&j->cv_sync);
 		pthread_mutex_unlock(&j->mu);
 		if (write(j->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -1053,8 +1064,9 @@ writer_main(void *arg)
 /*
  * The sync thread: the groups the writer committed are on disk once the
  * log is synced (store_defer_sync); one sync covers every group waiting,
- * and the writer commits the next group meanwhile. Only then do they go
- * back to the loop, in order, to be answered. A failed sync may have lost
+ * while the writer builds their receipts and commits the next group. Once
+ * synced and built, and only then, they go back to the loop, in order, to
+ * be answered. A failed sync may have lost
  * data that later syncs would not bring back, so from then on every group
  * fails until the daemon is restarted (which replays what is on disk).
  */
@@ -1092,6 +1104,12 @@ sync_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		took = (double)(t1.tv_sec - t0.tv_sec) +
 		    (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		/* The writer may still be building the last one's receipts. */
+		pthread_mutex_lock(&j->mu);
+		for (g = list; g != NULL; g = g->next)
+			while (!g->built)
+				pthread_cond_wait(&j->cv_sync, &j->mu);
+		pthread_mutex_unlock(&j->mu);
 		for (g = list; g != NULL; g = g->next) {
 			g->write_s += took;
 			g->commit_s += took;
