@@ -8,6 +8,8 @@
 #   make valgrind   the unit tests under valgrind memcheck
 #   make install    PREFIX=/usr/local DESTDIR=
 #   ASAN=1          AddressSanitizer + UndefinedBehaviorSanitizer (objects in build/asan)
+#   TSAN=1          ThreadSanitizer (objects in build/tsan; .ci/run runs the
+#                   tests of the threaded journal with it)
 #   V=1             show the commands
 #
 # Modules are discovered: every daemon/*.c except the two mains goes into
@@ -26,6 +28,9 @@ TEST_PKGS = cmocka
 ifeq ($(ASAN),1)
 BUILD    ?= build/asan
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(TSAN),1)
+BUILD    ?= build/tsan
+SANFLAGS  = -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD    ?= build
 SANFLAGS  =
@@ -47,9 +52,11 @@ ALL_CFLAGS  = $(WARN) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lm
 # The daemon's allocator, and the bare TLS server's it is compared with
-# (doc/DESIGN.md, Benchmark). Not under ASAN=1: the sanitizer brings its own.
+# (doc/DESIGN.md, Benchmark). Not under a sanitizer: each brings its own.
 ifneq ($(ASAN),1)
+ifneq ($(TSAN),1)
 MALLOC_LIBS := $(shell $(PKG_CONFIG) --libs libtcmalloc_minimal)
+endif
 endif
 
 MAINS     = daemon/shanhaid.c daemon/shanhai.c
@@ -125,11 +132,11 @@ $(BUILD)/bench/bare_tls: $(BUILD)/bench/bare_tls.o $(BUILD)/libshanhai.a
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIBS)
 
 check: all $(TESTS) $(REPLAYS)
-	@BUILD=$(BUILD) ASAN=$(ASAN) sh tests/run.sh 2>&1
+	@BUILD=$(BUILD) ASAN=$(ASAN) TSAN=$(TSAN) sh tests/run.sh 2>&1
 
 # The unit binaries under valgrind's memcheck (not with ASAN=1: they clash).
 valgrind: all $(TESTS)
-	@test "$(ASAN)" != 1 || { echo "make valgrind: not with ASAN=1" >&2; exit 2; }
+	@test "$(ASAN)" != 1 && test "$(TSAN)" != 1 || { echo "make valgrind: not with a sanitizer" >&2; exit 2; }
 	@BUILD=$(BUILD) VALGRIND=1 sh tests/run.sh 2>&1
 
 demo: all

@@ -12,7 +12,7 @@ failed=0
 failures=
 LIMIT=${TEST_TIMEOUT:-300}
 # CHECK_ONLY="name …" runs only the named tests (not TESTS: make sets that).
-ONLY=${CHECK_ONLY:-}
+ONLY=$(printf '%s' "${CHECK_ONLY:-}" | tr '\n\t' '  ')
 # Descriptors above stderr (e.g. the lock of `flock LOCK make check`) are not
 # the tests' to hold: a daemon a test starts must not keep them open.
 for fd in 3 4 5 6 7 8 9; do
@@ -24,17 +24,21 @@ done
 # its own, so a report from a daemon whose stderr a test swallows, or from a
 # leak at its exit, still fails the test: any report file is a failure.
 sanitize() {
-	[ "${ASAN:-}" = 1 ] || return 0
+	[ "${ASAN:-}" = 1 ] || [ "${TSAN:-}" = 1 ] || return 0
 	sanlog=$(mktemp -d "${TMPDIR:-/tmp}/shanhai-san.XXXXXX")
 	# A daemon that switched to its `user` must still be able to report.
 	chmod 1777 "$sanlog"
+	# TSAN=1 likewise: a data race anywhere is a report file.
+	TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:log_path=$sanlog/tsan"
+	export TSAN_OPTIONS
+	[ "${ASAN:-}" = 1 ] || return 0
 	ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:log_path=$sanlog/asan${ASAN_EXTRA:+:$ASAN_EXTRA}"
 	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$sanlog/ubsan"
 	LSAN_OPTIONS="suppressions=$TOP/tests/lsan.supp:print_suppressions=0"
 	export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 }
 sanitizer_reports() {
-	[ "${ASAN:-}" = 1 ] || return 1
+	[ "${ASAN:-}" = 1 ] || [ "${TSAN:-}" = 1 ] || return 1
 	found=1
 	for f in "$sanlog"/*; do
 		[ -f "$f" ] || continue
