@@ -667,14 +667,11 @@ sign_one(const struct note_signer *s, const char *text, size_t len,
 		*siglen = (size_t)n;
 		return 1;
 	}
+	/* SM2, the only other kind of signer: SM3 and the explicit ID. */
 	if ((md = md_for(s->pkey, s->type, 1, &own)) == NULL)
 		return 0;
-	if (s->type == NOTE_SM2)
-		ok = EVP_DigestSignUpdate(md, text, len) == 1 &&
-		    EVP_DigestSignFinal(md, sig, siglen) == 1;
-	else
-		ok = EVP_DigestSign(md, sig, siglen,
-		    (const unsigned char *)text, len) == 1;
+	ok = EVP_DigestSignUpdate(md, text, len) == 1 &&
+	    EVP_DigestSignFinal(md, sig, siglen) == 1;
 	md_free(md, own);
 	return ok;
 }
