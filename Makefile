@@ -58,6 +58,7 @@ ifneq ($(TSAN),1)
 MALLOC_LIBS := $(shell $(PKG_CONFIG) --libs libtcmalloc_minimal)
 endif
 endif
+$(BUILD)/shanhaid $(BUILD)/bench/bare_tls: LIBS += $(MALLOC_LIBS)
 
 MAINS     = daemon/shanhaid.c daemon/shanhai.c
 LIB_SRCS  = $(filter-out $(MAINS),$(wildcard daemon/*.c))
@@ -94,7 +95,7 @@ $(BUILD)/libshanhai.a: $(LIB_OBJS)
 
 $(BUILD)/shanhaid: $(BUILD)/obj/shanhaid.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/shanhai: $(BUILD)/obj/shanhai.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
@@ -126,10 +127,6 @@ $(BUILD)/bench/%.o: bench/%.c
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
-
-$(BUILD)/bench/bare_tls: $(BUILD)/bench/bare_tls.o $(BUILD)/libshanhai.a
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIBS)
 
 check: all $(TESTS) $(REPLAYS)
 	@BUILD=$(BUILD) ASAN=$(ASAN) TSAN=$(TSAN) sh tests/run.sh 2>&1
