@@ -1066,9 +1066,9 @@ writer_main(void *arg)
  * log is synced (store_defer_sync); one sync covers every group waiting,
  * while the writer builds their receipts and commits the next group. Once
  * synced and built, and only then, they go back to the loop, in order, to
- * be answered. A failed sync may have lost
- * data that later syncs would not bring back, so from then on every group
- * fails until the daemon is restarted (which replays what is on disk).
+ * be answered. A failed sync may have lost data that later syncs would not
+ * bring back, so from then on every group fails until the daemon is
+ * restarted (which replays what is on disk).
  */
 static void *
 sync_main(void *arg)
