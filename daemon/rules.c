@@ -49,6 +49,34 @@ setting_line(const config_setting_t *s)
 
 /* --- periods ------------------------------------------------------------ */
 
+static const struct {
+	const char	*name;
+	const char	*pattern;
+	int		 per_year;
+} cadences[] = {
+	[RULES_MONTHLY] = { "monthly", "YYYY-MM", 12 },
+	[RULES_QUARTERLY] = { "quarterly", "YYYY-Qn", 4 },
+	[RULES_YEARLY] = { "yearly", "YYYY", 1 },
+};
+
+const char *
+rules_cadence_name(enum rules_cadence c)
+{
+	return cadences[c].name;
+}
+
+const char *
+rules_cadence_pattern(enum rules_cadence c)
+{
+	return cadences[c].pattern;
+}
+
+int
+rules_periods_per_year(enum rules_cadence c)
+{
+	return cadences[c].per_year;
+}
+
 int
 rules_period_parse(enum rules_cadence c, const char *s, int32_t *out)
 {
@@ -58,6 +86,12 @@ rules_period_parse(enum rules_cadence c, const char *s, int32_t *out)
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
 		y = y * 10 + (s[i] - '0');
+	}
+	if (c == RULES_YEARLY) {
+		if (s[4] != '\0')
+			return -1;
+		*out = y;
+		return 0;
 	}
 	if (s[4] != '-')
 		return -1;
@@ -82,8 +116,8 @@ rules_period_parse(enum rules_cadence c, const char *s, int32_t *out)
 char *
 rules_period_format(enum rules_cadence c, int32_t p, char *buf)
 {
-	int32_t y = c == RULES_MONTHLY ? p / 12 : p / 4;
-	int32_t i = c == RULES_MONTHLY ? p % 12 + 1 : p % 4 + 1;
+	int per = rules_periods_per_year(c);
+	int32_t y = p / per, i = p % per + 1;
 
 	if (p < 0 || y > 9999) {
 		snprintf(buf, RULES_PERIOD_BUFSZ, "?");
@@ -94,28 +128,36 @@ rules_period_format(enum rules_cadence c, int32_t p, char *buf)
 	buf[1] = (char)('0' + y / 100 % 10);
 	buf[2] = (char)('0' + y / 10 % 10);
 	buf[3] = (char)('0' + y % 10);
-	buf[4] = '-';
-	if (c == RULES_MONTHLY) {
+	switch (c) {
+	case RULES_MONTHLY:
+		buf[4] = '-';
 		buf[5] = (char)('0' + i / 10);
 		buf[6] = (char)('0' + i % 10);
-	} else {
+		buf[7] = '\0';
+		break;
+	case RULES_QUARTERLY:
+		buf[4] = '-';
 		buf[5] = 'Q';
 		buf[6] = (char)('0' + i);
+		buf[7] = '\0';
+		break;
+	case RULES_YEARLY:
+		buf[4] = '\0';
+		break;
 	}
-	buf[7] = '\0';
 	return buf;
 }
 
 int32_t
 rules_period_year(enum rules_cadence c, int32_t p)
 {
-	return c == RULES_MONTHLY ? p / 12 : p / 4;
+	return p / rules_periods_per_year(c);
 }
 
 int
 rules_period_months(enum rules_cadence c)
 {
-	return c == RULES_MONTHLY ? 1 : 3;
+	return 12 / rules_periods_per_year(c);
 }
 
 /* --- value checks ------------------------------------------------------- */
@@ -255,8 +297,8 @@ get_period(struct ctx *c, const struct rules *r, const config_setting_t *g,
 		return rc;
 	if (rules_period_parse(r->cadence, v, p) == -1)
 		return fail(c, *line, "%s: \"%s\" is not a %s period (%s)", key,
-		    v, r->cadence == RULES_MONTHLY ? "monthly" : "quarterly",
-		    r->cadence == RULES_MONTHLY ? "YYYY-MM" : "YYYY-Qn");
+		    v, rules_cadence_name(r->cadence),
+		    rules_cadence_pattern(r->cadence));
 	return 1;
 }
 
@@ -333,14 +375,55 @@ parse_taxes(struct ctx *c, struct rules *r, config_setting_t *root)
 	return 0;
 }
 
+static const char *const stat_modes[] = { "host", "home", "split", "both" };
+
+/*
+ * One statistic's code, mode and split ratio, from group e, into st;
+ * messages start with prefix ("" or "term 2027-01: ").
+ */
+static int
+parse_stat(struct ctx *c, const char *prefix, config_setting_t *e,
+    struct rules_stat *st)
+{
+	static const char *const keys[] = { "code", "mode", "home", NULL };
+	const char *code = NULL, *mode = NULL;
+	int line, rc, m;
+
+	snprintf(c->where, sizeof(c->where), "%.60sstatistics: ", prefix);
+	if (check_keys(c, e, keys) == -1 ||
+	    get_str(c, e, "code", 1, &code, &line) == -1)
+		return -1;
+	if (!match_code(code))
+		return fail(c, line, "code \"%s\" is not a statistic code "
+		    "([a-z][a-z0-9_]{0,31})", code);
+	snprintf(st->code, sizeof(st->code), "%s", code);
+	snprintf(c->where, sizeof(c->where), "%.40sstatistic %s: ", prefix, code);
+	st->mode = RULES_STAT_HOST;
+	if ((rc = get_str(c, e, "mode", 0, &mode, &line)) == -1)
+		return -1;
+	if (rc == 1) {
+		for (m = 0; m < 4; m++)
+			if (strcmp(mode, stat_modes[m]) == 0)
+				break;
+		if (m == 4)
+			return fail(c, line, "mode: \"%s\" is not one of host, "
+			    "home, split, both", mode);
+		st->mode = (enum rules_stat_mode)m;
+	}
+	rc = get_ratio(c, e, "home", st->mode == RULES_STAT_SPLIT, &st->home,
+	    st->home_text, &line);
+	if (rc == -1)
+		return -1;
+	if (rc == 1 && st->mode != RULES_STAT_SPLIT)
+		return fail(c, line, "home: only with mode \"split\"");
+	return 0;
+}
+
 static int
 parse_stats(struct ctx *c, struct rules *r, config_setting_t *root)
 {
-	static const char *const keys[] = { "code", "mode", "home", NULL };
-	static const char *const modes[] = { "host", "home", "split", "both" };
 	config_setting_t *l;
-	int n = get_list(c, root, "statistics", 0, &l), line, rc;
-	const char *code = NULL, *mode = NULL;
+	int n = get_list(c, root, "statistics", 0, &l);
 
 	if (n <= 0)
 		return n;
@@ -348,40 +431,18 @@ parse_stats(struct ctx *c, struct rules *r, config_setting_t *root)
 		return fail(c, 1, "out of memory");
 	for (int i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(l, i);
-		struct rules_stat *st = &r->stats[i];
-		int m;
 
-		snprintf(c->where, sizeof(c->where), "statistics: ");
-		if (check_keys(c, e, keys) == -1 ||
-		    get_str(c, e, "code", 1, &code, &line) == -1)
+		if (parse_stat(c, "", e, &r->stats[i]) == -1)
 			return -1;
-		if (!match_code(code))
-			return fail(c, line, "code \"%s\" is not a statistic "
-			    "code ([a-z][a-z0-9_]{0,31})", code);
 		for (int k = 0; k < i; k++)
-			if (strcmp(r->stats[k].code, code) == 0)
-				return fail(c, line, "duplicate statistic code "
-				    "\"%s\"", code);
-		snprintf(st->code, sizeof(st->code), "%s", code);
-		snprintf(c->where, sizeof(c->where), "statistic %s: ", code);
-		st->mode = RULES_STAT_HOST;
-		if ((rc = get_str(c, e, "mode", 0, &mode, &line)) == -1)
-			return -1;
-		if (rc == 1) {
-			for (m = 0; m < 4; m++)
-				if (strcmp(mode, modes[m]) == 0)
-					break;
-			if (m == 4)
-				return fail(c, line, "mode: \"%s\" is not one of "
-				    "host, home, split, both", mode);
-			st->mode = (enum rules_stat_mode)m;
-		}
-		rc = get_ratio(c, e, "home", st->mode == RULES_STAT_SPLIT,
-		    &st->home, st->home_text, &line);
-		if (rc == -1)
-			return -1;
-		if (rc == 1 && st->mode != RULES_STAT_SPLIT)
-			return fail(c, line, "home: only with mode \"split\"");
+			if (strcmp(r->stats[k].code, r->stats[i].code) == 0) {
+				snprintf(c->where, sizeof(c->where),
+				    "statistics: ");
+				return fail(c, setting_line(
+				    config_setting_get_member(e, "code")),
+				    "duplicate statistic code \"%s\"",
+				    r->stats[i].code);
+			}
 		r->nstats++;
 	}
 	c->where[0] = '\0';
@@ -541,11 +602,88 @@ parse_fixed(struct ctx *c, struct rules_term *t, config_setting_t *f)
 	return 0;
 }
 
+/*
+ * The term's own retention and attribution: the agreement's, with what the
+ * term's `retain` group and `statistics` list name in its place. Every code
+ * named must be one the agreement declares.
+ */
+static int
+parse_term_overrides(struct ctx *c, const struct rules *r,
+    struct rules_term *t, config_setting_t *e)
+{
+	config_setting_t *g, *l;
+	char prefix[sizeof(c->where)];
+	int n;
+
+	t->taxes = calloc(r->ntaxes + 1, sizeof(*t->taxes));
+	t->stats = calloc(r->nstats + 1, sizeof(*t->stats));
+	if (t->taxes == NULL || t->stats == NULL)
+		return fail(c, 1, "out of memory");
+	memcpy(t->taxes, r->taxes, r->ntaxes * sizeof(*t->taxes));
+	memcpy(t->stats, r->stats, r->nstats * sizeof(*t->stats));
+	snprintf(prefix, sizeof(prefix), "%s", c->where);
+	if ((g = config_setting_get_member(e, "retain")) != NULL) {
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(c, setting_line(g), "retain: must be a group "
+			    "{ code = \"ratio\"; … }");
+		n = config_setting_length(g);
+		for (int i = 0; i < n; i++) {
+			config_setting_t *v = config_setting_get_elem(g, i);
+			const char *code = config_setting_name(v);
+			struct rules_tax *tx = NULL;
+
+			for (size_t k = 0; k < r->ntaxes; k++)
+				if (strcmp(t->taxes[k].code, code) == 0)
+					tx = &t->taxes[k];
+			if (tx == NULL)
+				return fail(c, setting_line(v), "retain: tax "
+				    "\"%s\" is not declared in the agreement's "
+				    "taxes", code);
+			snprintf(c->where, sizeof(c->where), "%.80sretain: ",
+			    prefix);
+			{
+				int line;
+
+				if (get_ratio(c, g, code, 1, &tx->retain,
+				    tx->retain_text, &line) == -1)
+					return -1;
+			}
+			tx->set = 1;
+			snprintf(c->where, sizeof(c->where), "%s", prefix);
+		}
+	}
+	if ((n = get_list(c, e, "statistics", 0, &l)) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *v = config_setting_get_elem(l, i);
+		struct rules_stat st, *to = NULL;
+
+		memset(&st, 0, sizeof(st));
+		if (parse_stat(c, prefix, v, &st) == -1)
+			return -1;
+		snprintf(c->where, sizeof(c->where), "%s", prefix);
+		for (size_t k = 0; k < r->nstats; k++)
+			if (strcmp(t->stats[k].code, st.code) == 0)
+				to = &t->stats[k];
+		if (to == NULL)
+			return fail(c, setting_line(config_setting_get_member(v,
+			    "code")), "statistics: statistic \"%s\" is not "
+			    "declared in the agreement's statistics", st.code);
+		if (to->set)
+			return fail(c, setting_line(config_setting_get_member(v,
+			    "code")), "statistics: duplicate statistic code "
+			    "\"%s\"", st.code);
+		*to = st;
+		to->set = 1;
+	}
+	return 0;
+}
+
 static int
 parse_terms(struct ctx *c, struct rules *r, config_setting_t *root)
 {
 	static const char *const keys[] = { "from", "fixed", "home", "bands",
-	    "floor", "cap", NULL };
+	    "floor", "cap", "retain", "statistics", NULL };
 	config_setting_t *l;
 	int n = get_list(c, root, "terms", 1, &l), line, rc;
 	char pbuf[RULES_PERIOD_BUFSZ];
@@ -612,6 +750,8 @@ parse_terms(struct ctx *c, struct rules *r, config_setting_t *root)
 			return fail(c, line, "cap: not with a fixed term");
 		if (t->has_floor && t->has_cap && t->floor > t->cap)
 			return fail(c, line, "floor above cap");
+		if (parse_term_overrides(c, r, t, e) == -1)
+			return -1;
 	}
 	c->where[0] = '\0';
 	return 0;
@@ -638,11 +778,36 @@ refuse_includes(struct ctx *c, const char *text)
 	return 0;
 }
 
+/*
+ * An optional free-text name (a bureau's, in any script): a copy in *out,
+ * or NULL when absent. Refused when empty, over 256 bytes, or holding a
+ * control character (it is printed on statements).
+ */
+static int
+get_name(struct ctx *c, const config_setting_t *root, const char *key,
+    char **out)
+{
+	const char *v = NULL;
+	int line, rc = get_str(c, root, key, 0, &v, &line);
+
+	if (rc != 1)
+		return rc;
+	if (*v == '\0' || strlen(v) > 256)
+		return fail(c, line, "%s: must be 1 to 256 bytes of text", key);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return fail(c, line, "%s: control character in the name",
+			    key);
+	if ((*out = strdup(v)) == NULL)
+		return fail(c, 1, "out of memory");
+	return 1;
+}
+
 static int
 parse_root(struct ctx *c, struct rules *r, config_setting_t *root)
 {
 	static const char *const keys[] = { "id", "title", "home", "host",
-	    "cadence", "start", "end", "confirm", "taxes", "statistics",
+	    "home_name", "host_name", "cadence", "start", "end", "confirm", "taxes", "statistics",
 	    "beneficiaries", "terms", NULL };
 	const char *v = NULL, *base;
 	config_setting_t *s;
@@ -691,15 +856,20 @@ parse_root(struct ctx *c, struct rules *r, config_setting_t *root)
 	memcpy(r->host, v, 7);
 	if (strcmp(r->home, r->host) == 0)
 		return fail(c, line, "host: the same code as home");
+	if (get_name(c, root, "home_name", &r->home_name) == -1 ||
+	    get_name(c, root, "host_name", &r->host_name) == -1)
+		return -1;
 	if (get_str(c, root, "cadence", 1, &v, &line) == -1)
 		return -1;
 	if (strcmp(v, "monthly") == 0)
 		r->cadence = RULES_MONTHLY;
 	else if (strcmp(v, "quarterly") == 0)
 		r->cadence = RULES_QUARTERLY;
+	else if (strcmp(v, "yearly") == 0)
+		r->cadence = RULES_YEARLY;
 	else
-		return fail(c, line, "cadence: \"%s\" is not monthly or "
-		    "quarterly", v);
+		return fail(c, line, "cadence: \"%s\" is not monthly, "
+		    "quarterly or yearly", v);
 	if (get_period(c, r, root, "start", 1, &r->start, &line) == -1)
 		return -1;
 	r->end = INT32_MAX;
@@ -720,6 +890,41 @@ parse_root(struct ctx *c, struct rules *r, config_setting_t *root)
 	return 0;
 }
 
+/* The offset of the first byte that is not valid UTF-8, or (size_t)-1. */
+static size_t
+utf8_invalid_at(const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text, *p = s;
+
+	while (*p != '\0') {
+		unsigned char b = *p;
+		size_t n;
+		uint32_t cp, min;
+
+		if (b < 0x80) {
+			p++;
+			continue;
+		}
+		if ((b & 0xe0) == 0xc0) {
+			n = 1, cp = b & 0x1f, min = 0x80;
+		} else if ((b & 0xf0) == 0xe0) {
+			n = 2, cp = b & 0x0f, min = 0x800;
+		} else if ((b & 0xf8) == 0xf0) {
+			n = 3, cp = b & 0x07, min = 0x10000;
+		} else
+			return (size_t)(p - s);
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return (size_t)(p - s);
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return (size_t)(p - s);
+		p += n + 1;
+	}
+	return (size_t)-1;
+}
+
 struct rules *
 rules_parse(const char *text, const char *name, char *err, size_t errlen)
 {
@@ -736,13 +941,16 @@ rules_parse(const char *text, const char *name, char *err, size_t errlen)
 		goto fail;
 	{
 		/* The text goes into the ledger as a JSON string: UTF-8 only. */
-		json_t *j = json_string(text);
+		size_t bad = utf8_invalid_at(text);
 
-		if (j == NULL) {
-			fail(&c, 1, "not valid UTF-8 text");
+		if (bad != (size_t)-1) {
+			int line = 1;
+
+			for (size_t i = 0; i < bad; i++)
+				line += text[i] == '\n';
+			fail(&c, line, "not valid UTF-8 text (byte %zu)", bad + 1);
 			goto fail;
 		}
-		json_decref(j);
 	}
 	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
 		fail(&c, config_error_line(&cfg), "%s", config_error_text(&cfg));
@@ -906,11 +1114,16 @@ rules_free(struct rules *r)
 		return;
 	free(r->id);
 	free(r->title);
+	free(r->home_name);
+	free(r->host_name);
 	free(r->taxes);
 	free(r->stats);
 	free(r->benefs);
-	for (size_t i = 0; i < r->nterms; i++)
+	for (size_t i = 0; i < r->nterms; i++) {
 		free(r->terms[i].bands);
+		free(r->terms[i].taxes);
+		free(r->terms[i].stats);
+	}
 	free(r->terms);
 	free(r->text);
 	free(r);
@@ -928,6 +1141,8 @@ const char *rules_get0_id(const struct rules *r) { return r->id; }
 const char *rules_get0_title(const struct rules *r) { return r->title; }
 const char *rules_get0_home(const struct rules *r) { return r->home; }
 const char *rules_get0_host(const struct rules *r) { return r->host; }
+const char *rules_get0_home_name(const struct rules *r) { return r->home_name; }
+const char *rules_get0_host_name(const struct rules *r) { return r->host_name; }
 const char *rules_get0_text(const struct rules *r) { return r->text; }
 const char *rules_get0_sha256(const struct rules *r) { return r->sha256; }
 enum rules_cadence rules_cadence(const struct rules *r) { return r->cadence; }
@@ -943,6 +1158,17 @@ jamount(int64_t fen)
 	char buf[MONEY_BUFSZ];
 
 	return json_string(money_format(fen, buf));
+}
+
+static json_t *
+stat_json(const struct rules_stat *st)
+{
+	json_t *o = json_pack("{s:s,s:s}", "code", st->code, "mode",
+	    stat_modes[st->mode]);
+
+	if (st->mode == RULES_STAT_SPLIT)
+		json_object_set_new(o, "home", json_string(st->home_text));
+	return o;
 }
 
 static json_t *
@@ -991,13 +1217,31 @@ term_json(const struct rules *r, const struct rules_term *t)
 		json_object_set_new(o, "floor", jamount(t->floor));
 	if (t->has_cap)
 		json_object_set_new(o, "cap", jamount(t->cap));
+	{
+		json_t *ret = json_object(), *st = json_array();
+
+		for (size_t i = 0; i < r->ntaxes; i++)
+			if (t->taxes[i].set)
+				json_object_set_new(ret, t->taxes[i].code,
+				    json_string(t->taxes[i].retain_text));
+		for (size_t i = 0; i < r->nstats; i++)
+			if (t->stats[i].set)
+				json_array_append_new(st, stat_json(&t->stats[i]));
+		if (json_object_size(ret) > 0)
+			json_object_set_new(o, "retain", ret);
+		else
+			json_decref(ret);
+		if (json_array_size(st) > 0)
+			json_object_set_new(o, "statistics", st);
+		else
+			json_decref(st);
+	}
 	return o;
 }
 
 json_t *
 rules_to_json(const struct rules *r)
 {
-	static const char *const modes[] = { "host", "home", "split", "both" };
 	char pbuf[RULES_PERIOD_BUFSZ];
 	json_t *o = json_object(), *a;
 
@@ -1005,8 +1249,12 @@ rules_to_json(const struct rules *r)
 	json_object_set_new(o, "title", json_string(r->title));
 	json_object_set_new(o, "home", json_string(r->home));
 	json_object_set_new(o, "host", json_string(r->host));
+	if (r->home_name != NULL)
+		json_object_set_new(o, "home_name", json_string(r->home_name));
+	if (r->host_name != NULL)
+		json_object_set_new(o, "host_name", json_string(r->host_name));
 	json_object_set_new(o, "cadence", json_string(
-	    r->cadence == RULES_MONTHLY ? "monthly" : "quarterly"));
+	    rules_cadence_name(r->cadence)));
 	json_object_set_new(o, "start", json_string(rules_period_format(
 	    r->cadence, r->start, pbuf)));
 	if (r->has_end)
@@ -1020,15 +1268,8 @@ rules_to_json(const struct rules *r)
 		    r->taxes[i].code, "retain", r->taxes[i].retain_text));
 	json_object_set_new(o, "taxes", a);
 	a = json_array();
-	for (size_t i = 0; i < r->nstats; i++) {
-		json_t *s = json_pack("{s:s,s:s}", "code", r->stats[i].code,
-		    "mode", modes[r->stats[i].mode]);
-
-		if (r->stats[i].mode == RULES_STAT_SPLIT)
-			json_object_set_new(s, "home",
-			    json_string(r->stats[i].home_text));
-		json_array_append_new(a, s);
-	}
+	for (size_t i = 0; i < r->nstats; i++)
+		json_array_append_new(a, stat_json(&r->stats[i]));
 	json_object_set_new(o, "statistics", a);
 	a = json_array();
 	for (size_t i = 0; i < r->nbenefs; i++)

@@ -28,10 +28,16 @@ enum rules_term_kind {
 	RULES_TERM_BANDS,
 };
 
+/*
+ * A tax and its retention; a statistic and its attribution. The agreement
+ * holds the declared ones; each term holds its own copy of both lists, in
+ * the same order, with its overrides applied (`set`: the term names it).
+ */
 struct rules_tax {
 	char			code[RULES_CODE_BUFSZ];
 	struct money_ratio	retain;
 	char			retain_text[RULES_RATIO_BUFSZ];
+	int			set;
 };
 
 struct rules_stat {
@@ -39,6 +45,7 @@ struct rules_stat {
 	enum rules_stat_mode	mode;
 	struct money_ratio	home;		/* split only */
 	char			home_text[RULES_RATIO_BUFSZ];
+	int			set;
 };
 
 struct rules_benef {
@@ -76,11 +83,16 @@ struct rules_term {
 	int64_t			floor;
 	int			has_cap;
 	int64_t			cap;
+	/* retention and attribution in force: ntaxes and nstats entries */
+	struct rules_tax	*taxes;
+	struct rules_stat	*stats;
 };
 
 struct rules {
 	char			*id;
 	char			*title;
+	char			*home_name;	/* NULL when none */
+	char			*host_name;
 	char			home[7];
 	char			host[7];
 	enum rules_cadence	cadence;

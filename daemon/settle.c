@@ -288,7 +288,7 @@ v_stat_home(const struct agr *a, size_t i)
 static int
 per_year(const struct agr *a)
 {
-	return a->r->cadence == RULES_MONTHLY ? 12 : 4;
+	return rules_periods_per_year(a->r->cadence);
 }
 
 static struct year *
@@ -528,7 +528,7 @@ term_index(const struct rules *r, int32_t p)
 static void
 seg_of(const struct rules *r, int32_t p, struct seg *sg)
 {
-	int per = r->cadence == RULES_MONTHLY ? 12 : 4;
+	int per = rules_periods_per_year(r->cadence);
 	int32_t y0 = p / per * per, y1 = y0 + per - 1;
 	size_t ti = term_index(r, p);
 
@@ -547,22 +547,31 @@ seg_of(const struct rules *r, int32_t p, struct seg *sg)
 	sg->months = sg->n * rules_period_months(r->cadence);
 }
 
-/* base = Σ round(amount_t × retain_t) − deductions */
+/*
+ * base = Σ round(amount_t × retain_t) − deductions, with the retention in
+ * force in period p (its term's).
+ */
 static int
-compute_base(const struct rules *r, const int64_t *fig, int64_t *base)
+compute_base(const struct rules *r, int32_t p, const int64_t *fig,
+    int64_t *base)
 {
+	const struct rules_term *t = &r->terms[term_index(r, p)];
 	int64_t b = 0, v;
 
 	for (size_t i = 0; i < r->ntaxes; i++)
-		if (money_mul_ratio(fig[i], &r->taxes[i].retain, &v) == -1 ||
+		if (money_mul_ratio(fig[i], &t->taxes[i].retain, &v) == -1 ||
 		    money_add(b, v, &b) == -1)
 			return -1;
 	return money_sub(b, fig[r->ntaxes], base);
 }
 
-/* R = the home side's cumulative amount for cumulative base C (before cap). */
+/*
+ * R = the home side's cumulative amount for cumulative base C (before cap);
+ * lim[i] is band i's limit in the segment, round(upto × M / 12).
+ */
 static int
-cumulative_home(const struct rules_term *t, int64_t C, int months, int64_t *R)
+cumulative_home(const struct rules_term *t, const int64_t *lim, int64_t C,
+    int months, int64_t *R)
 {
 	switch (t->kind) {
 	case RULES_TERM_FIXED:
@@ -577,14 +586,14 @@ cumulative_home(const struct rules_term *t, int64_t C, int months, int64_t *R)
 			    t->band_den, R);
 		for (size_t i = 0; i < t->nbands && C > lo; i++) {
 			const struct rules_band *b = &t->bands[i];
-			__int128 hi = b->has_upto ? b->upto : C;
+			__int128 hi = b->has_upto ? lim[i] : C;
 			__int128 slice = (C < hi ? C : hi) - lo, prod;
 
 			if (slice > 0 && (__builtin_mul_overflow(slice, b->num,
 			    &prod) || __builtin_add_overflow(num, prod, &num)))
 				return -1;
 			if (b->has_upto)
-				lo = b->upto;
+				lo = lim[i];
 		}
 		return money_round(num, t->band_den, R);
 	}
@@ -605,16 +614,24 @@ seg_compute(const struct agr *a, const struct seg *sg, int k,
 	int mpp = rules_period_months(r->cadence);
 	int64_t C = 0, Rprev = 0, capM = 0, floorM = 0;
 	int64_t prevparts[64], parts[64], *pp = prevparts, *np = parts;
+	int64_t limbuf[16], *lim = limbuf;
 	int64_t *heapbuf = NULL;
 	int rc = -1;
 
-	if (r->nbenefs > 64) {
-		if ((heapbuf = calloc(2 * r->nbenefs, sizeof(int64_t))) == NULL)
+	if (r->nbenefs > 64 || t->nbands > 16) {
+		if ((heapbuf = calloc(2 * r->nbenefs + t->nbands, sizeof(int64_t)))
+		    == NULL)
 			return -1;
 		pp = heapbuf;
 		np = heapbuf + r->nbenefs;
+		lim = heapbuf + 2 * r->nbenefs;
 	} else
 		memset(prevparts, 0, sizeof(prevparts));
+	/* Band limits, cap and floor are yearly: scaled to the segment. */
+	for (size_t b = 0; b < t->nbands; b++)
+		if (t->bands[b].has_upto && money_mul_div(t->bands[b].upto,
+		    sg->months, 12, &lim[b]) == -1)
+			goto out;
 	if (t->has_cap && money_mul_div(t->cap, sg->months, 12, &capM) == -1)
 		goto out;
 	if (t->has_floor &&
@@ -624,7 +641,7 @@ seg_compute(const struct agr *a, const struct seg *sg, int k,
 		int64_t *v = vals + (size_t)i * a->nvals, R, topup = 0, K, home;
 
 		if (money_add(C, base[i], &C) == -1 ||
-		    cumulative_home(t, C, (i + 1) * mpp, &R) == -1)
+		    cumulative_home(t, lim, C, (i + 1) * mpp, &R) == -1)
 			goto out;
 		if (t->has_cap && R > capM)
 			R = capM;
@@ -651,7 +668,7 @@ seg_compute(const struct agr *a, const struct seg *sg, int k,
 			np = tmp;
 		}
 		for (size_t s = 0; s < r->nstats; s++) {
-			const struct rules_stat *st = &r->stats[s];
+			const struct rules_stat *st = &t->stats[s];
 			int64_t V = eff[i][r->ntaxes + 1 + s], sh = 0, sv = 0;
 			size_t o = v_stat_home(a, s);
 
@@ -730,19 +747,19 @@ fixed_part_differs(const struct rules *a, const struct rules *b)
 		return "start";
 	if (a->confirm != b->confirm)
 		return "confirm";
+	/*
+	 * The codes, in order, shape every report's figures; their retention
+	 * and attribution are checked per settled period (check_replace).
+	 */
 	if (a->ntaxes != b->ntaxes)
 		return "taxes";
 	for (size_t i = 0; i < a->ntaxes; i++)
-		if (strcmp(a->taxes[i].code, b->taxes[i].code) != 0 ||
-		    !ratio_same(&a->taxes[i].retain, &b->taxes[i].retain))
+		if (strcmp(a->taxes[i].code, b->taxes[i].code) != 0)
 			return "taxes";
 	if (a->nstats != b->nstats)
 		return "statistics";
 	for (size_t i = 0; i < a->nstats; i++)
-		if (strcmp(a->stats[i].code, b->stats[i].code) != 0 ||
-		    a->stats[i].mode != b->stats[i].mode ||
-		    (a->stats[i].mode == RULES_STAT_SPLIT &&
-		    !ratio_same(&a->stats[i].home, &b->stats[i].home)))
+		if (strcmp(a->stats[i].code, b->stats[i].code) != 0)
 			return "statistics";
 	if (a->nbenefs != b->nbenefs)
 		return "beneficiaries";
@@ -751,6 +768,44 @@ fixed_part_differs(const struct rules *a, const struct rules *b)
 		    a->benefs[i].weight != b->benefs[i].weight)
 			return "beneficiaries";
 	return NULL;
+}
+
+/*
+ * -1 with the reason when the retention of a tax or the attribution of a
+ * statistic in force in settled period p differs between the old term ot
+ * and the new one nt (both as resolved: the agreement's where the term
+ * names nothing).
+ */
+static int
+overrides_differ(const struct rules *r, const struct rules_term *ot,
+    const struct rules_term *nt, int32_t p, char *err, size_t errlen)
+{
+	char pb[RULES_PERIOD_BUFSZ], pb2[RULES_PERIOD_BUFSZ];
+
+	for (size_t i = 0; i < r->ntaxes; i++)
+		if (!ratio_same(&ot->taxes[i].retain, &nt->taxes[i].retain)) {
+			snprintf(err, errlen, "%s: term %s: the retention of tax "
+			    "%s changed (%s to %s), but its period %s already "
+			    "settled", r->id, rules_period_format(r->cadence,
+			    ot->from, pb), ot->taxes[i].code,
+			    ot->taxes[i].retain_text, nt->taxes[i].retain_text,
+			    rules_period_format(r->cadence, p, pb2));
+			return -1;
+		}
+	for (size_t i = 0; i < r->nstats; i++) {
+		const struct rules_stat *x = &ot->stats[i], *y = &nt->stats[i];
+
+		if (x->mode != y->mode || (x->mode == RULES_STAT_SPLIT &&
+		    !ratio_same(&x->home, &y->home))) {
+			snprintf(err, errlen, "%s: term %s: the attribution of "
+			    "statistic %s changed, but its period %s already "
+			    "settled", r->id, rules_period_format(r->cadence,
+			    ot->from, pb), x->code, rules_period_format(
+			    r->cadence, p, pb2));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -795,6 +850,9 @@ check_replace(const struct agr *a, const struct rules *nr, char *err,
 				    or->cadence, p, pb2));
 				return -1;
 			}
+			if (overrides_differ(or, os.t, ns.t, p, err,
+			    errlen) == -1)
+				return -1;
 			if (os.first != ns.first || os.last != ns.last) {
 				snprintf(err, errlen, "%s: term %s: the change "
 				    "alters the periods planned for the segment "
@@ -867,6 +925,35 @@ make_orders(struct agr *a, struct rules *r)
 	return 0;
 }
 
+/*
+ * The bases of periods that have effective figures but did not settle yet
+ * were computed with the retention then in force; under rules r a term may
+ * retain otherwise. Computes them again (into place when apply), -1 when
+ * one overflows. Paged-out years hold settled periods only.
+ */
+static int
+rebase_unsettled(struct agr *a, const struct rules *r, int apply)
+{
+	for (size_t i = 0; i < a->nyears; i++) {
+		struct yres *res = a->years[i].res;
+
+		if (res == NULL)
+			continue;
+		for (int k = 0; k < per_year(a); k++) {
+			struct period *pe = res->pes[k];
+			int64_t b;
+
+			if (pe == NULL || !pe->has_eff || pe->settled)
+				continue;
+			if (compute_base(r, pe->p, pe->eff, &b) == -1)
+				return -1;
+			if (apply)
+				pe->eff_base = b;
+		}
+	}
+	return 0;
+}
+
 int
 settle_install(struct settle *s, struct rules *r, char *err, size_t errlen)
 {
@@ -875,10 +962,17 @@ settle_install(struct settle *s, struct rules *r, char *err, size_t errlen)
 	if (a != NULL) {
 		if (check_replace(a, r, err, errlen) == -1)
 			return -1;
+		if (rebase_unsettled(a, r, 0) == -1) {
+			snprintf(err, errlen, "%s: amounts too large: a waiting "
+			    "period's base would overflow under the new rules",
+			    r->id);
+			return -1;
+		}
 		if (make_orders(a, r) == -1)
 			goto oom;
 		rules_free(a->r);
 		a->r = r;
+		(void)rebase_unsettled(a, r, 1);
 		a->active = 1;
 		/* Sizes change only while no report was accepted (no periods). */
 		a->nfig = r->ntaxes + 1 + r->nstats;
@@ -1459,9 +1553,8 @@ validate(struct settle *s, const struct jv *o, struct report *rep, char *err,
 	str = v->s;
 	if (rules_period_parse(r->cadence, str, &rep->p) == -1)
 		return refuse(err, errlen, "period: \"%.16s\" is not a %s period "
-		    "(%s)", str, r->cadence == RULES_MONTHLY ? "monthly" :
-		    "quarterly", r->cadence == RULES_MONTHLY ? "YYYY-MM" :
-		    "YYYY-Qn");
+		    "(%s)", str, rules_cadence_name(r->cadence),
+		    rules_cadence_pattern(r->cadence));
 	if (rep->p < r->start)
 		return refuse(err, errlen, "period: %s is before the agreement's "
 		    "start %s", str, rules_period_format(r->cadence, r->start,
@@ -2356,7 +2449,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			pl->dispute = 1;
 	}
 	if (pl->new_eff != NULL) {
-		if (compute_base(a->r, pl->new_eff, &pl->base) == -1) {
+		if (compute_base(a->r, rep->p, pl->new_eff, &pl->base) == -1) {
 			refuse(err, errlen, "amounts too large: the base "
 			    "overflows");
 			goto out;

@@ -137,7 +137,17 @@ refusals(void **state)
 	    sizeof(err)));
 	assert_string_equal(err, "a.conf:1: @include is not allowed in rule files");
 	assert_null(rules_parse("id = \"a\xff\";\n", "a.conf", err, sizeof(err)));
-	assert_string_equal(err, "a.conf:1: not valid UTF-8 text");
+	assert_string_equal(err, "a.conf:1: not valid UTF-8 text (byte 8)");
+	/* A bad byte is reported on its own line, not line 1. */
+	assert_null(rules_parse("id = \"a\";\n# \xe5\xb1\xb1\n\xe5\xb1\n",
+	    "a.conf", err, sizeof(err)));
+	assert_string_equal(err, "a.conf:3: not valid UTF-8 text (byte 17)");
+	/* Overlong forms and surrogates are not UTF-8 either. */
+	assert_null(rules_parse("# \xc0\xaf\n", "a.conf", err, sizeof(err)));
+	assert_string_equal(err, "a.conf:1: not valid UTF-8 text (byte 3)");
+	assert_null(rules_parse("\n# \xed\xa0\x80\n", "a.conf", err,
+	    sizeof(err)));
+	assert_string_equal(err, "a.conf:2: not valid UTF-8 text (byte 4)");
 	assert_null(rules_parse("id = \"a\";\nhome = \"330802\";\nhost = "
 	    "\"330110\";\ncadence = \"monthly\";\nstart = \"2026-01\";\n"
 	    "taxes = ( { code = \"vat\"; } );\nterms = ( { from = \"2026-01\"; "

@@ -325,13 +325,23 @@ replacement(void **state)
 	    "terms = ( { from = \"2026-01\"; home = \"1/2\"; } );", "rp.conf",
 	    err, sizeof(err)), 0);
 	assert_string_equal(rules_get0_title(settle_get0_rules(s, "rp")), "T");
-	/* Reports accepted: no change to the fixed part. */
+	/* Reports accepted: the codes of taxes stay as they are. */
+	assert_int_equal(install_text(s, "id = \"rp\"; home = \"330802\"; "
+	    "host = \"330110\"; cadence = \"monthly\"; start = \"2026-01\"; "
+	    "taxes = ( { code = \"vat\"; }, { code = \"cit\"; } );"
+	    "terms = ( { from = \"2026-01\"; home = \"50%\"; } );", "rp.conf", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "\"taxes\" changed"));
+	/*
+	 * Nothing settled yet: the retention of a waiting period may change,
+	 * and its base follows (SPEC §4: only the settled past is fixed).
+	 */
 	assert_int_equal(install_text(s, "id = \"rp\"; home = \"330802\"; "
 	    "host = \"330110\"; cadence = \"monthly\"; start = \"2026-01\"; "
 	    "taxes = ( { code = \"vat\"; retain = \"99%\"; } );"
 	    "terms = ( { from = \"2026-01\"; home = \"50%\"; } );", "rp.conf", err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "\"taxes\" changed"));
+	    sizeof(err)), 0);
+
 	/* 2026-03 waits for January: the term may still change. */
 	assert_int_equal(install_text(s, "id = \"rp\"; home = \"330802\"; "
 	    "host = \"330110\"; cadence = \"monthly\"; start = \"2026-01\"; "
@@ -373,6 +383,99 @@ replacement(void **state)
 	/* Removal is refused once a period settled. */
 	assert_int_equal(settle_remove(s, "rp", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "term 2026-01"));
+	settle_free(s);
+}
+
+/*
+ * SPEC v2: a term's retention applies to its periods; a reload may change
+ * the retention of periods that did not settle (their bases follow) but
+ * not of one that did, and the refusal names the term and the tax.
+ */
+static void
+term_retention(void **state)
+{
+	const char *v1 = "id = \"tr\"; home = \"330802\"; host = \"330110\"; "
+	    "cadence = \"monthly\"; start = \"2026-01\"; "
+	    "taxes = ( { code = \"vat\"; retain = \"25%\"; }, "
+	    "{ code = \"cit\"; retain = \"40%\"; } ); "
+	    "statistics = ( { code = \"gdp\"; } ); "
+	    "terms = ( { from = \"2026-01\"; home = \"1/2\"; } );";
+	const char *v2 = "id = \"tr\"; home = \"330802\"; host = \"330110\"; "
+	    "cadence = \"monthly\"; start = \"2026-01\"; "
+	    "taxes = ( { code = \"vat\"; retain = \"25%\"; }, "
+	    "{ code = \"cit\"; retain = \"40%\"; } ); "
+	    "statistics = ( { code = \"gdp\"; } ); "
+	    "terms = ( { from = \"2026-01\"; home = \"1/2\"; }, "
+	    "{ from = \"2026-03\"; home = \"1/2\"; retain = { vat = \"50%\"; }; "
+	    "statistics = ( { code = \"gdp\"; mode = \"both\"; } ); } );";
+	struct settle *s = settle_new();
+	struct settle_result *res;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(install_text(s, v1, "tr.conf", err, sizeof(err)), 0);
+	/* March waits for January and February, under 25%. */
+	assert_int_equal(sub(s, "{\"report_id\":\"m\",\"agreement\":\"tr\","
+	    "\"period\":\"2026-03\",\"role\":\"host\",\"taxes\":{"
+	    "\"vat\":\"100.00\",\"cit\":\"10.00\"},\"statistics\":{"
+	    "\"gdp\":\"7.00\"}}", NULL, err, sizeof(err)), SETTLE_ACCEPTED);
+	/* A term from March retains half of VAT and counts gdp for both. */
+	assert_int_equal(install_text(s, v2, "tr.conf", err, sizeof(err)), 0);
+	assert_int_equal(sub(s, "{\"report_id\":\"j\",\"agreement\":\"tr\","
+	    "\"period\":\"2026-01\",\"role\":\"host\",\"taxes\":{"
+	    "\"vat\":\"100.00\"}}", NULL, err, sizeof(err)), SETTLE_ACCEPTED);
+	assert_int_equal(sub(s, "{\"report_id\":\"f\",\"agreement\":"
+	    "\"tr\",\"period\":\"2026-02\",\"role\":\"host\",\"taxes\":{"
+	    "\"vat\":\"100.00\"}}", &res, err, sizeof(err)), SETTLE_ACCEPTED);
+	/* February under 25%; March, in a segment of its own, settles with
+	 * the next report of that segment. */
+	assert_int_equal(settle_result_count(res), 2);
+	assert_non_null(strstr(settle_result_entry(res, 1, NULL),
+	    "\"base\":\"25.00\""));
+	settle_result_free(res);
+	assert_int_equal(sub(s, "{\"report_id\":\"a\",\"agreement\":"
+	    "\"tr\",\"period\":\"2026-04\",\"role\":\"host\",\"taxes\":{"
+	    "}}", &res, err, sizeof(err)), SETTLE_ACCEPTED);
+	assert_int_equal(settle_result_count(res), 3);
+	assert_non_null(strstr(settle_result_entry(res, 1, NULL),
+	    "\"base\":\"54.00\""));
+	assert_non_null(strstr(settle_result_entry(res, 1, NULL),
+	    "\"base\":\"54.00\""));
+	assert_non_null(strstr(settle_result_entry(res, 1, NULL),
+	    "\"gdp\":{\"home\":\"7.00\",\"host\":\"7.00\"}"));
+	assert_non_null(strstr(settle_result_entry(res, 1, NULL),
+	    "\"term\":\"2026-03\""));
+	settle_result_free(res);
+	/* Now March settled: its retention and attribution are fixed. */
+	assert_int_equal(install_text(s, v1, "tr.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, "tr: term 2026-01: the change alters the "
+	    "periods planned for the segment of 2026-01, which already settled");
+	{
+		char v3[2048];
+
+		snprintf(v3, sizeof(v3), "%s", v2);
+		memcpy(strstr(v3, "vat = \"50%\""), "vat = \"51%\"", 11);
+		assert_int_equal(install_text(s, v3, "tr.conf", err,
+		    sizeof(err)), -1);
+		assert_string_equal(err, "tr: term 2026-03: the retention of tax "
+		    "vat changed (50% to 51%), but its period 2026-03 already "
+		    "settled");
+		snprintf(v3, sizeof(v3), "%s", v2);
+		memcpy(strstr(v3, "mode = \"both\""), "mode = \"home\"", 13);
+		assert_int_equal(install_text(s, v3, "tr.conf", err,
+		    sizeof(err)), -1);
+		assert_string_equal(err, "tr: term 2026-03: the attribution of "
+		    "statistic gdp changed, but its period 2026-03 already "
+		    "settled");
+		/* The agreement's own retention is in force in January. */
+		snprintf(v3, sizeof(v3), "%s", v2);
+		memcpy(strstr(v3, "retain = \"40%\""), "retain = \"41%\"", 14);
+		assert_int_equal(install_text(s, v3, "tr.conf", err,
+		    sizeof(err)), -1);
+		assert_string_equal(err, "tr: term 2026-01: the retention of tax "
+		    "cit changed (40% to 41%), but its period 2026-01 already "
+		    "settled");
+	}
 	settle_free(s);
 }
 
@@ -1071,6 +1174,7 @@ main(void)
 		cmocka_unit_test(authorization_and_duplicates),
 		cmocka_unit_test(disputes_and_queries),
 		cmocka_unit_test(replacement),
+		cmocka_unit_test(term_retention),
 		cmocka_unit_test(withdraw_and_return),
 		cmocka_unit_test(replay_example),
 		cmocka_unit_test(prop_corrections),

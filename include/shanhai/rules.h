@@ -18,6 +18,7 @@ struct rules;
 enum rules_cadence {
 	RULES_MONTHLY,
 	RULES_QUARTERLY,
+	RULES_YEARLY,		/* 年终结算: one period per fiscal year */
 };
 
 /* Room for a period ("2026-10", "2026-Q4") or side code and its NUL. */
@@ -51,6 +52,9 @@ const char	*rules_get0_id(const struct rules *r);
 const char	*rules_get0_title(const struct rules *r);	/* "" when none */
 const char	*rules_get0_home(const struct rules *r);	/* 6-digit code */
 const char	*rules_get0_host(const struct rules *r);
+/* Free text naming each side's bureau (`home_name`, `host_name`); NULL when none. */
+const char	*rules_get0_home_name(const struct rules *r);
+const char	*rules_get0_host_name(const struct rules *r);
 /* The file's exact text, and the hex SHA-256 of it (the `rules` entry's). */
 const char	*rules_get0_text(const struct rules *r);
 const char	*rules_get0_sha256(const struct rules *r);
@@ -75,8 +79,15 @@ json_t		*rules_to_json(const struct rules *r);
  */
 json_t		*rules_entry(const struct rules *r);
 
+/* "monthly", "quarterly", "yearly"; and the period's pattern ("YYYY-MM", …). */
+const char	*rules_cadence_name(enum rules_cadence c);
+const char	*rules_cadence_pattern(enum rules_cadence c);
+/* Periods in one fiscal year: 12, 4 or 1. */
+int		 rules_periods_per_year(enum rules_cadence c);
+
 /*
- * Periods: "YYYY-MM" is year*12 + month-1, "YYYY-Qn" is year*4 + n-1.
+ * Periods: "YYYY-MM" is year*12 + month-1, "YYYY-Qn" is year*4 + n-1,
+ * "YYYY" (yearly) is the year.
  * rules_period_parse() returns -1 when s does not match the cadence.
  */
 int		 rules_period_parse(enum rules_cadence c, const char *s,

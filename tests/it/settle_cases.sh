@@ -51,6 +51,24 @@ for c in "$TOP"/tests/cases/*/; do
 	fi
 done
 done
+# The shared examples themselves, where the project sits beside them (as
+# on the developers' machines and in CI): all four agreements loaded at once.
+ex=$TOP/../shared/examples
+if [ -d "$ex/rules" ]; then
+	for r in "$ex"/reports/*.jsonl; do
+		n=$((n + 1))
+		b=$(basename "$r")
+		if "$bin" settle --rules "$ex/rules" "$r" >"$out/ex.out" 2>"$out/ex.err" &&
+		    cmp -s "$out/ex.out" "$ex/expected/$b" && ! [ -s "$out/ex.err" ]; then
+			echo "ok shared/examples/$b"
+		else
+			echo "FAIL shared/examples/$b"
+			diff "$ex/expected/$b" "$out/ex.out" | head -20
+			head -5 "$out/ex.err"
+			fail=$((fail + 1))
+		fi
+	done
+fi
 rm -rf "$out"
 echo "settle cases: $n run, $fail failed"
 [ "$n" -gt 0 ] && [ "$fail" -eq 0 ]

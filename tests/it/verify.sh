@@ -39,11 +39,11 @@ expect 2 usage "$SH" keygen --out k9.pem
 "$SH" keygen --origin $ORIGIN --out sm2.pem --sm2 >/dev/null
 grep -Eq "^$ORIGIN\+[0-9a-f]{8}\+/w" sm2.pem.vkey || fail "SM2 key line"
 
-# A ledger of three agreements, as the daemon writes it.
+# A ledger of the four sample agreements, as the daemon writes it.
 mkdir rules
+cp "$TOP/rules/"*.conf rules/
 for c in example-kecheng-yuhang-2026 example-longquan-xiaoshan-2026 \
-    example-qujiang-yinzhou-2023-2024; do
-	cp "$TOP/tests/cases/$c/rules/"*.conf rules/
+    example-qujiang-yinzhou-2023-2024 example-kaihua-tongxiang-2016-2024; do
 	cat "$TOP/tests/cases/$c/reports.jsonl" >>reports.jsonl
 done
 "$SH" fixture build --rules rules --time $T \
@@ -52,10 +52,10 @@ grep -q '"submitter":"' ledger.jsonl || fail "no submitter in the report entries
 N=$(wc -l <ledger.jsonl)
 sign() { "$SH" fixture sign --key k1.pem --origin $ORIGIN "$@"; }
 sign ledger.jsonl >cp
-expect 0 "replay of 3 rules" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
+expect 0 "replay of 4 rules" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
 	--entries ledger.jsonl
 grep -q "size $N: signature verified" out || fail "summary: $(cat out)"
-expect 0 "replay of 3 rules" sh -c "'$SH' verify --vkey k1.pem.vkey --checkpoint cp --entries - <ledger.jsonl"
+expect 0 "replay of 4 rules" sh -c "'$SH' verify --vkey k1.pem.vkey --checkpoint cp --entries - <ledger.jsonl"
 # The empty ledger.
 : >empty.jsonl
 sign empty.jsonl >cp0

@@ -3,8 +3,9 @@
 
     difftest.py --shanhai build/shanhai [--seed N] [--count N] [--keep DIR]
 
-Generates random agreements (every term kind, floors, caps, fractions, ends
-mid-year, confirm, beneficiaries, statistics) and random report sequences
+Generates random agreements (every cadence and term kind, floors, caps,
+fractions, ends mid-year, confirm, beneficiaries, statistics, retention and
+attribution by term) and random report sequences
 (out of order, corrections, disputes, duplicates, refusals), runs both, and
 compares stdout byte for byte and the set of refused lines. On a difference it
 keeps the case in --keep (default: a temporary folder) and exits 1.
@@ -43,8 +44,8 @@ def period(cad, y, i):
 
 
 def gen_agreement(rng, n, big):
-    cad = rng.choice(["monthly", "quarterly"])
-    per = 12 if cad == "monthly" else 4
+    cad = rng.choice(["monthly", "quarterly", "yearly"])
+    per = reference.CADENCE[cad][1]
     y0 = rng.randint(2020, 2022)
     start = (y0, rng.randint(1, per))
     d = {"id": "ag-%d" % n, "home": "33%04d" % rng.randint(0, 9999),
@@ -85,7 +86,10 @@ def gen_agreement(rng, n, big):
         else:
             bands, upto = [], 0
             for _ in range(rng.randint(1, 3)):
-                upto += rng.randint(1, 10 ** 9)
+                # small steps too: limits that round together in a short
+                # segment (the second band's slice is then empty)
+                upto += rng.randint(1, 10 ** 9) if rng.random() < 0.8 else \
+                    rng.randint(1, 20)
                 bands.append({"upto": reference.fmt(upto), "home": rng.choice(RATIOS)})
             bands.append({"home": rng.choice(RATIOS)})
             term["bands"] = bands
@@ -98,6 +102,18 @@ def gen_agreement(rng, n, big):
                 term["floor"] = reference.fmt(fl)
             if cp is not None:
                 term["cap"] = reference.fmt(cp)
+        if t > 0 and rng.random() < 0.5:          # SPEC v2: retention by term
+            term["retain"] = {c: rng.choice(RATIOS)
+                              for c in rng.sample(codes, rng.randint(1, len(codes)))}
+        if t > 0 and d["statistics"] and rng.random() < 0.5:
+            over = []
+            for st in rng.sample(d["statistics"], rng.randint(1, len(d["statistics"]))):
+                mode = rng.choice(["host", "home", "both", "split"])
+                o = {"code": st["code"], "mode": mode}
+                if mode == "split":
+                    o["home"] = rng.choice(RATIOS)
+                over.append(o)
+            term["statistics"] = over
         terms.append(term)
         y, i = key
         i += rng.randint(1, per + 2)
@@ -195,7 +211,7 @@ def gen_reports(rng, ag, big):
             if what == 0:
                 bad["taxes"] = dict(bad["taxes"], nosuch="1.00")
             elif what == 1:
-                bad["period"] = "1999-01" if a.cadence == "monthly" else "1999-Q1"
+                bad["period"] = reference.period_str(a.cadence, (1999, 1))
             elif what == 2:
                 bad["taxes"] = {tax_codes[0]: 12}
             elif what == 3:

@@ -17,6 +17,9 @@ AMOUNT_RE = re.compile(r'^-?(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$')
 REPORT_ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 MONTH_RE = re.compile(r'^([0-9]{4})-(0[1-9]|1[0-2])$')
 QUARTER_RE = re.compile(r'^([0-9]{4})-Q([1-4])$')
+YEAR_RE = re.compile(r'^([0-9]{4})()$')
+CADENCE = {"monthly": (MONTH_RE, 12), "quarterly": (QUARTER_RE, 4),
+           "yearly": (YEAR_RE, 1)}
 REPORT_KEYS = {"report_id", "agreement", "period", "role", "taxes",
                "deductions", "statistics", "supersedes"}
 
@@ -76,14 +79,16 @@ def alloc(total, weights):
 
 def period_key(cadence, p):
     """(year, index within year) of a period string of the given cadence."""
-    m = (MONTH_RE if cadence == "monthly" else QUARTER_RE).match(p or "")
+    m = CADENCE[cadence][0].match(p or "")
     if not m:
         return None
-    return (int(m.group(1)), int(m.group(2)))
+    return (int(m.group(1)), int(m.group(2) or 1))
 
 
 def period_str(cadence, key):
     y, i = key
+    if cadence == "yearly":
+        return "%04d" % y
     return "%04d-%02d" % (y, i) if cadence == "monthly" else "%04d-Q%d" % (y, i)
 
 
@@ -92,8 +97,8 @@ class Agreement:
         self.d = d
         self.id = d["id"]
         self.cadence = d["cadence"]
-        self.per_year = 12 if self.cadence == "monthly" else 4
-        self.months_per = 1 if self.cadence == "monthly" else 3
+        self.per_year = CADENCE[self.cadence][1]
+        self.months_per = 12 // self.per_year
         self.start = period_key(self.cadence, d["start"])
         self.end = period_key(self.cadence, d["end"]) if d.get("end") else None
         self.confirm = d.get("confirm", False)
@@ -117,6 +122,16 @@ class Agreement:
             else:
                 term["bands"] = [(fen(b["upto"]) if "upto" in b else None,
                                   ratio(b["home"])) for b in t["bands"]]
+            # Retention and attribution in force: the agreement's, with what
+            # the term names in its place (SPEC v2 §4).
+            term["taxes"] = [(c, ratio(t.get("retain", {}).get(c, None))
+                              if c in t.get("retain", {}) else r)
+                             for c, r in self.taxes]
+            over = {x["code"]: x for x in t.get("statistics", [])}
+            term["stats"] = [
+                (c, over[c].get("mode", "host"),
+                 ratio(over[c]["home"]) if over[c].get("mode") == "split" else None)
+                if c in over else (c, m, r) for c, m, r in self.stats]
             term["floor"] = fen(t["floor"]) if "floor" in t else None
             term["cap"] = fen(t["cap"]) if "cap" in t else None
             self.terms.append(term)
@@ -143,23 +158,25 @@ class Agreement:
             out.append(k)
         return out, self.terms[ti]
 
-    def base(self, fig):
-        b = sum(rnd(fig["taxes"].get(c, 0) * r) for c, r in self.taxes)
+    def base(self, fig, term):
+        b = sum(rnd(fig["taxes"].get(c, 0) * r) for c, r in term["taxes"])
         return b - fig["deductions"]
 
 
-def band_h(bands, c):
+def band_h(bands, c, months):
+    """H(C), each band's limit the yearly `upto` scaled to the segment."""
     if c < 0:
         return bands[0][1] * c
     total = Fraction(0)
     lo = 0
     for upto, r in bands:
-        hi = c if upto is None else min(c, upto)
+        lim = None if upto is None else rnd(Fraction(upto * months, 12))
+        hi = c if lim is None else min(c, lim)
         if hi > lo:
             total += (hi - lo) * r
-        if upto is None or c <= upto:
+        if lim is None or c <= lim:
             break
-        lo = upto
+        lo = lim
     return total
 
 
@@ -289,7 +306,7 @@ class Engine:
             if eff is None:
                 break
             fig, hashes = eff
-            b = ag.base(fig)
+            b = ag.base(fig, term)
             c += b
             m_i += ag.months_per
             if "annual" in term:
@@ -298,7 +315,7 @@ class Engine:
                 if "home" in term:
                     r = rnd(term["home"] * c)
                 else:
-                    r = rnd(band_h(term["bands"], c))
+                    r = rnd(band_h(term["bands"], c, months))
                 if term["cap"] is not None:
                     r = min(r, rnd(Fraction(term["cap"] * months, 12)))
             topup = 0
@@ -308,7 +325,7 @@ class Engine:
             kk = alloc(r + topup, [w for _, w in ag.bens]) if ag.bens else []
             bens = {bid: kk[j] - k_prev[j] for j, (bid, _) in enumerate(ag.bens)}
             stats = {}
-            for code, mode, sr in ag.stats:
+            for code, mode, sr in term["stats"]:
                 v = fig["stats"][code]
                 if mode == "host":
                     stats[code] = (0, v)
