@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "shanhai/api.h"
+#include "shanhai/config.h"
 #include "shanhai/http.h"
 #include "shanhai/rules.h"
 #include "shanhai/server.h"
@@ -29,16 +30,30 @@ healthz(struct http_req *r, void *arg)
 	evbuffer_free(b);
 }
 
-/* {"agreements":[…]}: every loaded agreement with its terms, by id. */
+int
+api_client_sees(const struct config_client *cl, const struct rules *a)
+{
+	if (cl == NULL || config_client_role(cl) != CONFIG_ROLE_BUREAU)
+		return 1;
+	return config_client_has_code(cl, rules_get0_home(a)) ||
+	    config_client_has_code(cl, rules_get0_host(a));
+}
+
+/*
+ * {"agreements":[…]}: every loaded agreement with its terms, by id; a
+ * bureau sees only those it is a side of (SPEC §7).
+ */
 static void
 agreements(struct http_req *r, void *arg)
 {
 	const struct server_gen *g = http_req_gen(r);
+	const struct config_client *cl = http_req_client(r);
 	json_t *list = json_array(), *doc;
 
 	for (size_t i = 0; list != NULL && i < server_gen_rules_count(g);
 	    i++)
-		if (json_array_append_new(list,
+		if (api_client_sees(cl, server_gen_rules(g, i)) &&
+		    json_array_append_new(list,
 		    rules_to_json(server_gen_rules(g, i))) == -1) {
 			json_decref(list);
 			list = NULL;

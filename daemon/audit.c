@@ -47,6 +47,7 @@ struct replay {
 	char			*scratch;	/* fast path's rebuilt entry */
 	size_t			 scratchcap;
 	uint64_t		 nrules, nreports, nderived, nskipped;
+	uint64_t		 napprovals;
 };
 
 /*
@@ -230,6 +231,29 @@ replay_report(struct replay *v, uint64_t index, json_t *e)
 	return same_entry(v, index, e, settle_result_get0_json(v->pending, 0));
 }
 
+/*
+ * An approval (SPEC §5a): it must name the statement computed from the
+ * entries before it, of a year that was complete, as the daemon writes it.
+ */
+static int
+replay_approval(struct replay *v, uint64_t index, json_t *e)
+{
+	char err[1024], *buf;
+	size_t len;
+	int rc;
+
+	if ((buf = canon_dump(e, &len, err, sizeof(err))) == NULL)
+		return fail(v, AT(index), "entry %" PRIu64 ": approval: %s",
+		    index, err);
+	rc = settle_approval_replay(v->engine, buf, len, index, err,
+	    sizeof(err));
+	free(buf);
+	if (rc < 0)
+		return fail(v, AT(index), "entry %" PRIu64 ": %s", index, err);
+	v->napprovals++;
+	return 0;
+}
+
 static int
 replay(struct replay *v, uint64_t index, json_t *e)
 {
@@ -251,6 +275,8 @@ replay(struct replay *v, uint64_t index, json_t *e)
 		return replay_rules(v, index, e);
 	if (strcmp(type, "report") == 0)
 		return replay_report(v, index, e);
+	if (strcmp(type, "approval") == 0)
+		return replay_approval(v, index, e);
 	v->nskipped++;	/* e.g. "key": hashed, nothing to replay */
 	return 0;
 }
@@ -780,7 +806,7 @@ audit_new(unsigned workers)
  * only be the top-level member's. 0 when that shape is found.
  */
 static const char *const types[] = {
-	"settlement", "adjustment", "dispute", "report", "rules",
+	"settlement", "adjustment", "dispute", "report", "rules", "approval",
 };
 
 /* The entry type t names, if the replay knows it. */
@@ -815,7 +841,7 @@ classify(const char *line, size_t len, const char **type, const char **id,
 		return -1;
 	*id = NULL;
 	*idlen = 0;
-	if (strcmp(*type, "rules") == 0)
+	if (strcmp(*type, "rules") == 0 || strcmp(*type, "approval") == 0)
 		pre = rules;
 	else if (strcmp(*type, "report") == 0)
 		pre = report;
@@ -854,7 +880,9 @@ static int
 head(struct audit *a, uint64_t i, const char *line, size_t len,
     const char *type, const char *id, size_t idlen)
 {
-	int rules = strcmp(type, "rules") == 0, wi;
+	/* An approval is a group of one, like a rules entry. */
+	int rules = strcmp(type, "rules") == 0 ||
+	    strcmp(type, "approval") == 0, wi;
 
 	if (end_group(a, i) < 0)
 		return -1;
@@ -896,7 +924,7 @@ audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 			goto out;
 		}
 		/* Not canonical, most likely: the worker will say so. */
-		if (strcmp(type, "rules") == 0)
+		if (strcmp(type, "rules") == 0 || strcmp(type, "approval") == 0)
 			idm = member(m, n, "agreement");
 		else if ((r = member(m, n, "report")) != NULL &&
 		    split_members(r->val, r->vlen, rm, &rn) == 0)
@@ -906,7 +934,8 @@ audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 		id = idm ? idm->val + 1 : NULL;
 		idlen = idm ? idm->vlen - 2 : 0;
 	}
-	rc = strcmp(type, "rules") == 0 || strcmp(type, "report") == 0 ?
+	rc = strcmp(type, "rules") == 0 || strcmp(type, "report") == 0 ||
+	    strcmp(type, "approval") == 0 ?
 	    head(a, i, line, len, type, id, idlen) :
 	    derived(a, i, line, len, type);
 out:
@@ -960,6 +989,8 @@ audit_counts(const struct audit *a, uint64_t *rules, uint64_t *reports,
 	*derived = a->main.nderived;
 	*skipped = a->main.nskipped;
 	for (unsigned i = 0; i < a->nw; i++) {
+		/* Approvals are replayed, not skipped: counted with derived. */
+		*derived += a->w[i].r.napprovals;
 		*rules += a->w[i].r.nrules;
 		*reports += a->w[i].r.nreports;
 		*derived += a->w[i].r.nderived;

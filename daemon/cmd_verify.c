@@ -54,6 +54,7 @@ struct verify {
 	int			 have_old;
 	/* --receipt */
 	json_t			*receipt;
+	int			 rc_approval;	/* of an approval (SPEC §5a) */
 	uint64_t		 rc_index, rc_size;
 	unsigned char		 rc_root[MERKLE_HASH_SIZE];
 	unsigned char		 rc_leaf[MERKLE_HASH_SIZE];
@@ -261,6 +262,42 @@ finish_receipt(struct verify *v, const char *path)
 }
 
 /*
+ * The approval entry an approval's receipt carries (SPEC §5a): the members
+ * the daemon writes, naming the receipt's statement.
+ */
+static int
+check_approval_entry(struct verify *v, const char *path, json_t *e)
+{
+	static const char *const keys[] = { "agreement", "role", "statement",
+	    "submitter", "time", "type", "year", NULL };
+	const char *key, *type, *stmt;
+	json_t *val;
+
+	json_object_foreach(e, key, val) {
+		int known = 0;
+
+		for (const char *const *k = keys; *k != NULL; k++)
+			known |= strcmp(key, *k) == 0 && json_is_string(val);
+		if (!known)
+			return fail(v, "%s: proof: extra data: member \"%s\" is "
+			    "not one of an approval entry", path, key);
+	}
+	type = json_string_value(json_object_get(e, "type"));
+	stmt = json_string_value(json_object_get(e, "statement"));
+	if (type == NULL || strcmp(type, "approval") != 0 || stmt == NULL ||
+	    json_object_get(e, "agreement") == NULL ||
+	    json_object_get(e, "year") == NULL ||
+	    json_object_get(e, "role") == NULL)
+		return fail(v, "%s: proof: extra data: not an approval entry "
+		    "{agreement, role, statement, time, type, year}", path);
+	if (strcmp(stmt, v->rc_report) != 0)
+		return fail(v, "%s: proof: extra data: the approval of statement "
+		    "%s, not of the receipt's statement %s", path, stmt,
+		    v->rc_report);
+	return 0;
+}
+
+/*
  * The report entry a receipt's proof carries (extra[0..len)): canonical,
  * a `report` entry with the members the daemon writes, whose report hashes
  * to its sha256, which is the receipt's report.
@@ -283,6 +320,11 @@ check_receipt_entry(struct verify *v, const char *path, const char *extra,
 	if (!json_is_object(e)) {
 		json_decref(e);
 		return fail(v, "%s: proof: extra data: not a JSON object", path);
+	}
+	if (v->rc_approval) {
+		rc = check_approval_entry(v, path, e);
+		json_decref(e);
+		return rc;
 	}
 	json_object_foreach(e, key, val) {
 		int known = strcmp(key, "report") == 0 ? json_is_object(val) :
@@ -353,12 +395,15 @@ load_receipt(struct verify *v, const char *path, int have_cp,
 		fprintf(stderr, "shanhai verify: %s: %s\n", path, je.text);
 		return -2;
 	}
-	if (json_unpack(v->receipt, "{s:s, s:I, s:o, s:s, s:s !}", "report",
+	/* A report's receipt names the report; an approval's, the statement. */
+	v->rc_approval = json_object_get(v->receipt, "statement") != NULL;
+	if (json_unpack(v->receipt, "{s:s, s:I, s:o, s:s, s:s !}",
+	    v->rc_approval ? "statement" : "report",
 	    &report, "index", &index, "entries", &entries, "status", &status,
 	    "proof", &proof) != 0 || !json_is_array(entries) || index < 0 ||
 	    strlen(report) != CANON_HASH_HEXLEN)
-		return fail(v, "%s: not a receipt {report, index, entries, "
-		    "status, proof}", path);
+		return fail(v, "%s: not a receipt {report or statement, index, "
+		    "entries, status, proof}", path);
 	snprintf(v->rc_report, sizeof(v->rc_report), "%s", report);
 	if (note_proof_parse(proof, strlen(proof), &v->rc_index, &extra, &xlen,
 	    hashes, &n, &cp, &cplen, err, sizeof(err)) < 0)

@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
+#include "shanhai/api.h"
 #include "shanhai/config.h"
 #include "shanhai/http.h"
 #include "shanhai/ingest.h"
@@ -291,13 +292,104 @@ period_ready(struct journal *j, void *arg, int ok)
 	reply_json(r, rc, doc, err);
 }
 
+/*
+ * 0 when the client may see agreement {id}; otherwise answers 404, as if
+ * it did not exist (a bureau of neither side, SPEC §7), and returns -1.
+ */
+static int
+agreement_visible(struct http_req *r)
+{
+	const char *id = http_req_param(r, "id");
+	const struct rules *a = server_gen_rules_find(http_req_gen(r), id);
+
+	if (a != NULL && !api_client_sees(http_req_client(r), a)) {
+		http_problem(r, 404, "agreement", "\"%.64s\" is not a loaded "
+		    "agreement", id);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 get_period(struct http_req *r, void *arg)
 {
 	struct ingest *in = arg;
 
+	if (agreement_visible(r) < 0)
+		return;
 	journal_when_committed(in->journal, http_req_param(r, "id"),
 	    http_req_param(r, "period"), period_ready, r);
+}
+
+/* The year's statement once every entry queued before the read is on disk. */
+static void
+year_ready(struct journal *j, void *arg, int ok)
+{
+	struct http_req *r = arg;
+	json_t *doc = NULL;
+	char err[512];
+	int rc;
+
+	if (!ok) {
+		snprintf(err, sizeof(err), "the ledger is unavailable: its "
+		    "store is being restored, or the daemon stops");
+		problem_503(r, err, strlen(err));
+		return;
+	}
+	rc = journal_year(j, http_req_param(r, "id"), http_req_param(r, "year"),
+	    &doc, err, sizeof(err));
+	reply_json(r, rc, doc, err);
+}
+
+static void
+get_statement(struct http_req *r, void *arg)
+{
+	struct ingest *in = arg;
+
+	if (agreement_visible(r) < 0)
+		return;
+	journal_when_committed(in->journal, http_req_param(r, "id"), NULL,
+	    year_ready, r);
+}
+
+static void
+post_approval(struct http_req *r, void *arg)
+{
+	struct ingest *in = arg;
+	const struct config_client *cl = http_req_client(r);
+	const char *sides[MAX_SIDES], *body;
+	size_t nsides = 0, len;
+	char err[1024];
+	int rc;
+
+	if (agreement_visible(r) < 0)
+		return;
+	if (!is_json(http_req_header(r, "Content-Type"))) {
+		http_problem(r, 415, "Content-Type", "must be application/json");
+		return;
+	}
+	if ((body = http_req_body(r, &len)) == NULL) {
+		http_problem(r, 400, "body", "cannot be read");
+		return;
+	}
+	if (len > 4096) {
+		http_problem(r, 413, "body", "%zu bytes, more than an "
+		    "approval's 4096", len);
+		return;
+	}
+	for (size_t i = 0; cl != NULL && i < config_client_code_count(cl) &&
+	    nsides < MAX_SIDES; i++)
+		sides[nsides++] = config_client_get0_code(cl, i);
+	rc = journal_approve(in->journal, http_req_param(r, "id"),
+	    http_req_param(r, "year"), body, len, sides, nsides,
+	    http_req_fingerprint(r), report_done, r, err, sizeof(err));
+	if (rc == 0)
+		return;
+	if (rc == 503)
+		problem_503(r, err, strlen(err));
+	else
+		http_problem(r, rc, rc == 409 || rc == 422 ? "statement" : NULL,
+		    "%s", err);
 }
 
 static const struct http_route routes[] = {
@@ -311,6 +403,10 @@ static const struct http_route routes[] = {
 	  get_consistency },
 	{ HTTP_GET, "/v1/agreements/{id}/periods/{period}", CONFIG_ROLE_ANY,
 	  get_period },
+	{ HTTP_GET, "/v1/agreements/{id}/years/{year}/statement",
+	  CONFIG_ROLE_ANY, get_statement },
+	{ HTTP_POST, "/v1/agreements/{id}/years/{year}/approvals",
+	  CONFIG_ROLE_BUREAU, post_approval },
 };
 
 static void

@@ -145,6 +145,7 @@ struct pwait {
 	struct pwait		*next;
 	journal_ready_fn	*ready;
 	void			*arg;
+	uint64_t		 upto;		/* period "": the ledger's size */
 	char			*period;
 	char			 agreement[];
 };
@@ -671,7 +672,9 @@ build_receipt(struct journal *j, const struct store_report *r, const char *cp,
 	    (const unsigned char (*)[NOTE_HASH_SIZE])hashes, n, cp, strlen(cp),
 	    &proof) < 0)
 		return -1;
-	textbuf_puts(&b, "{\"report\":");
+	/* An approval's row (report_id "@approval/YYYY") names its statement. */
+	textbuf_puts(&b, r->report_id[0] == '@' ? "{\"statement\":" :
+	    "{\"report\":");
 	canon_put_string(&b, r->sha256, strlen(r->sha256));
 	textbuf_puts(&b, ",\"index\":");
 	put_u64(&b, r->index);
@@ -1362,6 +1365,12 @@ replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
 		rc = replay_report(rp, index, body, len, e);
 	else if (type != NULL && strcmp(type, "key") == 0)
 		rc = replay_key(rp, index, body, len, e);
+	else if (type != NULL && strcmp(type, "approval") == 0) {
+		if ((rc = settle_approval_replay(rp->engine, body, len, index,
+		    msg, sizeof(msg))) < 0)
+			snprintf(rp->err, rp->errlen, "entry %llu: %s",
+			    (unsigned long long)index, msg);
+	}
 	else {
 		snprintf(rp->err, rp->errlen, "entry %llu: a %s entry that no"
 		    " report before it caused", (unsigned long long)index,
@@ -2260,6 +2269,89 @@ journal_submit(struct journal *j, const char *body, size_t len,
 	return 0;
 }
 
+/*
+ * Approves a year's statement (SPEC §5a) as journal_submit() submits a
+ * report: the approval entry is queued and done() answers with its receipt
+ * once it is durable; a repeat is answered with the first receipt.
+ */
+int
+journal_approve(struct journal *j, const char *agreement, const char *year,
+    const char *body, size_t len, const char *const *sides, size_t nsides,
+    const char *submitter, journal_done_fn *done, void *arg, char *err,
+    size_t errlen)
+{
+	struct settle_result *res = NULL;
+	char stamp[TIME_BUFSZ];
+	const char *e;
+	struct group *g;
+	struct item *it;
+	size_t elen;
+	int code;
+
+	if (j->broken) {
+		snprintf(err, errlen, "the ledger store is failing: %s",
+		    j->broken_why);
+		return 503;
+	}
+	now_rfc3339(stamp);
+	code = settle_approve(j->engine, agreement, year, body, len, sides,
+	    nsides, stamp, submitter, j->next, &res, err, errlen);
+	if (code < 0)
+		return -code;
+	if ((g = journal_cur(j)) == NULL || (it = group_add_item(g)) == NULL) {
+		settle_result_free(res);
+		snprintf(err, errlen, "out of memory");
+		if (code == SETTLE_ACCEPTED)
+			journal_fail_all(j, err);
+		return 503;
+	}
+	it->done = done;
+	it->arg = arg;
+	snprintf(it->rep.agreement, sizeof(it->rep.agreement), "%s", agreement);
+	snprintf(it->rep.role, sizeof(it->rep.role), "%s",
+	    settle_result_role(res));
+	snprintf(it->rep.report_id, sizeof(it->rep.report_id), "@approval/%s",
+	    settle_result_period(res));
+	snprintf(it->rep.sha256, sizeof(it->rep.sha256), "%s",
+	    settle_result_hash(res));
+	snprintf(it->rep.status, sizeof(it->rep.status), "%s",
+	    settle_result_status_text(res));
+	if (code == SETTLE_DUPLICATE) {
+		it->kind = ITEM_DUPLICATE;
+		if ((it->cand = malloc(sizeof(*it->cand))) != NULL) {
+			it->cand[0] = settle_result_first_index(res);
+			it->ncand = 1;
+		}	/* else answered 500 */
+	} else {
+		it->kind = ITEM_REPORT;
+		it->rep.index = j->next;
+		it->rep.count = 1;
+		e = settle_result_entry(res, 0, &elen);
+		if (group_add_entry(j, g, e, elen) < 0) {
+			it->done = NULL;
+			settle_result_free(res);
+			snprintf(err, errlen, "out of memory");
+			journal_fail_all(j, err);
+			return 503;
+		}
+	}
+	settle_result_free(res);
+	journal_kick(j);
+	return 0;
+}
+
+int
+journal_year(struct journal *j, const char *agreement, const char *year,
+    json_t **out, char *err, size_t errlen)
+{
+	int code;
+
+	if ((*out = settle_year_json(j->engine, agreement, year, &code, err,
+	    errlen)) == NULL)
+		return -code;
+	return 0;
+}
+
 /* ---- open and close ---- */
 
 /*
@@ -2756,8 +2848,8 @@ wake_waiters(struct journal *j)
 	struct pwait *w, **pp = &j->waiters, *ready = NULL;
 
 	while ((w = *pp) != NULL) {
-		if (!j->broken && period_pending(j, w->agreement,
-		    w->period) != 0) {
+		if (!j->broken && (w->period[0] == '\0' ? j->committed <
+		    w->upto : period_pending(j, w->agreement, w->period) != 0)) {
 			pp = &w->next;
 			continue;
 		}
@@ -2778,10 +2870,11 @@ void
 journal_when_committed(struct journal *j, const char *agreement,
     const char *period, journal_ready_fn *ready, void *arg)
 {
-	size_t la = strlen(agreement), lp = strlen(period);
+	size_t la = strlen(agreement), lp = period ? strlen(period) : 0;
 	struct pwait *w;
 
-	if (j->broken || period_pending(j, agreement, period) == 0) {
+	if (j->broken || (period == NULL ? j->committed >= j->next :
+	    period_pending(j, agreement, period) == 0)) {
 		ready(j, arg, !j->broken);
 		return;
 	}
@@ -2793,7 +2886,8 @@ journal_when_committed(struct journal *j, const char *agreement,
 	w->arg = arg;
 	memcpy(w->agreement, agreement, la + 1);
 	w->period = w->agreement + la + 1;
-	memcpy(w->period, period, lp + 1);
+	memcpy(w->period, period ? period : "", lp + 1);
+	w->upto = j->next;
 	w->next = j->waiters;
 	j->waiters = w;
 	journal_kick(j);	/* a group still filling goes now */

@@ -111,16 +111,20 @@ statement_format_parse(const char *s, enum statement_format *fmt)
 	return 0;
 }
 
-/* "YYYY-MM" or "YYYY-Qn"; its year in *year. */
+/* "YYYY-MM", "YYYY-Qn" or "YYYY" (yearly); its year in *year. */
 static int
 period_year(const char *p, int *year)
 {
-	if (strlen(p) != 7 || p[4] != '-')
+	size_t n = strlen(p);
+
+	if ((n != 7 || p[4] != '-') && n != 4)
 		return -1;
 	for (int i = 0; i < 4; i++)
 		if (p[i] < '0' || p[i] > '9')
 			return -1;
-	if (p[5] == 'Q') {
+	if (n == 4)
+		;
+	else if (p[5] == 'Q') {
 		if (p[6] < '1' || p[6] > '4')
 			return -1;
 	} else if (!(p[5] == '0' && p[6] >= '1' && p[6] <= '9') &&

@@ -71,7 +71,7 @@ say "shanhai demo: $("$SH" version), working in $D"
 step "1. A test PKI (tests/pki.sh): a CA, the server, the finance bureau of each side, an auditor, an operator"
 if [ -f "$TOP/tests/pki.sh" ]; then
 	sh "$TOP/tests/pki.sh" "$D/pki" > /dev/null
-	for b in kecheng yuhang longquan xiaoshan qujiang yinzhou; do
+	for b in kecheng yuhang longquan xiaoshan qujiang yinzhou kaihua tongxiang; do
 		printf '   %-17s speaks for side %s\n' "$b-finance" "$(cat "$D/pki/$b.code")"
 	done
 	say "   audit.zj.example (auditor), ops.shanhai.example (operator)"
@@ -103,7 +103,7 @@ if [ $have_pki = 1 ]; then
 		echo '        client_ca = "../pki/ca.crt"; };'
 		echo 'ledger = { origin = "demo.shanhai.example/ledger"; signing_key = "ledger.key"; };'
 		echo 'clients = ('
-		for b in kecheng yuhang longquan xiaoshan qujiang yinzhou; do
+		for b in kecheng yuhang longquan xiaoshan qujiang yinzhou kaihua tongxiang; do
 			echo "  { name = \"$b-finance\"; role = \"bureau\"; codes = [ \"$(cat "$D/pki/$b.code")\" ];"
 			echo "    fingerprint = \"$(fpr $b)\"; },"
 		done
@@ -216,7 +216,7 @@ fi
 # ------------------------------------------------------------ 5. statements
 step "5. The settlement of each agreement (shanhai statement)"
 if [ $submitted -gt 0 ]; then
-	for ay in kecheng-yuhang:2026 longquan-xiaoshan:2026 qujiang-yinzhou:2023 qujiang-yinzhou:2024; do
+	for ay in kecheng-yuhang:2026 longquan-xiaoshan:2026 qujiang-yinzhou:2023 qujiang-yinzhou:2024 kaihua-tongxiang:2020; do
 		say ""
 		run "$D/statement.out" "$SH" statement --agreement "${ay%%:*}" \
 		    --year "${ay#*:}" --url "$URL" --cert "$D/pki/auditor.crt" \

@@ -53,7 +53,7 @@ write_config() {
 		echo 'ledger = { origin = "test.example/shanhai"; signing_key = "ledger.key"; };'
 		echo "${3:-}"
 		echo 'clients = ('
-		for b in kecheng yuhang longquan xiaoshan qujiang yinzhou; do
+		for b in kecheng yuhang longquan xiaoshan qujiang yinzhou kaihua tongxiang; do
 			echo "  { name = \"$b-finance\"; role = \"bureau\"; codes = [ \"$(cat "$T/pki/$b.code")\" ]; fingerprint = \"$(fpr $b)\"; },"
 		done
 		echo "  { name = \"provincial-audit\"; role = \"auditor\"; common_name = \"audit.zj.example\"; },"

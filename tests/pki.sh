@@ -46,7 +46,7 @@ subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost" localhost
 
 # Bureaus of the sample agreements' sides, named after their places.
 for b in kecheng:330802 yuhang:330110 longquan:331181 xiaoshan:330109 \
-    qujiang:330803 yinzhou:330212; do
+    qujiang:330803 yinzhou:330212 kaihua:330824 tongxiang:330483; do
 	leaf "${b%%:*}" ca "$client_ext" "${b%%:*}-finance"
 	echo "${b#*:}" > "${b%%:*}.code"
 done
@@ -83,7 +83,7 @@ openssl ca -batch -config ca.db/ca.cnf -cert ca.crt -keyfile ca.key \
 rm -rf expired.csr ca.db
 
 : > fingerprints
-for c in kecheng yuhang longquan xiaoshan qujiang yinzhou auditor operator \
+for c in kecheng yuhang longquan xiaoshan qujiang yinzhou kaihua tongxiang auditor operator \
     stranger expired other; do
 	fp=$(openssl x509 -in "$c.crt" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
 	echo "$c $fp" >> fingerprints

@@ -7,6 +7,16 @@
 
 #include "shanhai/server.h"
 
+struct config_client;
+struct rules;
+
 extern const struct server_module api_module;
+
+/*
+ * May this client see agreement a? A bureau sees only the agreements it is
+ * a side of (SPEC §7: every path under another answers 404); auditors and
+ * operators see all.
+ */
+int	api_client_sees(const struct config_client *cl, const struct rules *a);
 
 #endif

@@ -133,6 +133,26 @@ int		 journal_submit(struct journal *j, const char *body, size_t len,
 		    const char *submitter, journal_done_fn *done, void *arg,
 		    char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * Approves the statement of agreement's fiscal year (SPEC §5a, §7): body is
+ * {"statement":"<hex>"}, by a bureau speaking for sides. As
+ * journal_submit(): 0 when queued (done() answers 201 with the approval's
+ * receipt once durable, or 200 with the first receipt for a repeat), or the
+ * refusal's HTTP status (400, 403, 404, 409, 422, 503) with err.
+ */
+int		 journal_approve(struct journal *j, const char *agreement,
+		    const char *year, const char *body, size_t len,
+		    const char *const *sides, size_t nsides,
+		    const char *submitter, journal_done_fn *done, void *arg,
+		    char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * The year's statement, status and approvals (settle_year_json()) as a new
+ * reference in *out: 0, or 404/503 with err.
+ */
+int		 journal_year(struct journal *j, const char *agreement,
+		    const char *year, json_t **out, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+
 /* Submissions queued or being committed. */
 size_t		 journal_pending(const struct journal *j);
 /*
@@ -186,6 +206,8 @@ int		 journal_period(struct journal *j, const char *agreement,
  * or on the loop after the commit that brings it there, so that what
  * journal_period() then shows is committed state. ready(j, arg, 0) when
  * the journal cannot say (store broken, out of memory, journal freed).
+ * With period NULL: once every entry queued at the call is committed (a
+ * year's statement, which spans periods).
  */
 typedef void journal_ready_fn(struct journal *j, void *arg, int ok);
 void		 journal_when_committed(struct journal *j,

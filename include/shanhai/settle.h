@@ -11,6 +11,7 @@
 #define SHANHAI_SETTLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -28,6 +29,7 @@ enum settle_code {
 	SETTLE_DUPLICATE	= 1,	/* byte-identical canonical resubmission: no entries */
 	SETTLE_BADJSON		= -400,	/* not JSON, or not an object */
 	SETTLE_FORBIDDEN	= -403,	/* the caller does not speak for the report's side */
+	SETTLE_NOTFOUND		= -404,	/* no such agreement or year (statements, approvals) */
 	SETTLE_CONFLICT		= -409,	/* report_id reused, period already reported, stale supersedes */
 	SETTLE_TOOLARGE		= -413,	/* over SETTLE_REPORT_MAX bytes */
 	SETTLE_INVALID		= -422,	/* a field is wrong; the message names it */
@@ -147,6 +149,16 @@ const char	*settle_result_report_id(const struct settle_result *res);
 /* The period's status after the report. */
 enum settle_status settle_result_status(const struct settle_result *res);
 /*
+ * The status the receipt names: the period's ("settled", …) after a report,
+ * the year's ("pending", "approved", …) after an approval.
+ */
+const char	*settle_result_status_text(const struct settle_result *res);
+/*
+ * An approval's entry index: the one given to settle_approve(), or for a
+ * repeat (SETTLE_DUPLICATE) the index of the approval it repeats.
+ */
+uint64_t	 settle_result_first_index(const struct settle_result *res);
+/*
  * The entries the report caused, in ledger order: report, dispute,
  * adjustments, settlements (none for a duplicate). Entry i as canonical
  * JSON (borrowed, NUL-terminated, length in *lenp when not NULL) and as
@@ -199,6 +211,62 @@ enum settle_status settle_period_status(const struct settle *s,
  */
 int		 settle_status_counts(const struct settle *s,
 		    const char *agreement, size_t counts[SETTLE_DISPUTED + 1])
+		    __attribute__((warn_unused_result));
+
+/*
+ * Year statements and their approval (SPEC §5a). A year's status:
+ * incomplete (not every planned period settled: no statement yet),
+ * pending, approved (each side's latest approval names the current
+ * statement), changed (a side's latest approval names an earlier one).
+ */
+enum settle_year_status {
+	SETTLE_YEAR_INCOMPLETE,
+	SETTLE_YEAR_PENDING,
+	SETTLE_YEAR_APPROVED,
+	SETTLE_YEAR_CHANGED,
+};
+const char	*settle_year_status_name(enum settle_year_status st);
+
+/*
+ * The answer of GET /v1/agreements/{id}/years/{year}/statement (new
+ * reference): {"statement": the §5a object or null, "sha256": its hash or
+ * null, "status", "approvals": {"host": A, "home": A}} with A null or
+ * {"index","statement","time"}. NULL with the reason in err and *code
+ * SETTLE_NOTFOUND (no such agreement or year) or SETTLE_UNAVAILABLE. May
+ * read a paged year back.
+ */
+json_t		*settle_year_json(struct settle *s, const char *agreement,
+		    const char *year, int *code, char *err, size_t errlen);
+
+/*
+ * Approves the statement of agreement's year: body[0..len) is
+ * {"statement":"<hex>"} (and "role" for a client speaking for both sides),
+ * by a client speaking for sides (NULL: any, then "role" is needed). The
+ * approval entry gets entry index `index` (the caller's numbering), time
+ * and submitter. SETTLE_ACCEPTED with the approval entry in *res;
+ * SETTLE_DUPLICATE when this side's latest approval names the same hash
+ * (nothing written; settle_result_first_index() says where it is);
+ * SETTLE_NOTFOUND, SETTLE_BADJSON, SETTLE_INVALID, SETTLE_FORBIDDEN (not a
+ * bureau of that side), SETTLE_CONFLICT (the year is incomplete, or the
+ * hash is not the current statement's: err names the current hash),
+ * SETTLE_UNAVAILABLE, each with err and nothing changed.
+ */
+int		 settle_approve(struct settle *s, const char *agreement,
+		    const char *year, const char *body, size_t len,
+		    const char *const *sides, size_t nsides, const char *time,
+		    const char *submitter, uint64_t index,
+		    struct settle_result **res, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+
+/*
+ * The replay of an `approval` entry (the daemon's at start, the auditor's):
+ * entry[0..len) at ledger index `index` must be exactly what
+ * settle_approve() writes for its fields, given the entries before it:
+ * the hash of the statement of a complete year, and not a repeat. 0, or -1
+ * with the reason in err (the engine is unchanged then).
+ */
+int		 settle_approval_replay(struct settle *s, const char *entry,
+		    size_t len, uint64_t index, char *err, size_t errlen)
 		    __attribute__((warn_unused_result));
 
 #endif

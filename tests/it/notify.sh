@@ -39,7 +39,7 @@ grep -v '^WATCHDOG=1$' "$T/notify.log" | cut -d'|' -f1 | tr '\n' ' ' > "$T/state
 [ "$(cat "$T/states")" = "READY=1 RELOADING=1 READY=1 STOPPING=1 " ] ||
     fail "sd_notify sequence: $(cat "$T/states")"
 grep -q '^WATCHDOG=1$' "$T/notify.log" || fail "no WATCHDOG=1"
-grep -q '^READY=1|STATUS=serving on 127.0.0.1:'"$port"': 3 agreements, 8 clients$' \
+grep -q '^READY=1|STATUS=serving on 127.0.0.1:'"$port"': 4 agreements, 10 clients$' \
     "$T/notify.log" || fail "READY without a readable STATUS"
 grep -Eq '^RELOADING=1\|MONOTONIC_USEC=[0-9]+\|STATUS=reloading ' "$T/notify.log" ||
     fail "RELOADING=1 without MONOTONIC_USEC"

@@ -53,12 +53,12 @@ def get(k):
     return s[k]
 assert get('shanhai_build_info{version="0.1.0"}') == 1
 assert get("shanhai_uptime_seconds") >= 0
-assert get("shanhai_ledger_entries") == 3 + 14, get("shanhai_ledger_entries")
+assert get("shanhai_ledger_entries") == 4 + 14, get("shanhai_ledger_entries")
 assert get('shanhai_periods{agreement="longquan-xiaoshan",status="settled"}') == 4
 assert get('shanhai_periods{agreement="longquan-xiaoshan",status="disputed"}') == 0
 assert get('shanhai_periods{agreement="kecheng-yuhang",status="waiting"}') == 0
 assert get("shanhai_connections") >= 1
-for a in ("kecheng-yuhang", "longquan-xiaoshan", "qujiang-yinzhou"):
+for a in ("kecheng-yuhang", "longquan-xiaoshan", "qujiang-yinzhou", "kaihua-tongxiang"):
     assert any(k.startswith('shanhai_agreement_loaded_timestamp_seconds{agreement="%s",sha256="' % a) for k in s), a
 r = 'route="/v1/reports",method="POST",status="%s"'
 assert get("shanhai_http_requests_total{%s}" % (r % 201)) == n
@@ -84,7 +84,7 @@ done
 "$BUILD/shanhai" status $(tls operator) > "$T/status" || fail "shanhai status"
 cat "$T/status"
 grep -q "^shanhaid 0.1.0 at $base" "$T/status" || fail "status: no version line"
-grep -q "ledger: 17 entries; latest checkpoint: test.example/shanhai, size 17, root " \
+grep -q "ledger: 18 entries; latest checkpoint: test.example/shanhai, size 18, root " \
     "$T/status" || fail "status: no ledger line"
 grep -Eq "^  longquan-xiaoshan +[0-9-]+ [0-9:]+ UTC +[0-9a-f]{12} +0 +4 +0$" "$T/status" ||
     fail "status: no periods of longquan-xiaoshan"
@@ -94,8 +94,8 @@ grep -q "^commits: $nrep groups, $nrep submissions, 14 entries" "$T/status" || f
 python3 - "$T/status.json" <<'EOF' || fail "status json"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["version"] == "0.1.0" and d["ledger_entries"] == 17, d
-assert d["checkpoint"]["size"] == "17"
+assert d["version"] == "0.1.0" and d["ledger_entries"] == 18, d
+assert d["checkpoint"]["size"] == "18"
 lq = [a for a in d["agreements"] if a["id"] == "longquan-xiaoshan"][0]
 assert lq["periods"] == {"disputed": 0, "settled": 4, "waiting": 0}, lq
 EOF
