@@ -108,6 +108,9 @@ $(BUILD)/tests/%.o: tests/%.c
 
 # Link-time seams: a test that stands in for the disk wraps the calls it fails.
 $(BUILD)/tests/test_journal: ALL_LDFLAGS += -Wl,--wrap=store_commit
+# test_settle_oom fails the engine's allocations one by one.
+$(BUILD)/tests/test_settle_oom: ALL_LDFLAGS += -Wl,--wrap=malloc \
+    -Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=strdup
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)

@@ -2,7 +2,8 @@
 """Input for bench_settle.sh: gen_settle.py OUTDIR [AGREEMENTS] [YEARS] [SEED]
 
 Writes OUTDIR/rules/*.conf (monthly agreements with every term kind, floors,
-caps, beneficiaries and statistics) and OUTDIR/reports.jsonl: every month of
+caps, beneficiaries and statistics, and terms that override retention and
+attribution) and OUTDIR/reports.jsonl: every month of
 YEARS years for every agreement, in calendar order, with about one in ten
 months corrected a few months later (supersedes). Deterministic per SEED.
 Prints the number of reports.
@@ -31,10 +32,12 @@ def main():
     for a in range(n):
         terms = ['{ from = "%d-01"; fixed = { principal = "%s"; rate = "10%%"; }; }'
                  % (y0, fmt(rng.randint(10 ** 8, 10 ** 10)))]
-        terms.append('{ from = "%d-01"; home = "%s"; floor = "%s"; }'
+        # SPEC v2: the later terms override retention and an attribution.
+        terms.append('{ from = "%d-01"; home = "%s"; floor = "%s"; retain = { vat = "25%%"; }; }'
                      % (y0 + 3, rng.choice(RATIOS), fmt(rng.randint(10 ** 6, 10 ** 8))))
         terms.append('{ from = "%d-07"; bands = ( { upto = "%s"; home = "0%%"; }, '
-                     '{ home = "%s"; } ); cap = "%s"; }'
+                     '{ home = "%s"; } ); cap = "%s"; retain = { vat = "45%%"; cit = "50%%"; }; '
+                     'statistics = ( { code = "gdp"; mode = "home"; } ); }'
                      % (y0 + 6, fmt(rng.randint(10 ** 7, 10 ** 9)), rng.choice(RATIOS),
                         fmt(rng.randint(10 ** 9, 10 ** 10))))
         with open(os.path.join(out, "rules", "ag-%04d.conf" % a), "w") as f:

@@ -2236,8 +2236,12 @@ journal_submit(struct journal *j, const char *body, size_t len,
 	now_rfc3339(stamp);
 	code = settle_submit(j->engine, body, len, sides, nsides, stamp,
 	    submitter, &res, err, errlen);
-	if (code < 0)
+	if (code < 0) {
+		/* Half a report in the engine: rebuild it from the store. */
+		if (settle_broken(j->engine))
+			journal_fail_all(j, err);
 		return -code;
+	}
 	if (code == SETTLE_DUPLICATE) {
 		if ((g = journal_cur(j)) == NULL ||
 		    (it = group_add_item(g)) == NULL) {

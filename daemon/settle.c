@@ -35,7 +35,34 @@
 #define HEXBUF		CANON_HASH_BUFSZ
 #define SEG_MAX		12	/* periods in a segment: at most a year of months */
 
+static const char broken_msg[] = "out of memory while committing: the "
+    "engine no longer matches the ledger and must be rebuilt from it";
+
 /* --- string builder ------------------------------------------------------- */
+
+/* A 128-bit fen amount as yuan with two decimals (for messages). */
+static const char *
+money_format128(__int128 v, char buf[64])
+{
+	char d[48];
+	size_t n = 0, o = 0;
+	unsigned __int128 u = v < 0 ? -(unsigned __int128)v :
+	    (unsigned __int128)v;
+
+	do {
+		d[n++] = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u != 0 || n < 3);
+	if (v < 0)
+		buf[o++] = '-';
+	while (n > 2)
+		buf[o++] = d[--n];
+	buf[o++] = '.';
+	buf[o++] = d[1];
+	buf[o++] = d[0];
+	buf[o] = '\0';
+	return buf;
+}
 
 /* "key":"value" for values that need no escaping (validated ids, codes). */
 static void
@@ -263,6 +290,7 @@ struct settle {
 	struct settle_pager pager;
 	struct settle_pager_stats pstats;
 	struct textbuf	  blob;		/* scratch: a year being paged out */
+	int		  broken;	/* memory ran out inside a commit */
 };
 
 struct settle_result {
@@ -2270,6 +2298,90 @@ plan_segment(const struct agr *a, const struct year *yr, struct period *pe,
 	return 0;
 }
 
+/* The name of value k of a period ("base", "beneficiaries.v-a", …). */
+static const char *
+val_name(const struct agr *a, size_t k, char *buf, size_t len)
+{
+	const struct rules *r = a->r;
+	static const char *const fixed[] = { "base", "home", "host",
+	    "floor_topup" };
+
+	if (k < V_BEN)
+		return fixed[k];
+	if (k < V_BEN + r->nbenefs)
+		snprintf(buf, len, "beneficiaries.%s", r->benefs[k - V_BEN].id);
+	else {
+		size_t i = (k - V_BEN - r->nbenefs) / 2;
+
+		snprintf(buf, len, "statistics.%s.%s", r->stats[i].code,
+		    (k - V_BEN - r->nbenefs) % 2 == 0 ? "home" : "host");
+	}
+	return buf;
+}
+
+static int
+out_of_range(__int128 v)
+{
+	return v > MONEY_AMOUNT_MAX || v < -MONEY_AMOUNT_MAX;
+}
+
+/*
+ * Every amount a report would have written is a SPEC §2 amount (at most 13
+ * integer digits), and so is every total of its fiscal year, which a
+ * statement shows: the values of the planned periods, the adjustments'
+ * differences and the year's sums. 0; SETTLE_INVALID with the field and the
+ * amount in err; SETTLE_UNAVAILABLE when memory runs out.
+ */
+static int
+plan_in_range(const struct agr *a, const struct year *yr,
+    const struct plan *pl, char *err, size_t errlen)
+{
+	char nb[96], pb[RULES_PERIOD_BUFSZ], vb[64];
+	const int per = per_year(a);
+	int32_t y0 = pl->sg.first / per * per;
+	__int128 *tot = calloc(a->nvals, sizeof(*tot));
+	int rc = 0;
+
+	if (tot == NULL)
+		return refuse(err, errlen, "out of memory"), SETTLE_UNAVAILABLE;
+	for (int32_t p = y0; p < y0 + per && rc == 0; p++) {
+		int i = (int)(p - pl->sg.first);
+		const struct period *x = year_period(a, yr, p);
+		const int64_t *v = NULL;
+
+		if (i >= 0 && i < pl->settle_to)
+			v = pl->vals + (size_t)i * a->nvals;
+		else if (x != NULL && x->settled)
+			v = x->cur;
+		if (v == NULL)
+			continue;
+		for (size_t k = 0; k < a->nvals && rc == 0; k++) {
+			__int128 d = (__int128)v[k] - (i >= 0 && i <
+			    pl->settle_from ? x->cur[k] : 0);
+
+			tot[k] += v[k];
+			if (out_of_range(v[k]) || out_of_range(d))
+				rc = refuse(err, errlen, "amounts too large: "
+				    "%s of %s would be %s%s, beyond the 13 "
+				    "integer digits of an amount",
+				    val_name(a, k, nb, sizeof(nb)),
+				    rules_period_format(a->r->cadence, p, pb),
+				    out_of_range(v[k]) ? "" : "adjusted by ",
+				    money_format128(out_of_range(v[k]) ? v[k] :
+				    d, vb));
+		}
+	}
+	for (size_t k = 0; k < a->nvals && rc == 0; k++)
+		if (out_of_range(tot[k]))
+			rc = refuse(err, errlen, "amounts too large: the %d "
+			    "total of %s would be %s, beyond the 13 integer "
+			    "digits of an amount", (int)(y0 / per),
+			    val_name(a, k, nb, sizeof(nb)),
+			    money_format128(tot[k], vb));
+	free(tot);
+	return rc == 0 ? 0 : SETTLE_INVALID;
+}
+
 static int
 fig_equal(const struct agr *a, const int64_t *x, const int64_t *y)
 {
@@ -2328,10 +2440,12 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	if (len > SETTLE_REPORT_MAX)
 		return refuse(err, errlen, "report: larger than %d bytes",
 		    SETTLE_REPORT_MAX), SETTLE_TOOLARGE;
+	if (s->broken)
+		return refuse(err, errlen, "%s", broken_msg), SETTLE_UNAVAILABLE;
 	if (check_meta(time, submitter, err, errlen) == -1)
 		return SETTLE_INVALID;
 	if (s->ar == NULL && (s->ar = calloc(1, sizeof(*s->ar))) == NULL)
-		return refuse(err, errlen, "out of memory"), SETTLE_INVALID;
+		return refuse(err, errlen, "out of memory"), SETTLE_UNAVAILABLE;
 	if (fast_read(s->ar, buf, len, &top) == -1) {
 		json_error_t je;
 
@@ -2347,11 +2461,13 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		}
 		if (json_read(s->ar, o, &top) == -1) {
 			refuse(err, errlen, "out of memory");
+			rc = SETTLE_UNAVAILABLE;
 			goto out;
 		}
 	}
 	if (ensure_scratch(s) == -1) {
 		refuse(err, errlen, "out of memory");
+		rc = SETTLE_UNAVAILABLE;
 		goto out;
 	}
 	rep = s->rep_buf;
@@ -2368,12 +2484,16 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		if (cb.failed) {
 			free(cb.p);
 			refuse(err, errlen, "out of memory");
+			rc = SETTLE_UNAVAILABLE;
 			goto out;
 		}
 		canon = cb.p;
 		clen = cb.len;
-	} else if ((canon = canon_dump(o, &clen, err, errlen)) == NULL)
+	} else if ((canon = canon_dump(o, &clen, err, errlen)) == NULL) {
+		/* Validated: strings and objects only; what fails is memory. */
+		rc = SETTLE_UNAVAILABLE;
 		goto out;
+	}
 	canon_sha256_hex(canon, clen, hash);
 	hex_to_bin(hash, hbin);
 
@@ -2409,6 +2529,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 		if (memcmp(idr->hash, hbin, 32) == 0) {
 			if ((res = result_new(a, rep->p, role, hash, rep->report_id)) == NULL) {
 				refuse(err, errlen, "out of memory");
+				rc = SETTLE_UNAVAILABLE;
 				goto out;
 			}
 			res->st = period_status(a, pe);
@@ -2473,6 +2594,9 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	 */
 	if (plan_segment(a, yr, pe, rep->p, pl, err, errlen) == -1)
 		goto out;
+	if ((rc = plan_in_range(a, yr, pl, err, errlen)) != 0)
+		goto out;
+	rc = SETTLE_INVALID;
 
 	/* Commit. */
 	if ((res = result_new(a, rep->p, role, hash, rep->report_id)) == NULL)
@@ -2567,9 +2691,9 @@ oom:
 	 * Out of memory half way through a commit: the engine can no longer
 	 * be trusted to match the ledger. Say so; the caller must stop.
 	 */
-	refuse(err, errlen, "out of memory while committing a report: the "
-	    "engine state is no longer reliable");
-	rc = SETTLE_INVALID;
+	s->broken = 1;
+	refuse(err, errlen, "%s", broken_msg);
+	rc = SETTLE_UNAVAILABLE;
 out:
 	if (a != NULL)
 		close_years(s, a);
@@ -2772,6 +2896,12 @@ settle_period_json(struct settle *s, const char *agreement,
 		refuse(err, errlen, "out of memory");
 	close_years(s, a);
 	return o;
+}
+
+int
+settle_broken(const struct settle *s)
+{
+	return s->broken;
 }
 
 /* --- year statements and approvals (SPEC §5a) ------------------------------------ */
@@ -3077,6 +3207,8 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 	int code, role, rc;
 
 	*resp = NULL;
+	if (s->broken)
+		return refuse(err, errlen, "%s", broken_msg), SETTLE_UNAVAILABLE;
 	if ((a = lookup_year(s, agreement, year, &y, &code, err, errlen)) == NULL)
 		return code;
 	if ((o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL ||

@@ -137,6 +137,14 @@ int		 settle_submit(struct settle *s, const char *buf, size_t len,
 		    const char *submitter, struct settle_result **res, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * 1 once memory ran out in the middle of a commit: the engine no longer
+ * matches the entries it gave, refuses everything with SETTLE_UNAVAILABLE,
+ * and must be freed and rebuilt from the ledger. Out of memory before a
+ * commit refuses the one report with SETTLE_UNAVAILABLE and changes nothing.
+ */
+int		 settle_broken(const struct settle *s);
+
 /* The report hash (hex); for a duplicate, the original's (the same). */
 const char	*settle_result_hash(const struct settle_result *res);
 /* Agreement id, period and role of the report (borrowed). */

@@ -8,6 +8,7 @@ Agreements are given as dicts (the generator builds them and writes the same
 content as libconfig text); reports as the JSON text of one line.
 """
 
+import copy
 import hashlib
 import json
 import re
@@ -255,8 +256,19 @@ class Engine:
         return obj, ag, key, fig
 
     def submit(self, text):
-        """Entries (dicts) the report causes; raises Refused."""
+        """Entries (dicts) the report causes; raises Refused (no change)."""
         obj, ag, key, fig = self.validate(text)
+        saved = copy.deepcopy(self.state.get(ag.id))
+        try:
+            return self._submit(obj, ag, key, fig)
+        except Refused:
+            if saved is None:
+                self.state.pop(ag.id, None)
+            else:
+                self.state[ag.id] = saved
+            raise
+
+    def _submit(self, obj, ag, key, fig):
         st = self.st(ag.id)
         role = obj["role"]
         c = canon(obj)
@@ -290,6 +302,36 @@ class Engine:
                                 "period": period_str(ag.cadence, key),
                                 "host_report": hh, "home_report": mh})
         entries += self.resettle(ag, st, key, h)
+        # Every amount written, and every total of the year, is a §2 amount.
+        limit = 10 ** 15 - 1
+        def val(x):
+            w, f = x.lstrip("-").split(".")
+            return (int(w) * 100 + int(f)) * (-1 if x.startswith("-") else 1)
+        for e in entries:
+            if e["type"] not in ("settlement", "adjustment"):
+                continue
+            vals = [e[k] for k in ("base", "home", "host", "floor_topup")]
+            vals += list(e["beneficiaries"].values())
+            vals += [x for v in e["statistics"].values() for x in v.values()]
+            if any(abs(val(x)) > limit for x in vals):
+                raise Refused("amounts too large")
+        tot = {}
+        for p, v in st["settled"].items():
+            if p[0] != key[0]:
+                continue
+            for k in ("base", "home", "host", "floor_topup"):
+                tot[k] = tot.get(k, 0) + v[k]
+            for b, x in v["bens"].items():
+                tot["b." + b] = tot.get("b." + b, 0) + x
+            for c, (x, y) in v["stats"].items():
+                tot["s.h." + c] = tot.get("s.h." + c, 0) + x
+                tot["s.o." + c] = tot.get("s.o." + c, 0) + y
+            if any(abs(x) > limit for x in list(v["bens"].values()) +
+                   [z for pair in v["stats"].values() for z in pair] +
+                   [v[k] for k in ("base", "home", "host", "floor_topup")]):
+                raise Refused("amounts too large")
+        if any(abs(x) > limit for x in tot.values()):
+            raise Refused("amounts too large")
         return entries
 
     def resettle(self, ag, st, key, cause):
