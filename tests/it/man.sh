@@ -9,12 +9,12 @@ T=${TMPDIR:-/tmp}
 fail=0
 
 # A manual tree of our own pages, so that .Xr between them resolves.
-mkdir -p "$T/man/man1" "$T/man/man5" "$T/man/man8"
-for p in man/*.[158]; do
+mkdir -p "$T/man/man1" "$T/man/man5" "$T/man/man7" "$T/man/man8"
+for p in man/*.[1578]; do
 	cp "$p" "$T/man/man${p##*.}/"
 done
 makewhatis "$T/man"
-for p in man/*.[158]; do
+for p in man/*.[1578]; do
 	# -Wstyle must follow -Tlint (which would reset it) and precede -M.
 	if ! mandoc -Tlint -Wstyle -M "$T/man" "$p" > "$T/lint" 2>&1 ||
 	    [ -s "$T/lint" ]; then
@@ -23,7 +23,7 @@ for p in man/*.[158]; do
 		fail=1
 	fi
 done
-for p in shanhai.1 shanhai-rules.5 shanhaid.8 shanhaid.conf.5; do
+for p in shanhai.1 shanhai-rules.5 shanhai-api.7 shanhaid.8 shanhaid.conf.5; do
 	[ -f "man/$p" ] || { echo "man/$p: missing"; fail=1; }
 done
 
@@ -48,5 +48,5 @@ if ! cmp -s "$T/conf.5" man/shanhaid.conf.5; then
 fi
 n=$("$BUILD"/shanhaid -k | wc -l)
 
-[ $fail = 0 ] && echo "man: 4 pages lint clean, every verb documented, $n keys agree"
+[ $fail = 0 ] && echo "man: 5 pages lint clean, every verb documented, $n keys agree"
 exit $fail
