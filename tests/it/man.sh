@@ -27,6 +27,24 @@ for p in shanhai.1 shanhai-rules.5 shanhai-api.7 shanhaid.8 shanhaid.conf.5; do
 	[ -f "man/$p" ] || { echo "man/$p: missing"; fail=1; }
 done
 
+# The pages cite only what `make install` installs: the documents under
+# /usr/share/doc/shanhai/ are among the Makefile's DOCS, and neither the
+# pages nor those documents send readers to the specification (not shipped).
+docs=$(sed -n 's/^DOCS *= *//p' Makefile)
+for f in $(sed -n 's|^\.Pa /usr/share/doc/shanhai/\([^ ]*\).*$|\1|p' man/*.[1578] | sort -u); do
+	case " $docs " in
+	*" doc/$f "*) ;;
+	*) echo "a page cites /usr/share/doc/shanhai/$f, which make install does not install"; fail=1 ;;
+	esac
+done
+for f in $docs; do
+	[ -f "$f" ] || { echo "Makefile DOCS: $f missing"; fail=1; }
+done
+if grep -n 'SPEC' man/*.[1578] $docs; then
+	echo "the lines above cite SPEC, which is not installed: cite the manual pages"
+	fail=1
+fi
+
 # Every verb the tool knows has its entry under "Verbs".
 "$BUILD"/shanhai help | sed -n 's/^.*shanhai \([a-z][a-z-]*\).*$/\1/p' |
     sort -u > "$T/verbs"
