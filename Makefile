@@ -180,21 +180,29 @@ SBINDIR        ?= $(PREFIX)/sbin
 BINDIR         ?= $(PREFIX)/bin
 MANDIR         ?= $(PREFIX)/share/man
 DATADIR        ?= $(PREFIX)/share/shanhai
+DOCDIR         ?= $(PREFIX)/share/doc/shanhai
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 UNITS     = $(wildcard systemd/*.service systemd/*.socket)
-MANPAGES  = $(wildcard man/*.[158])
-# The units are installed with ExecStart= naming the daemon where it goes.
+MANPAGES  = $(wildcard man/*.[1578])
+# The documents the manual pages cite, under DOCDIR.
+DOCS      = doc/AUDIT.md doc/DESIGN.md
+# The units are installed with ExecStart= naming the daemon where it goes,
+# the manual pages naming the documents where they go.
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/rules \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(BUILD)/shanhaid $(DESTDIR)$(SBINDIR)/shanhaid
 	install -m 0755 $(BUILD)/shanhai $(DESTDIR)$(BINDIR)/shanhai
 	for p in $(MANPAGES); do \
-	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
+	    sed 's|/usr/share/doc/shanhai/|$(DOCDIR)/|g' $$p \
+	        > $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/} && \
+	    chmod 0644 $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/} || exit 1; \
 	done
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 	for u in $(UNITS); do \
 	    sed 's|/usr/sbin/shanhaid|$(SBINDIR)/shanhaid|g' $$u \
 	        > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \

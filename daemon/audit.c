@@ -48,6 +48,11 @@ struct replay {
 	size_t			 scratchcap;
 	uint64_t		 nrules, nreports, nderived, nskipped;
 	uint64_t		 napprovals;
+	/* audit_watch(): what the report at `watch` gave. */
+	int			 watching, watched;
+	uint64_t		 watch;
+	const char		*wstatus;
+	size_t			 wcount;
 };
 
 /*
@@ -206,6 +211,11 @@ submit(struct replay *v, uint64_t index, const char *buf, size_t len,
 	if (code == SETTLE_DUPLICATE || settle_result_count(v->pending) == 0)
 		return fail(v, AT(index), "entry %" PRIu64 ": a resubmission of an "
 		    "earlier report, which causes no entry", index);
+	if (v->watching && index == v->watch) {
+		v->watched = 1;
+		v->wstatus = settle_status_name(settle_result_status(v->pending));
+		v->wcount = settle_result_count(v->pending);
+	}
 	v->pending_from = index;
 	v->next = 1;
 	v->nreports++;
@@ -239,17 +249,23 @@ static int
 replay_approval(struct replay *v, uint64_t index, json_t *e)
 {
 	char err[1024], *buf;
+	const char *status = NULL;
 	size_t len;
 	int rc;
 
 	if ((buf = canon_dump(e, &len, err, sizeof(err))) == NULL)
 		return fail(v, AT(index), "entry %" PRIu64 ": approval: %s",
 		    index, err);
-	rc = settle_approval_replay(v->engine, buf, len, index, err,
+	rc = settle_approval_replay(v->engine, buf, len, index, &status, err,
 	    sizeof(err));
 	free(buf);
 	if (rc < 0)
 		return fail(v, AT(index), "entry %" PRIu64 ": %s", index, err);
+	if (v->watching && index == v->watch) {
+		v->watched = 1;
+		v->wstatus = status;
+		v->wcount = 1;
+	}
 	v->napprovals++;
 	return 0;
 }
@@ -490,6 +506,13 @@ parse_canonical(struct replay *v, uint64_t at, uint64_t i, const char *line,
 	size_t clen;
 	json_t *e;
 
+	/* A file that went through a DOS tool: say so, not where bytes differ. */
+	if (len > 0 && line[len - 1] == '\r') {
+		fail(v, at, "entry %" PRIu64 ": not canonical JSON: its line "
+		    "ends in CR LF (the file has CR line endings; entries are "
+		    "separated by LF alone)", i);
+		return NULL;
+	}
 	if ((e = canon_parse(line, len, err, sizeof(err))) == NULL ||
 	    !json_is_object(e)) {
 		json_decref(e);
@@ -977,6 +1000,28 @@ audit_finish(struct audit *a, uint64_t count, uint64_t *at, char *err,
 		return 0;
 	*at = first->fail_at / 4;
 	snprintf(err, errlen, "%s", first->why);
+	return -1;
+}
+
+void
+audit_watch(struct audit *a, uint64_t index)
+{
+	/* Reports are replayed by the workers only. */
+	for (unsigned i = 0; i < a->nw; i++) {
+		a->w[i].r.watching = 1;
+		a->w[i].r.watch = index;
+	}
+}
+
+int
+audit_watched(const struct audit *a, const char **status, size_t *count)
+{
+	for (unsigned i = 0; i < a->nw; i++)
+		if (a->w[i].r.watched) {
+			*status = a->w[i].r.wstatus;
+			*count = a->w[i].r.wcount;
+			return 0;
+		}
 	return -1;
 }
 

@@ -62,11 +62,17 @@ struct verify {
 	int			 rc_seen;
 	int			 rc_extra;	/* the proof carries the entry */
 	uint64_t		 nrules, nreports, nderived, nskipped;
+	uint64_t		 uncovered;	/* lines after the checkpoint's size */
+	/* The receipt's status and entries as the replay gives them. */
+	int			 rc_replayed;
+	const char		*rc_status;
+	size_t			 rc_count;
 	/* The keys that `key` entries announce (key rotation), in order. */
 	char			*keys[MAX_ANNOUNCED];
 	uint64_t		 key_at[MAX_ANNOUNCED];
 	size_t			 nkeys;
 	char			 why[1024];	/* first failure */
+	char			 also[256];	/* a second failure, said after it */
 };
 
 static int __attribute__((format(printf, 2, 3)))
@@ -367,6 +373,92 @@ done:
 }
 
 /*
+ * The receipt's "status" and "entries" as far as they can be checked
+ * without the ledger: a status a period can have, and the entries of a
+ * report, which are its own entry and those right after it (the replay
+ * allows no gap), all covered by the proof's checkpoint. Each bad entry
+ * is named by its position and value.
+ */
+static int
+check_receipt_fields(struct verify *v, const char *path, json_t *entries,
+    const char *status, json_int_t index)
+{
+	json_t *e;
+	size_t i;
+
+	if (v->rc_approval) {
+		if (strcmp(status, "pending") != 0 &&
+		    strcmp(status, "approved") != 0 &&
+		    strcmp(status, "changed") != 0)
+			return fail(v, "%s: status: \"%.64s\" is not a year's "
+			    "status after an approval (pending, approved or "
+			    "changed)", path, status);
+	} else if (strcmp(status, "waiting") != 0 &&
+	    strcmp(status, "settled") != 0 && strcmp(status, "disputed") != 0)
+		return fail(v, "%s: status: \"%.64s\" is not a period's status "
+		    "(waiting, settled or disputed)", path, status);
+	if (json_array_size(entries) == 0)
+		return fail(v, "%s: entries: empty; a receipt lists the report "
+		    "entry %" PRId64 " first", path, (int64_t)index);
+	json_array_foreach(entries, i, e) {
+		json_int_t n = json_integer_value(e);
+		char *txt;
+
+		if (!json_is_integer(e) || n < 0) {
+			txt = json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
+			fail(v, "%s: entries[%zu]: %.64s is not an entry index",
+			    path, i, txt != NULL ? txt : "?");
+			free(txt);
+			return -1;
+		}
+		if ((uint64_t)n >= v->rc_size)
+			return fail(v, "%s: entries[%zu]: %" PRId64 " is beyond "
+			    "the proof's checkpoint (size %" PRIu64 "), which "
+			    "covers every entry of the report", path, i,
+			    (int64_t)n, v->rc_size);
+		if ((uint64_t)n != (uint64_t)index + i)
+			return fail(v, "%s: entries[%zu]: %" PRId64 ", not %"
+			    PRIu64 ": a report's entries are its own (%" PRId64
+			    ") and those right after it", path, i, (int64_t)n,
+			    (uint64_t)index + i, (int64_t)index);
+	}
+	return 0;
+}
+
+/*
+ * With the entries: the receipt's status and entries must be what the
+ * replay gives for its report.
+ */
+static int
+check_receipt_replay(struct verify *v, const char *path)
+{
+	json_t *entries = json_object_get(v->receipt, "entries");
+	const char *status = json_string_value(json_object_get(v->receipt,
+	    "status"));
+	size_t n = json_array_size(entries);
+	uint64_t first = v->rc_index, last = v->rc_index + v->rc_count - 1;
+
+	if (!v->rc_replayed)
+		return fail(v, "%s: entry %" PRIu64 " is not a report the "
+		    "replay accepted", path, v->rc_index);
+	if (n > v->rc_count)
+		return fail(v, "%s: entries[%zu]: %" PRIu64 " is not an entry "
+		    "of the report; the replay gives entries %" PRIu64 "..%"
+		    PRIu64, path, v->rc_count, first + v->rc_count, first,
+		    last);
+	if (n < v->rc_count)
+		return fail(v, "%s: entries: ends at %" PRIu64 ", but the "
+		    "report caused entries %" PRIu64 "..%" PRIu64 " (%zu) in "
+		    "the replay", path, first + n - 1, first, last,
+		    v->rc_count);
+	if (strcmp(status, v->rc_status) != 0)
+		return fail(v, "%s: status: \"%s\", but the replay gives \"%s\""
+		    " for the report's period after entry %" PRIu64, path,
+		    status, v->rc_status, last);
+	return 0;
+}
+
+/*
  * A receipt (SPEC 7): its tlog-proof's checkpoint must verify, and the
  * entry its proof carries, if any, must be the receipt's report entry and
  * included at its index. Without that entry, the inclusion is checked once
@@ -379,14 +471,14 @@ load_receipt(struct verify *v, const char *path, int have_cp,
     int have_entries)
 {
 	json_error_t je;
-	json_t *entries, *e;
+	json_t *entries;
 	const char *report, *status, *proof;
 	json_int_t index;
 	char err[512];
 	unsigned char hashes[NOTE_MAX_PROOF][NOTE_HASH_SIZE];
 	unsigned char *extra = NULL;
 	const char *cp;
-	size_t n, cplen, xlen, i;
+	size_t n, cplen, xlen;
 	char *origin;
 	int rc;
 
@@ -446,14 +538,8 @@ load_receipt(struct verify *v, const char *path, int have_cp,
 		return fail(v, "%s: its checkpoint has another root than the "
 		    "one under audit for the same size %" PRIu64, path,
 		    v->rc_size);
-	json_array_foreach(entries, i, e) {
-		if (!json_is_integer(e) || json_integer_value(e) < 0 ||
-		    (uint64_t)json_integer_value(e) >= v->rc_size ||
-		    (i == 0 && json_integer_value(e) != index))
-			return fail(v, "%s: entries: %zu is not an entry the "
-			    "proof's checkpoint (size %" PRIu64 ") covers, "
-			    "starting at the report", path, i, v->rc_size);
-	}
+	if ((rc = check_receipt_fields(v, path, entries, status, index)) < 0)
+		return rc;
 	return v->rc_extra ? finish_receipt(v, path) : 0;
 }
 
@@ -540,6 +626,8 @@ check_entries(struct verify *v, const char *path)
 		audit_free(a);
 		return -2;
 	}
+	if (v->receipt != NULL)
+		audit_watch(a, v->rc_index);
 	while (i < v->cp.size && (len = getline(&line, &cap, f)) != -1) {
 		if (len > 0 && line[len - 1] == '\n')
 			len--;
@@ -554,19 +642,22 @@ check_entries(struct verify *v, const char *path)
 		if (v->receipt != NULL && i == v->rc_index) {
 			json_t *e = canon_parse(line, (size_t)len, err,
 			    sizeof(err));
+			/* A report entry's hash, or the statement approved. */
 			const char *sha = json_string_value(json_object_get(e,
-			    "sha256"));
+			    v->rc_approval ? "statement" : "sha256"));
 			if (v->rc_extra && memcmp(v->rc_leaf, leaf,
 			    MERKLE_HASH_SIZE) != 0)
 				own_fail(&own, i, "entry %" PRIu64 ": not the "
 				    "entry that the receipt's proof carries", i);
 			memcpy(v->rc_leaf, leaf, MERKLE_HASH_SIZE);
 			v->rc_seen = 1;
-			if (strcmp(type_of(e), "report") != 0 || sha == NULL ||
+			if (strcmp(type_of(e), v->rc_approval ? "approval" :
+			    "report") != 0 || sha == NULL ||
 			    strcmp(sha, v->rc_report) != 0)
 				own_fail(&own, i, "entry %" PRIu64 ": not the "
-				    "report %s that the receipt names", i,
-				    v->rc_report);
+				    "%s %s that the receipt names", i,
+				    v->rc_approval ? "approval of statement" :
+				    "report", v->rc_report);
 			json_decref(e);
 		}
 		if (v->receipt != NULL && i + 1 == v->rc_size) {
@@ -583,12 +674,18 @@ check_entries(struct verify *v, const char *path)
 			break;
 		i++;
 	}
+	/* Lines the checkpoint does not cover: counted, not checked. */
+	while (i == v->cp.size && !ferror(f) && getline(&line, &cap, f) != -1)
+		v->uncovered++;
 	if (ferror(f)) {
 		fprintf(stderr, "shanhai verify: %s: %s\n", path,
 		    strerror(errno));
 		rc = -2;
 	}
 	replayed = audit_finish(a, i, &at, err, sizeof(err)) == 0;
+	if (replayed)
+		v->rc_replayed = audit_watched(a, &v->rc_status,
+		    &v->rc_count) == 0;
 	if (!replayed && strcmp(err, "out of memory") == 0) {
 		fprintf(stderr, "shanhai verify: %s\n", err);
 		rc = -2;
@@ -614,9 +711,9 @@ check_entries(struct verify *v, const char *path)
 				rc = fail(v, "entries 0..%" PRIu64 " do not hash "
 				    "to the checkpoint's root", i - 1);
 			else
-				fprintf(stderr, "shanhai verify: and entries "
+				snprintf(v->also, sizeof(v->also), "and entries "
 				    "0..%" PRIu64 " do not hash to the "
-				    "checkpoint's root\n", i - 1);
+				    "checkpoint's root", i - 1);
 		}
 	}
 	free(line);
@@ -624,6 +721,16 @@ check_entries(struct verify *v, const char *path)
 		fclose(f);
 	merkle_acc_free(acc);
 	return rc;
+}
+
+/* "N lines after entry S-1 ...": what --entries held beyond the checkpoint. */
+static const char *
+uncovered_msg(const struct verify *v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%" PRIu64 " more line%s after the checkpoint's %"
+	    PRIu64 " entries: not covered by it, not checked", v->uncovered,
+	    v->uncovered == 1 ? "" : "s", v->cp.size);
+	return buf;
 }
 
 static void
@@ -653,6 +760,7 @@ cmd_verify(int argc, char **argv)
 	const char *vkeys[MAX_VKEYS], *cpath = NULL, *epath = NULL;
 	const char *rpath = NULL, *fpath = NULL, *ppath = NULL;
 	struct verify v;
+	char msg[256];
 	size_t nvk = 0;
 	int ch, rc = 0;
 
@@ -697,12 +805,19 @@ cmd_verify(int argc, char **argv)
 		rc = check_entries(&v, epath);
 	if (rc == 0 && rpath != NULL && !v.rc_extra)
 		rc = finish_receipt(&v, rpath);
+	if (rc == 0 && rpath != NULL && epath != NULL)
+		rc = check_receipt_replay(&v, rpath);
 	if (rc == -2) {
 		verify_free(&v);
 		return CMD_USAGE;
 	}
 	if (rc < 0) {
 		fprintf(stderr, "shanhai verify: FAILED: %s\n", v.why);
+		if (v.also[0] != '\0')
+			fprintf(stderr, "shanhai verify: %s\n", v.also);
+		if (v.uncovered > 0)
+			fprintf(stderr, "shanhai verify: %s: %s\n", epath,
+			    uncovered_msg(&v, msg, sizeof(msg)));
 		verify_free(&v);
 		return CMD_FAILED;
 	}
@@ -720,6 +835,8 @@ cmd_verify(int argc, char **argv)
 		    "the %" PRIu64 " settlements, adjustments and disputes "
 		    "exactly (%" PRIu64 " other entries)\n", v.cp.size - 1,
 		    v.nrules, v.nreports, v.nderived, v.nskipped);
+	if (v.uncovered > 0)
+		printf("%s: %s\n", epath, uncovered_msg(&v, msg, sizeof(msg)));
 	for (size_t i = 0; i < v.nkeys; i++)
 		printf("entry %" PRIu64 ": a key entry announces the key %s\n",
 		    v.key_at[i], v.keys[i]);
@@ -727,6 +844,13 @@ cmd_verify(int argc, char **argv)
 		printf("receipt: report %s is entry %" PRIu64 ", included in "
 		    "the signed checkpoint of size %" PRIu64 "\n", v.rc_report,
 		    v.rc_index, v.rc_size);
+	if (rpath != NULL && epath != NULL)
+		printf("receipt: status \"%s\" and entries %" PRIu64 "..%"
+		    PRIu64 " are what the replay gives\n", v.rc_status,
+		    v.rc_index, v.rc_index + v.rc_count - 1);
+	else if (rpath != NULL)
+		printf("receipt: \"status\" and \"entries\" not checked: that "
+		    "needs the ledger (--checkpoint and --entries)\n");
 	verify_free(&v);
 	return CMD_OK;
 }

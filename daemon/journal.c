@@ -1367,7 +1367,7 @@ replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
 		rc = replay_key(rp, index, body, len, e);
 	else if (type != NULL && strcmp(type, "approval") == 0) {
 		if ((rc = settle_approval_replay(rp->engine, body, len, index,
-		    msg, sizeof(msg))) < 0)
+		    NULL, msg, sizeof(msg))) < 0)
 			snprintf(rp->err, rp->errlen, "entry %llu: %s",
 			    (unsigned long long)index, msg);
 	}

@@ -3326,7 +3326,7 @@ oom:
 
 int
 settle_approval_replay(struct settle *s, const char *entry, size_t len,
-    uint64_t index, char *err, size_t errlen)
+    uint64_t index, const char **status, char *err, size_t errlen)
 {
 	struct settle_result *res = NULL;
 	const char *agreement, *year, *role, *hash, *time, *submitter, *got;
@@ -3367,8 +3367,11 @@ settle_approval_replay(struct settle *s, const char *entry, size_t len,
 		refuse(err, errlen, "approval entry is not as the daemon writes "
 		    "it");
 		code = -1;
-	} else
+	} else {
+		if (status != NULL)
+			*status = settle_result_status_text(res);
 		code = 0;
+	}
 	settle_result_free(res);
 	json_decref(e);
 	return code;

@@ -4,7 +4,10 @@
  * (interleaved, so every worker gets work) and on every kind of damage:
  * a changed amount, a missing, doubled or extra entry, a foreign entry
  * inside a report's entries, non-canonical bytes, a refused report, a bad
- * rules entry. Built from the cases under tests/cases (run from the top).
+ * rules entry, a line ending in CR LF. What the replay notes for a
+ * watched report (a receipt's status and entries) is what the engine gave
+ * when the ledger was built. Built from the cases under tests/cases (run
+ * from the top).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,8 +27,11 @@
 #define MAXE 4096
 
 struct ledger {
-	char	*e[MAXE];
-	size_t	 n;
+	char		*e[MAXE];
+	size_t		 n;
+	/* At a report entry: its period's status after it, its entries. */
+	const char	*status[MAXE];
+	size_t		 count[MAXE];
 };
 
 static const char *cases[] = {
@@ -89,6 +95,9 @@ build(struct ledger *l)
 			assert_true(settle_submit(s, line[c], (size_t)len, NULL,
 			    0, "2026-11-27T10:00:00Z", NULL, &res, err,
 			    sizeof(err)) >= 0);
+			l->status[l->n] = settle_status_name(
+			    settle_result_status(res));
+			l->count[l->n] = settle_result_count(res);
 			for (size_t i = 0; i < settle_result_count(res); i++)
 				add(l, settle_result_entry(res, i, NULL));
 			settle_result_free(res);
@@ -323,6 +332,19 @@ test_damage(void **state)
 	assert_int_equal(run(&l, 0, "not canonical"), i);
 	clear(&l);
 
+	/* A file with CR LF line endings: said so, at its first line. */
+	build(&l);
+	i = find(&l, "\"type\":\"settlement\"", 4);
+	s = malloc(strlen(l.e[i]) + 2);
+	sprintf(s, "%s\r", l.e[i]);
+	replace(&l, i, s);
+	free(s);
+	assert_int_equal(run(&l, 0, "not canonical JSON: its line ends in CR "
+	    "LF (the file has CR line endings"), i);
+	replace(&l, 0, "{\"key\":\"x\",\"type\":\"key\"}\r");
+	assert_int_equal(run(&l, 0, "ends in CR LF"), 0);
+	clear(&l);
+
 	/* Two failures: the earlier one is reported, by any worker count. */
 	build(&l);
 	size_t late = find(&l, "\"type\":\"settlement\"", 30);
@@ -333,12 +355,59 @@ test_damage(void **state)
 	clear(&l);
 }
 
+/*
+ * Every report of the ledger watched in turn, by 1..4 workers: the status
+ * and entry count the replay notes are the engine's when it was built; a
+ * watched entry that is not a report notes nothing.
+ */
+static void
+test_watch(void **state)
+{
+	struct ledger l;
+	const char *st;
+	size_t count, reports = 0;
+	uint64_t at;
+	char err[256];
+	int seen[3] = { 0, 0, 0 };
+
+	(void)state;
+	build(&l);
+	for (size_t i = 0; i < l.n; i++) {
+		unsigned w = 1 + (unsigned)(i % 4);
+		struct audit *a = audit_new(w);
+
+		assert_non_null(a);
+		audit_watch(a, i);
+		for (size_t k = 0; k < l.n; k++)
+			assert_int_equal(audit_entry(a, k, l.e[k],
+			    strlen(l.e[k])), 0);
+		assert_int_equal(audit_finish(a, l.n, &at, err, sizeof(err)), 0);
+		if (l.status[i] == NULL) {
+			assert_int_equal(audit_watched(a, &st, &count), -1);
+			audit_free(a);
+			continue;
+		}
+		assert_int_equal(audit_watched(a, &st, &count), 0);
+		assert_string_equal(st, l.status[i]);
+		assert_int_equal(count, l.count[i]);
+		seen[strcmp(st, "waiting") == 0 ? 0 :
+		    strcmp(st, "settled") == 0 ? 1 : 2] = 1;
+		reports++;
+		audit_free(a);
+	}
+	/* The cases hold all three statuses (Longquan's Q2 dispute). */
+	assert_true(reports > 10);
+	assert_true(seen[0] && seen[1] && seen[2]);
+	clear(&l);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,20 @@ int		 audit_entry(struct audit *a, uint64_t index, const char *line,
  */
 int		 audit_finish(struct audit *a, uint64_t count, uint64_t *at,
 		    char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Asks the replay to note what the report entry at `index` gives: the
+ * status of its period after it and how many entries it causes, from
+ * `index` on (what a receipt's "status" and "entries" say, SPEC 7). Call
+ * before the first audit_entry().
+ */
+void		 audit_watch(struct audit *a, uint64_t index);
+/*
+ * After audit_finish(): the watched report's period status ("waiting",
+ * "settled", "disputed"; static) and its entry count. -1 when that entry
+ * was not a report the replay accepted.
+ */
+int		 audit_watched(const struct audit *a, const char **status,
+		    size_t *count);
 /* What was replayed (after audit_finish()). */
 void		 audit_counts(const struct audit *a, uint64_t *rules,
 		    uint64_t *reports, uint64_t *derived, uint64_t *skipped);

@@ -271,10 +271,12 @@ int		 settle_approve(struct settle *s, const char *agreement,
  * entry[0..len) at ledger index `index` must be exactly what
  * settle_approve() writes for its fields, given the entries before it:
  * the hash of the statement of a complete year, and not a repeat. 0, or -1
- * with the reason in err (the engine is unchanged then).
+ * with the reason in err (the engine is unchanged then). *status (when
+ * not NULL) is the year's status after it, a static string.
  */
 int		 settle_approval_replay(struct settle *s, const char *entry,
-		    size_t len, uint64_t index, char *err, size_t errlen)
+		    size_t len, uint64_t index, const char **status, char *err,
+		    size_t errlen)
 		    __attribute__((warn_unused_result));
 
 #endif

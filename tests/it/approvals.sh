@@ -205,6 +205,16 @@ grep -q '"status":"approved"' "$T/a6" || fail "both re-approved: $(cat "$T/a6")"
 fetch
 "$BUILD/shanhai" verify --vkey "$T/etc/ledger.key.vkey" --checkpoint "$T/cp" \
     --entries "$T/entries" > "$T/v" 2>&1 || fail "verify: $(cat "$T/v")"
+"$BUILD/shanhai" verify --vkey "$T/etc/ledger.key.vkey" --checkpoint "$T/cp" \
+    --entries "$T/entries" --receipt "$T/receipt.host" > "$T/v" 2>&1 ||
+    fail "receipt against the replay: $(cat "$T/v")"
+sed 's/"status":"pending"/"status":"approved"/' "$T/receipt.host" > "$T/receipt.edited"
+if "$BUILD/shanhai" verify --vkey "$T/etc/ledger.key.vkey" --checkpoint "$T/cp" \
+    --entries "$T/entries" --receipt "$T/receipt.edited" > "$T/v" 2>&1; then
+	fail "an edited approval receipt verified"
+fi
+grep -q 'status: "approved", but the replay gives "pending"' "$T/v" ||
+    fail "edited receipt: $(cat "$T/v")"
 n=$(grep -c '"type":"approval"' "$T/entries")
 [ "$n" = 4 ] || fail "$n approval entries, want 4"
 python3 - "$T/entries" "$h1" > "$T/forged" <<'EOF'

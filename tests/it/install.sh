@@ -30,6 +30,23 @@ layout() {	# root prefix unitdir
 	has 644 "$r$p/share/man/man5/shanhai-rules.5"
 	has 644 "$r$p/share/man/man5/shanhaid.conf.5"
 	has 644 "$r$p/share/man/man8/shanhaid.8"
+	has 644 "$r$p/share/man/man7/shanhai-api.7"
+	has 644 "$r$p/share/doc/shanhai/AUDIT.md"
+	has 644 "$r$p/share/doc/shanhai/DESIGN.md"
+	# No installed page or document points at a file that is not
+	# installed: the pages name the documents where this install put them,
+	# and nothing cites the specification, which is not shipped.
+	for m in "$r$p"/share/man/man*/*; do
+		for f in $(sed -n 's/^\.Pa \(\/[^ ]*share\/doc\/[^ ]*\)\( .*\)\{0,1\}$/\1/p' "$m"); do
+			[ -f "$r$f" ] || { echo "$m cites $f, not installed"; fail=1; }
+		done
+		if grep -n '/usr/share/doc/shanhai' "$m" | grep -v "$p/share/doc/shanhai" >/dev/null; then
+			echo "$m names /usr/share/doc/shanhai, not $p/share/doc/shanhai"; fail=1
+		fi
+	done
+	if grep -n 'SPEC' "$r$p"/share/man/man*/* "$r$p"/share/doc/shanhai/*; then
+		echo "an installed document cites SPEC, which is not installed"; fail=1
+	fi
 	has 644 "$r$p/share/shanhai/shanhaid.conf.example"
 	for f in rules/*.conf; do
 		has 644 "$r$p/share/shanhai/$f"

@@ -93,6 +93,17 @@ EOF
 expect 1 "entry $I: settlement: field \"home\"" "$SH" verify --vkey k1.pem.vkey \
 	--checkpoint cp --entries changed.jsonl
 grep -q "do not hash to the checkpoint's root" out || fail "root not checked"
+# The root's line continues the FAILED line: it comes right after it.
+sed -n 1p out | grep -q "^shanhai verify: FAILED: entry $I: settlement: field \"home\"" ||
+	{ cat out; fail "the FAILED line is not the first"; }
+[ "$(sed -n 2p out)" = "shanhai verify: and entries 0..$((N - 1)) do not hash to the checkpoint's root" ] ||
+	{ cat out; fail "the root's line does not follow the FAILED line"; }
+[ "$(wc -l <out)" -eq 2 ] || { cat out; fail "more than two lines"; }
+
+# An entries file with CR LF line endings (e.g. through a DOS editor) says so.
+sed 's/$/\r/' ledger.jsonl >crlf.jsonl
+expect 1 "entry 0: not canonical JSON: its line ends in CR LF (the file has CR line endings" \
+	"$SH" verify --vkey k1.pem.vkey --checkpoint cp --entries crlf.jsonl
 
 # The same, re-signed: the signature and tree are fine, the number is not.
 sign changed.jsonl >cpchanged
@@ -157,6 +168,12 @@ expect 1 "covers $N" "$SH" verify --vkey k1.pem.vkey --checkpoint cp --entries s
 B=$(($(grep -n '"type":"report"' ledger.jsonl | sed -n 10p | cut -d: -f1) - 1))
 sign --size $B ledger.jsonl >cpB
 expect 0 "entries 0..$((B - 1))" "$SH" verify --vkey k1.pem.vkey --checkpoint cpB --entries ledger.jsonl
+# The lines past the checkpoint's size are counted, not passed over in silence.
+grep -qx "ledger.jsonl: $((N - B)) more lines after the checkpoint's $B entries: not covered by it, not checked" out ||
+	{ cat out; fail "lines past the checkpoint not counted"; }
+# One line more, from standard input: counted too.
+expect 0 "^-: 1 more line after the checkpoint's $N entries" sh -c \
+	"{ cat ledger.jsonl; echo; } | '$SH' verify --vkey k1.pem.vkey --checkpoint cp --entries -"
 sign --size $((B + 1)) ledger.jsonl >cpB1
 expect 1 "entry $((B + 1)): missing" "$SH" verify --vkey k1.pem.vkey --checkpoint cpB1 --entries ledger.jsonl
 
@@ -231,6 +248,46 @@ expect 1 "not a report entry" "$SH" verify --vkey k1.pem.vkey --receipt receipt-
 sed 's/"report":"[0-9a-f]*"/"report":"'"$(printf %064d 0)"'"/' receipt.json >receipt-other.json
 expect 1 "not of the receipt's report 0000" "$SH" verify --vkey k1.pem.vkey \
 	--receipt receipt-other.json
+# The receipt's "status" and "entries": checked against the replay with the
+# entries; alone, only their form is, and the summary says what was not.
+redo() {	# redo OUT KEY JSON: receipt.json with KEY set to JSON
+	python3 -c 'import json, sys
+r = json.load(open("receipt.json")); r[sys.argv[2]] = json.loads(sys.argv[3])
+json.dump(r, open(sys.argv[1], "w"))' "$@"
+}
+NE=$(python3 -c 'import json; print(len(json.load(open("receipt.json"))["entries"]))')
+[ "$NE" -ge 2 ] || fail "receipt of entry $R: want a report with entries after it"
+grep -q '"status": *"settled"' receipt.json || fail "receipt of entry $R: not settled"
+L=$((R + NE - 1))
+expect 0 "receipt: status \"settled\" and entries $R..$L are what the replay gives" \
+	"$SH" verify --vkey k1.pem.vkey --checkpoint cp --entries ledger.jsonl --receipt receipt.json
+grep -qx 'receipt: "status" and "entries" not checked: that needs the ledger (--checkpoint and --entries)' out &&
+	fail "with the entries, status and entries are checked"
+expect 0 '"status" and "entries" not checked' "$SH" verify --vkey k1.pem.vkey --receipt receipt.json
+redo r-waiting.json status '"waiting"'
+expect 1 "r-waiting.json: status: \"waiting\", but the replay gives \"settled\"" "$SH" verify \
+	--vkey k1.pem.vkey --checkpoint cp --entries ledger.jsonl --receipt r-waiting.json
+expect 0 '"status" and "entries" not checked' "$SH" verify --vkey k1.pem.vkey --receipt r-waiting.json
+redo r-short.json entries "[$R]"
+expect 1 "r-short.json: entries: ends at $R, but the report caused entries $R..$L ($NE)" "$SH" verify \
+	--vkey k1.pem.vkey --checkpoint cp --entries ledger.jsonl --receipt r-short.json
+redo r-long.json entries "[$(seq -s, $R $((L + 1)))]"
+expect 1 "r-long.json: entries\\[$NE\\]: $((L + 1)) is not an entry of the report; the replay gives entries $R..$L" \
+	"$SH" verify --vkey k1.pem.vkey --checkpoint cp --entries ledger.jsonl --receipt r-long.json
+# Their form, without the ledger: each bad one named by position and value.
+while IFS='|' read -r key val want; do
+	redo r-bad.json "$key" "$val"
+	expect 1 "r-bad.json: $want" "$SH" verify --vkey k1.pem.vkey --receipt r-bad.json
+done <<CASES
+status|"done"|status: "done" is not a period's status (waiting, settled or disputed)
+entries|[]|entries: empty; a receipt lists the report entry $R first
+entries|[$((R + 1))]|entries\\[0\\]: $((R + 1)), not $R: a report's entries are its own ($R)
+entries|[$R, $((R + 5))]|entries\\[1\\]: $((R + 5)), not $((R + 1))
+entries|[$R, "x"]|entries\\[1\\]: "x" is not an entry index
+entries|[$R, -1]|entries\\[1\\]: -1 is not an entry index
+entries|[$R, $N]|entries\\[1\\]: $N is beyond the proof's checkpoint (size $N)
+CASES
+
 # A receipt whose proof does not carry the entry needs the entries.
 python3 mutate.py receipt.json receipt-old.json noextra
 expect 2 "needs --entries" "$SH" verify --vkey k1.pem.vkey --receipt receipt-old.json
