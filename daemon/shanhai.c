@@ -32,6 +32,8 @@ static const struct verb verbs[] = {
 	{ "fixture", cmd_fixture, NULL },
 	{ "submit", cmd_submit, "submit --url URL --cert FILE --key FILE"
 	    " --cacert FILE [--out FILE] REPORT.json" },
+	{ "approve", cmd_approve, "approve --url URL --cert FILE --key FILE"
+	    " --cacert FILE --agreement ID --year YEAR [--yes]" },
 };
 
 static void

@@ -235,6 +235,26 @@ at=$(grep -n '"type":"approval"' "$T/forged" | tail -1 | cut -d: -f1)
 grep -q "entry $((at - 1)).*not the current statement" "$T/vf" ||
     fail "the forged approval is not named: $(cat "$T/vf")"
 
+# shanhai approve: shows the totals and the hash, asks, approves; a stale
+# year (after another correction) is refused with the current hash shown.
+tlsargs() { echo --url "$base" --cert "$T/pki/$1.crt" --key "$T/pki/$1.key" --cacert "$T/pki/ca.crt"; }
+echo n | "$BUILD/shanhai" approve $(tlsargs yuhang) --agreement kecheng-yuhang --year 2026 \
+    > "$T/ap.out" 2> "$T/ap.err" && fail "approve went on after no"
+grep -q "sha256 $h2" "$T/ap.out" || fail "approve did not show the hash: $(cat "$T/ap.out")"
+grep -q "not approved" "$T/ap.err" || fail "approve after no: $(cat "$T/ap.err")"
+"$BUILD/shanhai" approve $(tlsargs yuhang) --agreement kecheng-yuhang --year 2026 --yes \
+    > "$T/ap.out" 2> "$T/ap.err" || fail "approve --yes: $(cat "$T/ap.err")"
+grep -q "already approved (200)" "$T/ap.err" || fail "approve again: $(cat "$T/ap.err")"
+rc=0
+"$BUILD/shanhai" approve $(tlsargs longquan) --agreement kecheng-yuhang --year 2026 --yes \
+    > /dev/null 2> "$T/ap.err" || rc=$?
+[ $rc = 1 ] || fail "approve of another's agreement exits $rc, not 1"
+rc=0
+"$BUILD/shanhai" approve $(tlsargs yuhang) --agreement kecheng-yuhang --year 2027 --yes \
+    > /dev/null 2> "$T/ap.err" || rc=$?
+[ $rc = 1 ] || fail "approve of an incomplete year exits $rc, not 1"
+grep -q "no statement yet" "$T/ap.err" || fail "incomplete: $(cat "$T/ap.err")"
+
 # A restart replays the approvals: the year is as it was.
 kill "$DPID"; wait "$DPID" 2>/dev/null || true
 start_daemon "$c"
