@@ -1289,3 +1289,21 @@ rules_entry(const struct rules *r)
 	return json_pack("{s:s,s:s,s:s,s:s}", "type", "rules", "agreement",
 	    r->id, "sha256", r->sha256, "text", r->text);
 }
+
+char *
+rules_entry_text(const struct rules *r, const char *stamp, size_t *len,
+    char *err, size_t errlen)
+{
+	json_t *e = rules_entry(r);
+	char *b;
+
+	if (e == NULL || json_object_set_new(e, "time",
+	    json_string(stamp)) == -1) {
+		json_decref(e);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	b = canon_dump(e, len, err, errlen);
+	json_decref(e);
+	return b;
+}

@@ -3376,3 +3376,60 @@ settle_approval_replay(struct settle *s, const char *entry, size_t len,
 	json_decref(e);
 	return code;
 }
+
+json_t *
+settle_year_detail(struct settle *s, const char *agreement, const char *year,
+    int *code, char *err, size_t errlen)
+{
+	char pb[RULES_PERIOD_BUFSZ];
+	struct agr *a;
+	struct year *yr;
+	json_t *out;
+	int32_t y, first, last;
+	int per;
+
+	if ((a = lookup_year(s, agreement, year, &y, code, err, errlen)) == NULL)
+		return NULL;
+	*code = SETTLE_UNAVAILABLE;
+	per = per_year(a);
+	first = y * per > a->r->start ? y * per : a->r->start;
+	last = y * per + per - 1 < a->r->end ? y * per + per - 1 : a->r->end;
+	if ((out = json_array()) == NULL)
+		return refuse(err, errlen, "out of memory"), NULL;
+	if ((yr = year_find(a, y)) != NULL &&
+	    year_load(s, a, yr, err, errlen) == -1) {
+		json_decref(out);
+		return NULL;
+	}
+	for (int32_t p = first; p <= last; p++) {
+		const struct period *pe = year_period(a, yr, p);
+		const struct rules_term *t = &a->r->terms[term_index(a->r, p)];
+		json_t *row, *taxes;
+
+		if (pe == NULL || !pe->has_eff)
+			continue;
+		taxes = json_object();
+		for (size_t i = 0; i < a->r->ntaxes; i++) {
+			int64_t kept = 0;
+
+			if (money_mul_ratio(pe->eff[i], &t->taxes[i].retain,
+			    &kept) == -1)
+				kept = 0;	/* cannot be: the base was computed */
+			json_object_set_new(taxes, t->taxes[i].code, json_pack(
+			    "{s:o,s:s,s:o}", "amount", jfen(pe->eff[i]),
+			    "retain", t->taxes[i].retain_text, "retained",
+			    jfen(kept)));
+		}
+		row = json_pack("{s:s,s:o,s:o,s:b}", "period",
+		    rules_period_format(a->r->cadence, p, pb), "deductions",
+		    jfen(pe->eff[a->r->ntaxes]), "taxes", taxes, "settled",
+		    pe->settled);
+		if (row == NULL || json_array_append_new(out, row) == -1) {
+			json_decref(out);
+			close_years(s, a);
+			return refuse(err, errlen, "out of memory"), NULL;
+		}
+	}
+	close_years(s, a);
+	return out;
+}

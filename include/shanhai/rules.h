@@ -78,6 +78,12 @@ json_t		*rules_to_json(const struct rules *r);
  * {"type":"rules","agreement":A,"sha256":H_file,"text":…}.
  */
 json_t		*rules_entry(const struct rules *r);
+/*
+ * The same entry with "time" = stamp, as canonical bytes (malloc'd, length
+ * in *len): what the daemon writes. NULL with the reason in err.
+ */
+char		*rules_entry_text(const struct rules *r, const char *stamp,
+		    size_t *len, char *err, size_t errlen);
 
 /* "monthly", "quarterly", "yearly"; and the period's pattern ("YYYY-MM", …). */
 const char	*rules_cadence_name(enum rules_cadence c);

@@ -247,6 +247,17 @@ json_t		*settle_year_json(struct settle *s, const char *agreement,
 		    const char *year, int *code, char *err, size_t errlen);
 
 /*
+ * What a statement document shows beside the statement: per planned period
+ * of the year with figures in force, the reported amount of each tax, the
+ * retention in force (as written in the rules) and the retained amount,
+ * and the deductions: [{"period","deductions","settled","taxes":{CODE:
+ * {"amount","retain","retained"}}}] (new reference). NULL as
+ * settle_year_json().
+ */
+json_t		*settle_year_detail(struct settle *s, const char *agreement,
+		    const char *year, int *code, char *err, size_t errlen);
+
+/*
  * Approves the statement of agreement's year: body[0..len) is
  * {"statement":"<hex>"} (and "role" for a client speaking for both sides),
  * by a client speaking for sides (NULL: any, then "role" is needed). The
