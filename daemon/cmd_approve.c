@@ -150,6 +150,7 @@ cmd_approve(int argc, char **argv)
 		goto done;
 	}
 	show(doc);
+	fflush(stdout);
 	if (!yes && !confirmed()) {
 		fprintf(stderr, "shanhai approve: not approved\n");
 		rc = CMD_FAILED;
@@ -175,6 +176,7 @@ cmd_approve(int argc, char **argv)
 	fwrite(resp.body, 1, resp.len, stdout);
 	if (resp.len == 0 || resp.body[resp.len - 1] != '\n')
 		putchar('\n');
+	fflush(stdout);
 	fprintf(stderr, "shanhai approve: %s (%d)\n", resp.status == 201 ?
 	    "approved" : "already approved", resp.status);
 	rc = CMD_OK;

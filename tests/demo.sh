@@ -31,7 +31,8 @@ run() {
 	out=$1; shift
 	st=0
 	"$@" > "$out" 2>&1 || st=$?
-	sed 's/^./   &/' "$out"
+	# Receipts (one long JSON line) stay in OUT; the rest is shown.
+	sed '/^{"/d; s/^./   &/' "$out"
 	[ $st = 0 ] || fail "$* (exit $st)"
 }
 step() { printf '\n== %s\n' "$*"; }
@@ -226,8 +227,23 @@ else
 	not_yet "the settlement tables" "a ledger with the reports in it"
 fi
 
-# -------------------------------------------------------------- 6. auditor
-step "6. An auditor fetches the checkpoint and the entries, and verifies them offline (shanhai verify)"
+# ------------------------------------------------------------ 6. year-end
+step "6. The year-end (年终结算): both bureaus approve Kecheng-Yuhang's 2026 statement (shanhai approve)"
+if [ $submitted -gt 0 ] && has_verb approve; then
+	for b in yuhang kecheng; do
+		run "$D/approve-$b.out" "$SH" approve --url "$URL" --cert "$D/pki/$b.crt" \
+		    --key "$D/pki/$b.key" --cacert "$D/pki/ca.crt" \
+		    --agreement kecheng-yuhang --year 2026 --yes
+	done
+	grep -q '"status":"approved"' "$D/approve-kecheng.out" ||
+		fail "the year is not approved after both sides"
+	say "   both sides approved the same statement hash: the year is approved, and both approvals are ledger entries"
+else
+	not_yet "the year-end approvals" "shanhai approve"
+fi
+
+# -------------------------------------------------------------- 7. auditor
+step "7. An auditor fetches the checkpoint and the entries, and verifies them offline (shanhai verify)"
 if [ $submitted -gt 0 ]; then
 	curl -sf --cacert "$D/pki/ca.crt" --cert "$D/pki/auditor.crt" --key "$D/pki/auditor.key" \
 	    "$URL/v1/ledger/checkpoint" > "$D/checkpoint" || fail "GET /v1/ledger/checkpoint"
@@ -248,7 +264,7 @@ else
 fi
 
 # ------------------------------------------------------------- 7. operator
-step "7. The operator's view (shanhai status)"
+step "8. The operator's view (shanhai status)"
 if [ $running = 1 ] && has_verb status; then
 	run "$D/status.out" "$SH" status --url "$URL" --cert "$D/pki/operator.crt" \
 	    --key "$D/pki/operator.key" --cacert "$D/pki/ca.crt"
@@ -259,7 +275,7 @@ else
 fi
 
 # ----------------------------------------------------------------- 8. stop
-step "8. Stopping shanhaid"
+step "9. Stopping shanhaid"
 if [ -n "$DPID" ]; then
 	kill -TERM "$DPID"
 	set +e
