@@ -599,15 +599,6 @@ check_model(struct doc *d, const json_t *m, char *err, size_t errlen)
 	if (!json_is_object(st))
 		BAD("statement: not an object");
 	d->statement = st;
-	if (get_string(m, "sha256", "model", &d->sha256, 0, err, errlen))
-		return -1;
-	if ((bytes = canon_dump(st, &len, err, errlen)) == NULL)
-		return -1;
-	canon_sha256_hex(bytes, len, hash);
-	free(bytes);
-	if (strcmp(hash, d->sha256) != 0)
-		BAD("sha256: not the hash of the statement's canonical form "
-		    "(that is %s)", hash);
 
 	ag = json_object_get(m, "agreement");
 	if (!json_is_object(ag))
@@ -705,6 +696,17 @@ check_model(struct doc *d, const json_t *m, char *err, size_t errlen)
 		if (s != want)
 			BAD("statement.total: not the sum of the periods");
 	}
+
+	/* Every figure checked: now the hash of what they are part of. */
+	if (get_string(m, "sha256", "model", &d->sha256, 0, err, errlen))
+		return -1;
+	if ((bytes = canon_dump(st, &len, err, errlen)) == NULL)
+		return -1;
+	canon_sha256_hex(bytes, len, hash);
+	free(bytes);
+	if (strcmp(hash, d->sha256) != 0)
+		BAD("sha256: not the hash of the statement's canonical form "
+		    "(that is %s)", hash);
 
 	detail = json_object_get(m, "detail");
 	if (detail != NULL && !json_is_null(detail)) {

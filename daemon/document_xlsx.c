@@ -154,9 +154,10 @@ put_sheet(const struct doc *d, lxw_workbook *wb, const struct formats *f,
 				w[c] = cw;
 		}
 	}
+	/* Between 8 and 70 characters, and room for the cell's borders. */
 	for (size_t c = 0; c < t->ncols; c++)
 		keep(&e, worksheet_set_column(ws, (lxw_col_t)c, (lxw_col_t)c,
-		    (w[c] > 70 ? 70 : w[c]) + 2, NULL));
+		    (w[c] > 70 ? 70 : w[c] < 8 ? 8 : w[c]) + 2, NULL));
 	worksheet_freeze_panes(ws, 1, 0);
 	return e;
 }
