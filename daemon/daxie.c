@@ -39,13 +39,14 @@ daxie_format(int64_t fen, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0 };
 	int d[16], top = -1, zero = 0, jiao, cents;
-	int64_t yuan, v = fen < 0 ? -fen : fen;
+	int64_t yuan, v;
 
 	if (len == 0)
 		return -1;
 	buf[0] = '\0';
 	if (fen < -MONEY_AMOUNT_MAX || fen > MONEY_AMOUNT_MAX)
 		return -1;
+	v = fen < 0 ? -fen : fen;
 	yuan = v / 100;
 	jiao = (int)(v / 10 % 10);
 	cents = (int)(v % 10);
