@@ -515,6 +515,21 @@ doc_write_pdf(const struct doc *d, struct textbuf *out, char *err,
 	    d->sha256);
 	cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_CREATOR,
 	    "shanhai");
+	{
+		/*
+		 * Dated by the latest approval when there is one, not the
+		 * clock: the same approved statement gives the same bytes.
+		 */
+		const char *t = NULL;
+
+		for (int s = 0; s < 2; s++)
+			if (d->approval[s].present && (t == NULL ||
+			    strcmp(d->approval[s].time, t) > 0))
+				t = d->approval[s].time;
+		if (t != NULL)
+			cairo_pdf_surface_set_metadata(p.surface,
+			    CAIRO_PDF_METADATA_CREATE_DATE, t);
+	}
 	textbuf_release(&title);
 
 	header(&p);

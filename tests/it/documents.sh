@@ -48,6 +48,12 @@ for m in kecheng-yuhang-2026 kaihua-tongxiang-2020 qujiang-yinzhou-2023; do
 	done
 done
 
+# An approved statement renders to the same bytes (dated by its approval).
+"$SH" statement --model "$D/kaihua-tongxiang-2020.model.json" --format pdf \
+	--out "$T/again.pdf"
+cmp "$T/again.pdf" "$T/kaihua-tongxiang-2020.zh.pdf"
+pdfinfo "$T/again.pdf" | grep -q '^CreationDate: .*Jan 12 09:30:00 2021'
+
 # Formula injection: free text that Excel would run is neutralised; the
 # negative amounts of the same CSV stay numbers.
 python3 - "$D/qujiang-yinzhou-2023.model.json" "$T/evil.model.json" <<'EOF'
