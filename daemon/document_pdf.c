@@ -540,6 +540,8 @@ doc_write_pdf(const struct doc *d, struct textbuf *out, char *err,
 		case M_SEC_SUMMARY:
 			break;	/* the header says it */
 		case M_SEC_TOTALS:
+			/* The totals and their 大写 stay on one page. */
+			need(&p, 40 + (double)(t->nrows + 1) * ROW_H + 44);
 			heading(&p, t->title);
 			table(&p, t, t->nrows - 1);	/* 大写 boxed below */
 			daxie_box(&p);
