@@ -22,7 +22,8 @@ CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 PKG_CONFIG ?= pkg-config
 
-PKGS      = libevent libevent_openssl openssl libsodium sqlite3 libconfig jansson libsystemd
+PKGS      = libevent libevent_openssl openssl libsodium sqlite3 libconfig jansson libsystemd \
+            cairo pangocairo xlsxwriter
 TEST_PKGS = cmocka
 
 ifeq ($(ASAN),1)

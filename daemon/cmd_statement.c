@@ -8,9 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "shanhai/client.h"
 #include "shanhai/cmd.h"
+#include "shanhai/document.h"
 #include "shanhai/statement.h"
+#include "shanhai/textbuf.h"
 
 #define USAGE	"usage: shanhai statement --agreement A --year Y\n" \
 		"       (--entries FILE | --url URL --cert C --key K " \
@@ -137,6 +141,107 @@ done:
 	return rc;
 }
 
+/*
+ * shanhai statement --model FILE --format pdf|xlsx|csv|json|table
+ * [--lang zh|en] [--out FILE]: renders a statement document model (the
+ * statement endpoint's answer, include/shanhai/document.h) as a document.
+ * Documented in shanhai(1), not in the usage: it is for rendering a
+ * statement fetched as JSON, and for the tests of the documents.
+ */
+static int
+statement_model(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "lang", required_argument, NULL, 'l' },
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *model = NULL, *outpath = NULL;
+	enum document_format fmt = DOCUMENT_TABLE;
+	enum document_lang lang = DOCUMENT_ZH;
+	struct textbuf out = TEXTBUF_INIT;
+	json_error_t jerr;
+	json_t *m;
+	char err[512];
+	FILE *f;
+	int ch, rc = CMD_USAGE;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'm':
+			model = optarg;
+			break;
+		case 'f':
+			if (document_format_parse(optarg, &fmt) != 0) {
+				fprintf(stderr, "shanhai statement: --format "
+				    "'%s': pdf, xlsx, csv, json or table\n",
+				    optarg);
+				return CMD_USAGE;
+			}
+			break;
+		case 'l':
+			if (document_lang_parse(optarg, &lang) != 0) {
+				fprintf(stderr, "shanhai statement: --lang "
+				    "'%s': zh or en\n", optarg);
+				return CMD_USAGE;
+			}
+			break;
+		case 'o':
+			outpath = optarg;
+			break;
+		default:
+			fputs("usage: shanhai statement --model FILE --format "
+			    "pdf|xlsx|csv|json|table [--lang zh|en] "
+			    "[--out FILE]\n", stderr);
+			return CMD_USAGE;
+		}
+	}
+	if (model == NULL || optind != argc) {
+		fputs("usage: shanhai statement --model FILE --format "
+		    "pdf|xlsx|csv|json|table [--lang zh|en] [--out FILE]\n",
+		    stderr);
+		return CMD_USAGE;
+	}
+	if ((m = strcmp(model, "-") == 0 ? json_loadf(stdin,
+	    JSON_REJECT_DUPLICATES, &jerr) : json_load_file(model,
+	    JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		fprintf(stderr, "shanhai statement: %s:%d: %s\n", model,
+		    jerr.line, jerr.text);
+		return CMD_USAGE;
+	}
+	if (document_render(m, fmt, lang, &out, err, sizeof(err)) != 0) {
+		fprintf(stderr, "shanhai statement: %s: %s\n", model, err);
+		rc = CMD_FAILED;
+		goto done;
+	}
+	if (outpath != NULL && strcmp(outpath, "-") != 0) {
+		if ((f = fopen(outpath, "wb")) == NULL) {
+			fprintf(stderr, "shanhai statement: %s: %s\n",
+			    outpath, strerror(errno));
+			goto done;
+		}
+	} else
+		f = stdout;
+	if (fwrite(out.p, 1, out.len, f) != out.len || fflush(f) != 0 ||
+	    ferror(f))
+		fprintf(stderr, "shanhai statement: %s: %s\n", f == stdout ?
+		    "stdout" : outpath, strerror(errno));
+	else
+		rc = CMD_OK;
+	if (f != stdout && fclose(f) != 0 && rc == CMD_OK) {
+		fprintf(stderr, "shanhai statement: %s: %s\n", outpath,
+		    strerror(errno));
+		rc = CMD_USAGE;
+	}
+done:
+	textbuf_release(&out);
+	json_decref(m);
+	return rc;
+}
+
 int
 cmd_statement(int argc, char **argv)
 {
@@ -160,6 +265,10 @@ cmd_statement(int argc, char **argv)
 	FILE *f;
 	int ch, rc;
 
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--model") == 0 ||
+		    strncmp(argv[i], "--model=", 8) == 0)
+			return statement_model(argc, argv);
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':

@@ -26,6 +26,8 @@ static const struct verb verbs[] = {
 	    "              [--format table|csv|json]" },
 	{ "status", cmd_status, "status --url URL --cert C --key K --cacert CA "
 	    "[--format text|json]" },
+	{ "export", cmd_export, "export --format beancount|hledger --entries FILE "
+	    "[--agreement ID] [--rules DIR]" },
 	{ "verify", cmd_verify, "verify --vkey FILE [--vkey FILE ...] --checkpoint FILE\n"
 	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]" },
 	/* Test fixtures (doc/DESIGN.md, Ledger): not listed. */

@@ -25,6 +25,8 @@ int	cmd_status(int argc, char **argv);
 int	cmd_verify(int argc, char **argv);
 /* shanhai fixture build|sign|receipt|consistency: test ledgers */
 int	cmd_fixture(int argc, char **argv);
+/* shanhai export --format beancount|hledger --entries FILE [--agreement ID] */
+int	cmd_export(int argc, char **argv);
 /* shanhai submit --url URL --cert C --key K --cacert CA [--out F] REPORT */
 int	cmd_submit(int argc, char **argv);
 /* shanhai approve --url URL --cert C --key K --cacert CA --agreement A --year Y */
