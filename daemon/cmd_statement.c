@@ -1,47 +1,112 @@
 /*
- * shanhai statement: one agreement's year, per period and in total, from a
- * file of ledger entries or from the daemon's ledger over HTTPS.
+ * shanhai statement: one agreement's fiscal year as a settlement statement
+ * (结算单): a table for the terminal, CSV, XLSX, PDF, or the SPEC §5a
+ * statement as canonical JSON with its hash. Offline from a file of ledger
+ * entries (replayed through the engine, as `shanhai verify` does), or from
+ * the daemon, which renders it at its statement endpoint.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "shanhai/client.h"
 #include "shanhai/cmd.h"
 #include "shanhai/document.h"
+#include "shanhai/replay.h"
+#include "shanhai/rules.h"
+#include "shanhai/settle.h"
 #include "shanhai/statement.h"
 #include "shanhai/textbuf.h"
 
 #define USAGE	"usage: shanhai statement --agreement A --year Y\n" \
-		"       (--entries FILE | --url URL --cert C --key K " \
-		"--cacert CA)\n       [--format table|csv|json]\n"
+		"       (--entries FILE [--rules DIR] | --url URL --cert C " \
+		"--key K --cacert CA)\n" \
+		"       [--format table|csv|json|xlsx|pdf] [--lang zh|en] " \
+		"[--out FILE]\n"
 
-/* Entries asked for per GET /v1/ledger/entries. */
-#define FETCH_CHUNK	10000
-
-/* Feeds every line of f to st; messages name the file and line. */
+/* Writes the document to path ("-" or NULL: stdout). A CMD_ code. */
 static int
-feed_file(struct statement *st, FILE *f, const char *name)
+write_out(const char *path, const void *p, size_t len)
 {
-	char *line = NULL, err[256];
+	FILE *f = stdout;
+	int rc = CMD_OK;
+
+	if (path != NULL && strcmp(path, "-") != 0 &&
+	    (f = fopen(path, "wb")) == NULL) {
+		fprintf(stderr, "shanhai statement: %s: %s\n", path,
+		    strerror(errno));
+		return CMD_USAGE;
+	}
+	if (fwrite(p, 1, len, f) != len || fflush(f) != 0 || ferror(f)) {
+		/* `| head` closing the pipe is not an error to report. */
+		if (errno != EPIPE)
+			fprintf(stderr, "shanhai statement: %s: %s\n",
+			    f == stdout ? "stdout" : path, strerror(errno));
+		rc = errno == EPIPE ? CMD_OK : CMD_USAGE;
+	}
+	if (f != stdout && fclose(f) != 0 && rc == CMD_OK) {
+		fprintf(stderr, "shanhai statement: %s: %s\n", path,
+		    strerror(errno));
+		rc = CMD_USAGE;
+	}
+	return rc;
+}
+
+/* Installs every agreement of dir into s (for files `shanhai settle` made). */
+static int
+load_rules(struct settle *s, const char *dir)
+{
+	struct rules **list;
+	size_t n;
+	char err[512];
+	int rc = CMD_OK;
+
+	if (rules_load_dir(dir, &list, &n, NULL, NULL) != 0) {
+		fprintf(stderr, "shanhai statement: --rules %s: the agreements "
+		    "do not load (shanhai rules check %s says why)\n", dir, dir);
+		return CMD_USAGE;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (rc == CMD_OK && settle_install(s, list[i], err,
+		    sizeof(err)) != 0) {
+			fprintf(stderr, "shanhai statement: %s\n", err);
+			rc = CMD_FAILED;
+			rules_free(list[i]);
+		} else if (rc != CMD_OK)
+			rules_free(list[i]);
+	free(list);
+	return rc;
+}
+
+/* Replays the entries of f into s; messages name the file and line. */
+static int
+replay_file(struct settle *s, FILE *f, const char *name)
+{
+	struct replay *rp = replay_new(s, NULL, NULL);
+	char *line = NULL, err[1024];
 	size_t cap = 0;
 	ssize_t len;
+	uint64_t index = 0;
 	long lineno = 0;
 	int rc = CMD_OK;
 
+	if (rp == NULL) {
+		fprintf(stderr, "shanhai statement: out of memory\n");
+		return CMD_USAGE;
+	}
 	while ((len = getline(&line, &cap, f)) != -1) {
 		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' ||
-		    line[len - 1] == '\r'))
+		if (len > 0 && line[len - 1] == '\n')
 			len--;
 		if (len == 0)
 			continue;
-		if (statement_add(st, line, (size_t)len, err, sizeof(err)) !=
-		    0) {
+		if (replay_entry(rp, index++, line, (size_t)len, err,
+		    sizeof(err)) != 0) {
 			fprintf(stderr, "%s:%ld: %s\n", name, lineno, err);
 			rc = CMD_FAILED;
 			break;
@@ -51,48 +116,88 @@ feed_file(struct statement *st, FILE *f, const char *name)
 		fprintf(stderr, "shanhai statement: %s: %s\n", name,
 		    strerror(errno));
 		rc = CMD_USAGE;
+	} else if (rc == CMD_OK && replay_finish(rp, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		rc = CMD_FAILED;
 	}
 	free(line);
+	replay_free(rp);
 	return rc;
 }
 
-/* Feeds each line of buf[0..len) to st; messages name where it came from. */
-static int
-feed_lines(struct statement *st, const char *buf, size_t len,
-    unsigned long long first, size_t *nlines)
-{
-	const char *p = buf, *end = buf + len, *nl;
-	char err[256];
-
-	*nlines = 0;
-	for (; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		if (nl == p)
-			continue;
-		if (statement_add(st, p, (size_t)(nl - p), err, sizeof(err)) !=
-		    0) {
-			fprintf(stderr, "shanhai statement: ledger entry %llu: "
-			    "%s\n", first + *nlines, err);
-			return CMD_FAILED;
-		}
-		(*nlines)++;
-	}
-	return CMD_OK;
-}
-
 /*
- * The daemon's whole ledger, up to its latest checkpoint, fed to st: read
- * as an auditor or operator. Not a verification: `shanhai verify` is.
+ * The year from entries: replayed into a new engine (with the agreements of
+ * rules, when given), then rendered as fmt.
  */
 static int
-feed_url(struct statement *st, const char *url, const char *cert,
-    const char *key, const char *cacert)
+from_entries(const char *entries, const char *rules, const char *agreement,
+    const char *year, enum document_format fmt, enum document_lang lang,
+    const char *outpath)
 {
+	struct settle *s = settle_new();
+	struct textbuf out = TEXTBUF_INIT;
+	json_t *m = NULL;
+	char err[1024];
+	FILE *f;
+	int rc, code;
+
+	if (s == NULL) {
+		fprintf(stderr, "shanhai statement: out of memory\n");
+		return CMD_USAGE;
+	}
+	if (rules != NULL && (rc = load_rules(s, rules)) != CMD_OK)
+		goto done;
+	if (strcmp(entries, "-") == 0)
+		rc = replay_file(s, stdin, "-");
+	else if ((f = fopen(entries, "r")) == NULL) {
+		fprintf(stderr, "shanhai statement: %s: %s\n", entries,
+		    strerror(errno));
+		rc = CMD_USAGE;
+	} else {
+		rc = replay_file(s, f, entries);
+		fclose(f);
+	}
+	if (rc != CMD_OK)
+		goto done;
+	if ((m = statement_model(s, agreement, year, NULL, &code, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "shanhai statement: %s\n", err);
+		rc = code == SETTLE_NOTFOUND ? CMD_FAILED : CMD_USAGE;
+		goto done;
+	}
+	if (json_is_null(json_object_get(m, "statement"))) {
+		fprintf(stderr, "shanhai statement: %s %s is incomplete: not "
+		    "every period of the year has settled, so there is no "
+		    "statement yet (GET …/periods/{period} shows each)\n",
+		    agreement, year);
+		rc = CMD_FAILED;
+		goto done;
+	}
+	if (document_render(m, fmt, lang, &out, err, sizeof(err)) != 0) {
+		fprintf(stderr, "shanhai statement: %s\n", err);
+		rc = CMD_FAILED;
+		goto done;
+	}
+	rc = write_out(outpath, out.p, out.len);
+done:
+	textbuf_release(&out);
+	json_decref(m);
+	settle_free(s);
+	return rc;
+}
+
+/* The year as the daemon renders it at its statement endpoint. */
+static int
+from_url(const char *url, const char *cert, const char *key,
+    const char *cacert, const char *agreement, const char *year,
+    enum document_format fmt, enum document_lang lang, const char *outpath)
+{
+	static const char *const names[] = { [DOCUMENT_PDF] = "pdf",
+	    [DOCUMENT_XLSX] = "xlsx", [DOCUMENT_CSV] = "csv",
+	    [DOCUMENT_TABLE] = "table", [DOCUMENT_JSON] = "json" };
+	struct client_resp resp = { 0 };
 	struct client *c;
-	struct client_resp resp;
-	unsigned long long size, start = 0;
-	char err[512], path[128], *nl, *end;
+	char err[1024], path[512], detail[512];
 	int rc = CMD_USAGE;
 
 	if ((c = client_new(url, cert, key, cacert, err, sizeof(err))) ==
@@ -100,43 +205,25 @@ feed_url(struct statement *st, const char *url, const char *cert,
 		fprintf(stderr, "shanhai statement: %s\n", err);
 		return CMD_USAGE;
 	}
-	if (client_get(c, "/v1/ledger/checkpoint", &resp, err,
-	    sizeof(err)) != 0)
-		goto fail;
-	/* The checkpoint's second line is the tree size. */
-	nl = strchr(resp.body, '\n');
-	size = nl ? strtoull(nl + 1, &end, 10) : 0;
-	if (nl == NULL || end == nl + 1 || *end != '\n') {
-		snprintf(err, sizeof(err), "%s: not a checkpoint", url);
-		client_resp_free(&resp);
-		goto fail;
+	snprintf(path, sizeof(path), "%s/v1/agreements/%s/years/%s/statement?"
+	    "format=%s&lang=%s", client_get0_path(c), agreement, year,
+	    names[fmt], lang == DOCUMENT_EN ? "en" : "zh");
+	if (client_request(c, "GET", path, NULL, NULL, 0, &resp, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "shanhai statement: %s: %s\n", url, err);
+		goto done;
 	}
-	client_resp_free(&resp);
-	while (start < size) {
-		unsigned long long stop = size - start > FETCH_CHUNK ?
-		    start + FETCH_CHUNK : size;
-		size_t n;
-
-		snprintf(path, sizeof(path), "/v1/ledger/entries?start=%llu&"
-		    "end=%llu", start, stop);
-		if (client_get(c, path, &resp, err, sizeof(err)) != 0)
-			goto fail;
-		rc = feed_lines(st, resp.body, resp.len, start, &n);
-		client_resp_free(&resp);
-		if (rc != CMD_OK)
-			goto done;
-		if (n == 0) {
-			snprintf(err, sizeof(err), "GET %s: no entries", path);
-			goto fail;
-		}
-		start += n;
+	if (resp.status != 200) {
+		fprintf(stderr, "shanhai statement: GET %s: %d: %s\n", path,
+		    resp.status, client_resp_detail(&resp, detail,
+		    sizeof(detail)) == 0 ? detail : resp.body);
+		rc = resp.status >= 400 && resp.status < 500 ? CMD_FAILED :
+		    CMD_USAGE;
+		goto done;
 	}
-	rc = CMD_OK;
-	goto done;
-fail:
-	fprintf(stderr, "shanhai statement: %s\n", err);
-	rc = CMD_USAGE;
+	rc = write_out(outpath, resp.body, resp.len);
 done:
+	client_resp_free(&resp);
 	client_free(c);
 	return rc;
 }
@@ -149,7 +236,7 @@ done:
  * statement fetched as JSON, and for the tests of the documents.
  */
 static int
-statement_model(int argc, char **argv)
+statement_model_cmd(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "model", required_argument, NULL, 'm' },
@@ -249,43 +336,47 @@ cmd_statement(int argc, char **argv)
 		{ "agreement", required_argument, NULL, 'a' },
 		{ "year", required_argument, NULL, 'y' },
 		{ "entries", required_argument, NULL, 'e' },
+		{ "rules", required_argument, NULL, 'r' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "lang", required_argument, NULL, 'l' },
+		{ "out", required_argument, NULL, 'o' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "cacert", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *agreement = NULL, *entries = NULL, *url = NULL;
-	const char *cert = NULL, *key = NULL, *cacert = NULL;
-	enum statement_format fmt = STATEMENT_TABLE;
-	struct statement *st = NULL;
-	char err[256], *end;
-	long year = -1;
-	FILE *f;
-	int ch, rc;
+	const char *agreement = NULL, *entries = NULL, *url = NULL, *year = NULL;
+	const char *cert = NULL, *key = NULL, *cacert = NULL, *rules = NULL;
+	const char *outpath = NULL;
+	enum document_format fmt = DOCUMENT_TABLE;
+	enum document_lang lang = DOCUMENT_ZH;
+	int ch;
 
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--model") == 0 ||
 		    strncmp(argv[i], "--model=", 8) == 0)
-			return statement_model(argc, argv);
+			return statement_model_cmd(argc, argv);
+	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			agreement = optarg;
 			break;
 		case 'y':
-			errno = 0;
-			year = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || year < 1000 ||
-			    year > 9999) {
+			if (strlen(optarg) != 4 ||
+			    strspn(optarg, "0123456789") != 4) {
 				fprintf(stderr, "shanhai statement: --year "
 				    "'%s': not a year\n", optarg);
 				return CMD_USAGE;
 			}
+			year = optarg;
 			break;
 		case 'e':
 			entries = optarg;
+			break;
+		case 'r':
+			rules = optarg;
 			break;
 		case 'u':
 			url = optarg;
@@ -299,10 +390,21 @@ cmd_statement(int argc, char **argv)
 		case 'C':
 			cacert = optarg;
 			break;
+		case 'o':
+			outpath = optarg;
+			break;
 		case 'f':
-			if (statement_format_parse(optarg, &fmt) != 0) {
+			if (document_format_parse(optarg, &fmt) != 0) {
 				fprintf(stderr, "shanhai statement: --format "
-				    "'%s': table, csv or json\n", optarg);
+				    "'%s': table, csv, json, xlsx or pdf\n",
+				    optarg);
+				return CMD_USAGE;
+			}
+			break;
+		case 'l':
+			if (document_lang_parse(optarg, &lang) != 0) {
+				fprintf(stderr, "shanhai statement: --lang "
+				    "'%s': zh or en\n", optarg);
 				return CMD_USAGE;
 			}
 			break;
@@ -311,45 +413,24 @@ cmd_statement(int argc, char **argv)
 			return CMD_USAGE;
 		}
 	}
-	if (agreement == NULL || year < 0 || optind != argc ||
-	    (entries == NULL) == (url == NULL) ||
-	    (url != NULL && (cert == NULL || key == NULL || cacert == NULL))) {
+	if (agreement == NULL || year == NULL || optind != argc ||
+	    strlen(agreement) > 64 || strchr(agreement, '/') != NULL ||
+	    (entries == NULL) == (url == NULL) || (url != NULL &&
+	    (cert == NULL || key == NULL || cacert == NULL || rules != NULL))) {
 		fputs(USAGE, stderr);
 		return CMD_USAGE;
 	}
-	if ((st = statement_new(agreement, (int)year)) == NULL) {
-		fprintf(stderr, "shanhai statement: out of memory\n");
+	/* Binary documents are not for a terminal. */
+	if ((fmt == DOCUMENT_PDF || fmt == DOCUMENT_XLSX) && outpath == NULL &&
+	    isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "shanhai statement: --format %s: give --out "
+		    "FILE (or redirect stdout)\n", fmt == DOCUMENT_PDF ?
+		    "pdf" : "xlsx");
 		return CMD_USAGE;
 	}
 	if (url != NULL)
-		rc = feed_url(st, url, cert, key, cacert);
-	else if (strcmp(entries, "-") == 0)
-		rc = feed_file(st, stdin, "-");
-	else if ((f = fopen(entries, "r")) == NULL) {
-		fprintf(stderr, "shanhai statement: %s: %s\n", entries,
-		    strerror(errno));
-		rc = CMD_USAGE;
-	} else {
-		rc = feed_file(st, f, entries);
-		fclose(f);
-	}
-	if (rc != CMD_OK)
-		goto done;
-	if (statement_period_count(st) == 0) {
-		fprintf(stderr, "shanhai statement: no entries for agreement "
-		    "'%s' in %ld\n", agreement, year);
-		rc = CMD_FAILED;
-		goto done;
-	}
-	if (statement_print(st, fmt, stdout, err, sizeof(err)) != 0) {
-		fprintf(stderr, "shanhai statement: %s\n", err);
-		rc = CMD_FAILED;
-	} else if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "shanhai statement: stdout: %s\n",
-		    strerror(errno));
-		rc = CMD_USAGE;
-	}
-done:
-	statement_free(st);
-	return rc;
+		return from_url(url, cert, key, cacert, agreement, year, fmt,
+		    lang, outpath);
+	return from_entries(entries, rules, agreement, year, fmt, lang,
+	    outpath);
 }

@@ -16,6 +16,7 @@
 
 #include "shanhai/api.h"
 #include "shanhai/config.h"
+#include "shanhai/document.h"
 #include "shanhai/http.h"
 #include "shanhai/ingest.h"
 #include "shanhai/journal.h"
@@ -24,6 +25,7 @@
 #include "shanhai/rules.h"
 #include "shanhai/server.h"
 #include "shanhai/settle.h"
+#include "shanhai/textbuf.h"
 
 /* How long a client should wait after a 503 before it tries again. */
 #define RETRY_AFTER	"1"
@@ -321,11 +323,111 @@ get_period(struct http_req *r, void *arg)
 	    http_req_param(r, "period"), period_ready, r);
 }
 
+/*
+ * Which document a statement request asks for: ?format= (for links a
+ * browser follows), else the Accept header; 0 with *fmt set, 1 for the
+ * endpoint's own JSON answer, -1 after answering 400 or 406.
+ */
+static int
+statement_format(struct http_req *r, enum document_format *fmt,
+    enum document_lang *lang)
+{
+	static const struct {
+		const char		*type;
+		enum document_format	 fmt;
+	} types[] = {
+		{ "application/pdf", DOCUMENT_PDF },
+		{ "application/vnd.openxmlformats-officedocument.spreadsheetml."
+		  "sheet", DOCUMENT_XLSX },
+		{ "text/csv", DOCUMENT_CSV },
+		{ "text/plain", DOCUMENT_TABLE },
+	};
+	const char *q = http_req_query(r, "format"), *l = http_req_query(r,
+	    "lang"), *accept = http_req_header(r, "Accept");
+
+	*lang = DOCUMENT_ZH;
+	if (l != NULL && document_lang_parse(l, lang) != 0) {
+		http_problem(r, 400, "lang", "\"%.16s\" is not zh or en", l);
+		return -1;
+	}
+	if (q != NULL) {
+		if (document_format_parse(q, fmt) != 0) {
+			http_problem(r, 400, "format", "\"%.16s\" is not pdf, "
+			    "xlsx, csv, table or json", q);
+			return -1;
+		}
+		return 0;
+	}
+	for (size_t i = 0; accept != NULL && i < sizeof(types) /
+	    sizeof(types[0]); i++)
+		if (strstr(accept, types[i].type) != NULL) {
+			*fmt = types[i].fmt;
+			return 0;
+		}
+	if (accept == NULL || strstr(accept, "json") != NULL ||
+	    strstr(accept, "*/*") != NULL)
+		return 1;
+	http_problem(r, 406, "Accept", "the statement is served as "
+	    "application/json, application/pdf, %s, text/csv or text/plain",
+	    types[1].type);
+	return -1;
+}
+
+/* The year's document, rendered from the model (a 409 while incomplete). */
+static void
+reply_document(struct http_req *r, struct journal *j, enum document_format fmt,
+    enum document_lang lang)
+{
+	static const char *const ext[] = { [DOCUMENT_PDF] = "pdf",
+	    [DOCUMENT_XLSX] = "xlsx", [DOCUMENT_CSV] = "csv",
+	    [DOCUMENT_TABLE] = "txt", [DOCUMENT_JSON] = "json" };
+	const char *id = http_req_param(r, "id"), *year = http_req_param(r,
+	    "year");
+	struct textbuf out = TEXTBUF_INIT;
+	struct evbuffer *b;
+	json_t *m = NULL;
+	char err[512], disp[160];
+	int rc;
+
+	if ((rc = journal_year_model(j, id, year, &m, err, sizeof(err))) != 0) {
+		http_problem(r, rc, NULL, "%s", err);
+		return;
+	}
+	if (json_is_null(json_object_get(m, "statement"))) {
+		json_decref(m);
+		http_problem(r, 409, "year", "%s %s is incomplete: not every "
+		    "period of the year has settled, so there is no statement "
+		    "to render yet", id, year);
+		return;
+	}
+	rc = document_render(m, fmt, lang, &out, err, sizeof(err));
+	json_decref(m);
+	if (rc != 0 || (b = evbuffer_new()) == NULL ||
+	    evbuffer_add(b, out.p, out.len) != 0) {
+		textbuf_release(&out);
+		http_problem(r, 500, NULL, "%s", rc != 0 ? err :
+		    "out of memory");
+		return;
+	}
+	textbuf_release(&out);
+	snprintf(disp, sizeof(disp), "%s; filename=\"%s-%s%s.%s\"",
+	    fmt == DOCUMENT_TABLE || fmt == DOCUMENT_JSON ? "inline" :
+	    "attachment", id, year, lang == DOCUMENT_EN ? "-en" : "",
+	    ext[fmt]);
+	http_req_add_header(r, "Content-Disposition", disp);
+	http_reply(r, 200, fmt == DOCUMENT_TABLE ? "text/plain; charset=utf-8" :
+	    fmt == DOCUMENT_CSV ? "text/csv; charset=utf-8" :
+	    document_media_type(fmt), b);
+	evbuffer_free(b);
+}
+
 /* The year's statement once every entry queued before the read is on disk. */
 static void
 year_ready(struct journal *j, void *arg, int ok)
 {
 	struct http_req *r = arg;
+	enum document_format fmt;
+	enum document_lang lang;
 	json_t *doc = NULL;
 	char err[512];
 	int rc;
@@ -334,6 +436,12 @@ year_ready(struct journal *j, void *arg, int ok)
 		snprintf(err, sizeof(err), "the ledger is unavailable: its "
 		    "store is being restored, or the daemon stops");
 		problem_503(r, err, strlen(err));
+		return;
+	}
+	if ((rc = statement_format(r, &fmt, &lang)) < 0)
+		return;
+	if (rc == 0) {
+		reply_document(r, j, fmt, lang);
 		return;
 	}
 	rc = journal_year(j, http_req_param(r, "id"), http_req_param(r, "year"),

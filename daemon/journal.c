@@ -38,6 +38,7 @@
 #include "shanhai/pagefile.h"
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
+#include "shanhai/statement.h"
 #include "shanhai/store.h"
 #include "shanhai/textbuf.h"
 
@@ -2342,6 +2343,24 @@ journal_approve(struct journal *j, const char *agreement, const char *year,
 	settle_result_free(res);
 	journal_kick(j);
 	return 0;
+}
+
+int
+journal_year_model(struct journal *j, const char *agreement,
+    const char *year, json_t **out, char *err, size_t errlen)
+{
+	json_t *cp = NULL;
+	char *note = NULL;
+	int code;
+
+	/* The latest checkpoint covers every entry the statement reflects. */
+	if (journal_checkpoint(j, &note, err, errlen) == 0)
+		cp = statement_checkpoint(note);
+	free(note);
+	*out = statement_model(j->engine, agreement, year, cp, &code, err,
+	    errlen);
+	json_decref(cp);
+	return *out == NULL ? -code : 0;
 }
 
 int

@@ -75,13 +75,14 @@ replay_rules(struct replay *rp, uint64_t index, const char *body, size_t len,
 	size_t alen;
 	int same;
 
-	if (agreement == NULL || text == NULL || stamp == NULL)
+	if (agreement == NULL || text == NULL)
 		return refuse(err, errlen, index, "rules entry without "
-		    "agreement, text or time");
+		    "agreement or text");
 	snprintf(name, sizeof(name), "ledger-%llu/%.64s.conf",
 	    (unsigned long long)index, agreement);
 	if ((r = rules_parse(text, name, msg, sizeof(msg))) == NULL)
 		return refuse(err, errlen, index, "%s", msg);
+	/* Without "time": as `shanhai settle` would write it, offline. */
 	if ((again = rules_entry_text(r, stamp, &alen, msg,
 	    sizeof(msg))) == NULL) {
 		rules_free(r);
@@ -111,9 +112,9 @@ replay_report(struct replay *rp, uint64_t index, const char *body, size_t len,
 	size_t blen, elen;
 	int code;
 
-	if (!json_is_object(report) || stamp == NULL)
-		return refuse(err, errlen, index, "report entry without report "
-		    "or time");
+	if (!json_is_object(report))
+		return refuse(err, errlen, index, "report entry without a "
+		    "report");
 	if ((bytes = canon_dump(report, &blen, msg, sizeof(msg))) == NULL)
 		return refuse(err, errlen, index, "%s", msg);
 	code = settle_submit(rp->engine, bytes, blen, NULL, 0, stamp,

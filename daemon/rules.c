@@ -1297,8 +1297,8 @@ rules_entry_text(const struct rules *r, const char *stamp, size_t *len,
 	json_t *e = rules_entry(r);
 	char *b;
 
-	if (e == NULL || json_object_set_new(e, "time",
-	    json_string(stamp)) == -1) {
+	if (e == NULL || (stamp != NULL && json_object_set_new(e, "time",
+	    json_string(stamp)) == -1)) {
 		json_decref(e);
 		snprintf(err, errlen, "out of memory");
 		return NULL;

@@ -3406,7 +3406,7 @@ settle_year_detail(struct settle *s, const char *agreement, const char *year,
 		const struct rules_term *t = &a->r->terms[term_index(a->r, p)];
 		json_t *row, *taxes;
 
-		if (pe == NULL || !pe->has_eff)
+		if (pe == NULL || !pe->has_eff || !pe->settled)
 			continue;
 		taxes = json_object();
 		for (size_t i = 0; i < a->r->ntaxes; i++) {
@@ -3420,10 +3420,9 @@ settle_year_detail(struct settle *s, const char *agreement, const char *year,
 			    "retain", t->taxes[i].retain_text, "retained",
 			    jfen(kept)));
 		}
-		row = json_pack("{s:s,s:o,s:o,s:b}", "period",
+		row = json_pack("{s:s,s:o,s:o}", "period",
 		    rules_period_format(a->r->cadence, p, pb), "deductions",
-		    jfen(pe->eff[a->r->ntaxes]), "taxes", taxes, "settled",
-		    pe->settled);
+		    jfen(pe->eff[a->r->ntaxes]), "taxes", taxes);
 		if (row == NULL || json_array_append_new(out, row) == -1) {
 			json_decref(out);
 			close_years(s, a);

@@ -217,7 +217,7 @@ fi
 # ------------------------------------------------------------ 5. statements
 step "5. The settlement of each agreement (shanhai statement)"
 if [ $submitted -gt 0 ]; then
-	for ay in kecheng-yuhang:2026 longquan-xiaoshan:2026 qujiang-yinzhou:2023 qujiang-yinzhou:2024 kaihua-tongxiang:2020; do
+	for ay in kecheng-yuhang:2026 longquan-xiaoshan:2026 qujiang-yinzhou:2023 kaihua-tongxiang:2022; do
 		say ""
 		run "$D/statement.out" "$SH" statement --agreement "${ay%%:*}" \
 		    --year "${ay#*:}" --url "$URL" --cert "$D/pki/auditor.crt" \
@@ -238,6 +238,18 @@ if [ $submitted -gt 0 ] && has_verb approve; then
 	grep -q '"status":"approved"' "$D/approve-kecheng.out" ||
 		fail "the year is not approved after both sides"
 	say "   both sides approved the same statement hash: the year is approved, and both approvals are ledger entries"
+	# Kept after the demo (its folder is not): under build/demo/.
+	docs=$(cd "$(dirname "$SH")" && pwd)/demo
+	mkdir -p "$docs"
+	for f in pdf xlsx; do
+		"$SH" statement --agreement kecheng-yuhang --year 2026 --format $f \
+		    --out "$docs/kecheng-yuhang-2026.$f" --url "$URL" --cert "$D/pki/kecheng.crt" \
+		    --key "$D/pki/kecheng.key" --cacert "$D/pki/ca.crt" ||
+			fail "shanhai statement --format $f"
+	done
+	say "   the statement to file (结算单), with both approvals and the hash on it:"
+	say "     $docs/kecheng-yuhang-2026.pdf"
+	say "     $docs/kecheng-yuhang-2026.xlsx"
 else
 	not_yet "the year-end approvals" "shanhai approve"
 fi

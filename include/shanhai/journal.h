@@ -153,6 +153,14 @@ int		 journal_year(struct journal *j, const char *agreement,
 		    const char *year, json_t **out, char *err, size_t errlen)
 		    __attribute__((warn_unused_result));
 
+/*
+ * The year's statement document model (statement_model()), with the latest
+ * signed checkpoint: 0, or 404/503 with err.
+ */
+int		 journal_year_model(struct journal *j, const char *agreement,
+		    const char *year, json_t **out, char *err, size_t errlen)
+		    __attribute__((warn_unused_result));
+
 /* Submissions queued or being committed. */
 size_t		 journal_pending(const struct journal *j);
 /*

@@ -79,8 +79,8 @@ json_t		*rules_to_json(const struct rules *r);
  */
 json_t		*rules_entry(const struct rules *r);
 /*
- * The same entry with "time" = stamp, as canonical bytes (malloc'd, length
- * in *len): what the daemon writes. NULL with the reason in err.
+ * The same entry with "time" = stamp (none when NULL), as canonical bytes
+ * (malloc'd, length in *len): what the daemon writes. NULL with the reason in err.
  */
 char		*rules_entry_text(const struct rules *r, const char *stamp,
 		    size_t *len, char *err, size_t errlen);

@@ -247,10 +247,10 @@ json_t		*settle_year_json(struct settle *s, const char *agreement,
 		    const char *year, int *code, char *err, size_t errlen);
 
 /*
- * What a statement document shows beside the statement: per planned period
- * of the year with figures in force, the reported amount of each tax, the
+ * What a statement document shows beside the statement: per settled period
+ * of the year, the reported amount of each tax in the figures in force, the
  * retention in force (as written in the rules) and the retained amount,
- * and the deductions: [{"period","deductions","settled","taxes":{CODE:
+ * and the deductions: [{"period","deductions","taxes":{CODE:
  * {"amount","retain","retained"}}}] (new reference). NULL as
  * settle_year_json().
  */

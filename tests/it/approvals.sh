@@ -56,59 +56,14 @@ check_statement() {	# WHO FILE: the statement WHO gets, checked against the ledg
 	code < "$T/$2.raw" | grep -qx 200 || fail "statement as $1: $(cat "$T/$2.raw")"
 	body < "$T/$2.raw" > "$T/$2"
 	fetch
-	python3 - "$T/entries" "$T/$2" "$TOP/rules/kecheng-yuhang.conf" <<'EOF' || fail "statement as $1 differs from the ledger"
-import hashlib, json, re, sys
-entries = [json.loads(l) for l in open(sys.argv[1])]
-got = json.load(open(sys.argv[2]))
-conf = open(sys.argv[3]).read()
-home = re.search(r'^home\s*=\s*"(\d+)"', conf, re.M).group(1)
-host = re.search(r'^host\s*=\s*"(\d+)"', conf, re.M).group(1)
-def fen(s):
-    neg = s.startswith("-"); s = s.lstrip("-"); w, _, f = s.partition(".")
-    v = int(w) * 100 + int((f + "00")[:2]); return -v if neg else v
-def fmt(v):
-    return "%s%d.%02d" % ("-" if v < 0 else "", abs(v) // 100, abs(v) % 100)
-rows = {}
-for e in entries:
-    if e.get("agreement") != "kecheng-yuhang" or e["type"] not in ("settlement", "adjustment"):
-        continue
-    if not e["period"].startswith("2026"):
-        continue
-    r = rows.setdefault(e["period"], {"base": 0, "home": 0, "host": 0, "floor_topup": 0,
-                                      "beneficiaries": {}, "statistics": {}})
-    if e["type"] == "settlement":
-        r["term"] = e["term"]
-    for k in ("base", "home", "host", "floor_topup"):
-        r[k] += fen(e[k])
-    for k, v in e["beneficiaries"].items():
-        r["beneficiaries"][k] = r["beneficiaries"].get(k, 0) + fen(v)
-    for k, v in e["statistics"].items():
-        s = r["statistics"].setdefault(k, {"home": 0, "host": 0})
-        s["home"] += fen(v["home"]); s["host"] += fen(v["host"])
-assert len(rows) == 12, sorted(rows)
-def render(r):
-    return {"base": fmt(r["base"]), "home": fmt(r["home"]), "host": fmt(r["host"]),
-            "floor_topup": fmt(r["floor_topup"]),
-            "beneficiaries": {k: fmt(v) for k, v in r["beneficiaries"].items()},
-            "statistics": {k: {"home": fmt(v["home"]), "host": fmt(v["host"])}
-                           for k, v in r["statistics"].items()}}
-tot = {"base": 0, "home": 0, "host": 0, "floor_topup": 0, "beneficiaries": {}, "statistics": {}}
-periods = []
-for p in sorted(rows):
-    r = rows[p]
-    periods.append(dict(render(r), period=p, term=r["term"]))
-    for k in ("base", "home", "host", "floor_topup"):
-        tot[k] += r[k]
-    for k, v in r["beneficiaries"].items():
-        tot["beneficiaries"][k] = tot["beneficiaries"].get(k, 0) + v
-    for k, v in r["statistics"].items():
-        s = tot["statistics"].setdefault(k, {"home": 0, "host": 0})
-        s["home"] += v["home"]; s["host"] += v["host"]
-want = {"agreement": "kecheng-yuhang", "year": "2026", "home": home, "host": host,
-        "periods": periods, "total": render(tot)}
-canon = json.dumps(want, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-assert got["statement"] == want, (got["statement"], want)
-assert got["sha256"] == hashlib.sha256(canon.encode()).hexdigest(), got["sha256"]
+	# The reference sums the fetched entries itself (tests/ref/statement.py).
+	python3 "$TOP/tests/ref/statement.py" "$T/entries" "$TOP/rules" \
+	    kecheng-yuhang 2026 > "$T/$2.want" || fail "the reference: year incomplete"
+	python3 - "$T/$2" "$T/$2.want" <<'EOF' || fail "statement as $1 differs from the ledger"
+import json, sys
+got, want = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert got["statement"] == want["statement"], (got["statement"], want["statement"])
+assert got["sha256"] == want["sha256"], (got["sha256"], want["sha256"])
 print(got["sha256"])
 EOF
 }
@@ -118,6 +73,30 @@ grep -q '"status":"pending"' "$T/s1" || fail "a complete year without approvals 
 check_statement yuhang s1y
 check_statement kecheng s1k
 cmp -s "$T/s1" "$T/s1k" || fail "the two sides see different statements"
+
+# The documents, by Accept and by ?format= (for links), in both languages.
+as kecheng "$ky/years/2026/statement" -H 'Accept: application/pdf' -o "$T/s.pdf" |
+    code | grep -qx 200 || fail "PDF by Accept"
+pdftotext "$T/s.pdf" - | grep -q "$(echo "$h1" | cut -c1-16)" || fail "the PDF lacks the hash"
+pdftotext "$T/s.pdf" - | grep -q '2,916,035.23' || fail "the PDF lacks the total"
+as yuhang "$ky/years/2026/statement" -o "$T/s.xlsx" \
+    -H 'Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' |
+    code | grep -qx 200 || fail "XLSX by Accept"
+[ "$(head -c 2 "$T/s.xlsx")" = PK ] || fail "the XLSX is not a zip"
+as auditor "$ky/years/2026/statement?format=csv&lang=en" -D "$T/h" -o "$T/s.csv" |
+    code | grep -qx 200 || fail "CSV by ?format"
+grep -qi '^content-disposition: attachment; filename="kecheng-yuhang-2026-en.csv"' "$T/h" ||
+    fail "CSV headers: $(cat "$T/h")"
+grep -q '2916035.23' "$T/s.csv" || fail "the CSV lacks the total"
+as auditor "$ky/years/2026/statement?format=json" | body | python3 -c '
+import json, sys; d = json.load(sys.stdin); assert d["sha256"] == sys.argv[1], d' "$h1" ||
+    fail "the JSON document"
+as auditor "$ky/years/2026/statement" -H 'Accept: image/png' | code | grep -qx 406 ||
+    fail "an unknown Accept is not 406"
+as auditor "$ky/years/2026/statement?format=doc" | code | grep -qx 400 || fail "bad format"
+as auditor "$ky/years/2026/statement?lang=fr&format=pdf" | code | grep -qx 400 || fail "bad lang"
+as auditor "$ky/years/2027/statement?format=pdf" | code | grep -qx 409 ||
+    fail "an incomplete year's document is not 409"
 
 # A bureau of another agreement sees nothing of it.
 as longquan "$base/v1/agreements" | body | grep -q kecheng-yuhang &&
