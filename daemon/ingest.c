@@ -398,13 +398,16 @@ load_keys(const struct config *c, struct note_signer **key,
 {
 	const char *origin = config_get0_ledger_origin(c);
 	const char *np = config_get0_ledger_next_key(c);
+	char w[512];
 
 	*next = NULL;
-	if (load_key("ledger.signing_key", config_get0_ledger_signing_key(c),
-	    origin, NOTE_ED25519, key, err, errlen) < 0)
+	if (load_key(config_where(c, "ledger.signing_key", w, sizeof(w)),
+	    config_get0_ledger_signing_key(c), origin, NOTE_ED25519, key, err,
+	    errlen) < 0)
 		return -1;
-	if (np != NULL && np[0] != '\0' && load_key("ledger.next_key", np,
-	    origin, NOTE_ED25519, next, err, errlen) < 0) {
+	if (np != NULL && np[0] != '\0' && load_key(config_where(c,
+	    "ledger.next_key", w, sizeof(w)), np, origin, NOTE_ED25519, next,
+	    err, errlen) < 0) {
 		note_signer_free(*key);
 		*key = NULL;
 		return -1;
@@ -418,12 +421,13 @@ load_sm2(const struct config *c, struct note_signer **sm2, char *err,
     size_t errlen)
 {
 	const char *path = config_get0_ledger_sm2_key(c);
+	char w[512];
 
 	*sm2 = NULL;
 	if (path == NULL || path[0] == '\0')
 		return 0;
-	return load_key("ledger.sm2_key", path, config_get0_ledger_origin(c),
-	    NOTE_SM2, sm2, err, errlen);
+	return load_key(config_where(c, "ledger.sm2_key", w, sizeof(w)), path,
+	    config_get0_ledger_origin(c), NOTE_SM2, sm2, err, errlen);
 }
 
 int

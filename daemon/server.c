@@ -2,6 +2,7 @@
  * server: the daemon's life: generations, reload, signals, drain
  * (see server.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -70,6 +71,23 @@ errs_add(void *arg, const char *msg)
 		e->used += (size_t)m;
 }
 
+/* The rules folder opens as a folder, or err names the key and why. */
+static int
+rules_dir_ok(const struct config *c, char *err, size_t errlen)
+{
+	const char *dir = config_get0_rules_dir(c);
+	char w[512];
+	DIR *d;
+
+	if ((d = opendir(dir)) != NULL) {
+		closedir(d);
+		return 0;
+	}
+	snprintf(err, errlen, "%s %s: %s", config_where(c, "rules_dir", w,
+	    sizeof(w)), dir, strerror(errno));
+	return -1;
+}
+
 struct server_gen *
 server_gen_load(const char *path, char *err, size_t errlen)
 {
@@ -85,6 +103,8 @@ server_gen_load(const char *path, char *err, size_t errlen)
 	if ((g->config = config_load(path, err, errlen)) == NULL)
 		goto fail;
 	if ((g->ssl_ctx = tls_server_ctx_new(g->config, err, errlen)) == NULL)
+		goto fail;
+	if (rules_dir_ok(g->config, err, errlen) == -1)
 		goto fail;
 	if (rules_load_dir(config_get0_rules_dir(g->config), &g->rules,
 	    &g->nrules, errs_add, &errs) == -1) {
