@@ -178,6 +178,7 @@ BINDIR         ?= $(PREFIX)/bin
 MANDIR         ?= $(PREFIX)/share/man
 DATADIR        ?= $(PREFIX)/share/shanhai
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
 UNITS     = $(wildcard systemd/*.service systemd/*.socket)
 MANPAGES  = $(wildcard man/*.[158])
 # The units are installed with ExecStart= naming the daemon where it goes.
@@ -186,7 +187,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DATADIR)/rules \
-	    $(DESTDIR)$(SYSTEMDUNITDIR)
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/shanhaid $(DESTDIR)$(SBINDIR)/shanhaid
 	install -m 0755 $(BUILD)/shanhai $(DESTDIR)$(BINDIR)/shanhai
 	for p in $(MANPAGES); do \
@@ -197,6 +198,7 @@ install: all
 	        > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
 	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
 	done
+	install -m 0644 systemd/shanhaid.sysusers $(DESTDIR)$(SYSUSERSDIR)/shanhai.conf
 	install -m 0644 doc/shanhaid.conf.example $(DESTDIR)$(DATADIR)/
 	install -m 0644 rules/*.conf $(DESTDIR)$(DATADIR)/rules/
 

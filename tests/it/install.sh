@@ -31,6 +31,7 @@ layout() {	# root prefix unitdir
 	has 644 "$r$p/share/man/man5/shanhaid.conf.5"
 	has 644 "$r$p/share/man/man8/shanhaid.8"
 	has 644 "$r$p/share/shanhai/shanhaid.conf.example"
+	has 644 "$r$p/lib/sysusers.d/shanhai.conf"
 	for f in rules/*.conf; do
 		has 644 "$r$p/share/shanhai/$f"
 	done
