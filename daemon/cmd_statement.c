@@ -97,8 +97,10 @@ feed_url(struct statement *st, const char *url, const char *cert,
 		return CMD_USAGE;
 	}
 	if (client_get(c, "/v1/ledger/checkpoint", &resp, err,
-	    sizeof(err)) != 0)
+	    sizeof(err)) != 0) {
+		rc = cmd_http_exit(resp.status);
 		goto fail;
+	}
 	/* The checkpoint's second line is the tree size. */
 	nl = strchr(resp.body, '\n');
 	size = nl ? strtoull(nl + 1, &end, 10) : 0;
@@ -115,8 +117,10 @@ feed_url(struct statement *st, const char *url, const char *cert,
 
 		snprintf(path, sizeof(path), "/v1/ledger/entries?start=%llu&"
 		    "end=%llu", start, stop);
-		if (client_get(c, path, &resp, err, sizeof(err)) != 0)
+		if (client_get(c, path, &resp, err, sizeof(err)) != 0) {
+			rc = cmd_http_exit(resp.status);
 			goto fail;
+		}
 		rc = feed_lines(st, resp.body, resp.len, start, &n);
 		client_resp_free(&resp);
 		if (rc != CMD_OK)
@@ -131,7 +135,8 @@ feed_url(struct statement *st, const char *url, const char *cert,
 	goto done;
 fail:
 	fprintf(stderr, "shanhai statement: %s\n", err);
-	rc = CMD_USAGE;
+	if (rc == CMD_OK)
+		rc = CMD_USAGE;
 done:
 	client_free(c);
 	return rc;
@@ -235,11 +240,13 @@ cmd_statement(int argc, char **argv)
 	if (statement_print(st, fmt, stdout, err, sizeof(err)) != 0) {
 		fprintf(stderr, "shanhai statement: %s\n", err);
 		rc = CMD_FAILED;
-	} else if (fflush(stdout) != 0 || ferror(stdout)) {
+	} else if ((fflush(stdout) != 0 || ferror(stdout)) &&
+	    errno != EPIPE) {
 		fprintf(stderr, "shanhai statement: stdout: %s\n",
 		    strerror(errno));
 		rc = CMD_USAGE;
 	}
+	/* EPIPE: the reader had what it wanted (| head); stop quietly. */
 done:
 	statement_free(st);
 	return rc;

@@ -205,8 +205,10 @@ describe(const struct server_gen *g, char *buf, size_t len)
 	}
 	if (m > 0 && (size_t)m < len - used) {
 		used += (size_t)m;
-		snprintf(buf + used, len - used, ": %zu agreements, %zu "
-		    "clients", g->nrules, config_client_count(c));
+		snprintf(buf + used, len - used, ": %zu agreement%s, %zu "
+		    "client%s", g->nrules, g->nrules == 1 ? "" : "s",
+		    config_client_count(c), config_client_count(c) == 1 ? "" :
+		    "s");
 	}
 }
 
@@ -342,10 +344,12 @@ drain_check(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec > s->deadline.tv_sec || (now.tv_sec ==
 	    s->deadline.tv_sec && now.tv_nsec >= s->deadline.tv_nsec)) {
-		log_warnx("stopping: %zu requests still in flight, %zu "
-		    "connections open after limits.shutdown_timeout; exiting "
+		log_warnx("stopping: %zu request%s still in flight, %zu "
+		    "connection%s open after limits.shutdown_timeout; exiting "
 		    "without them", http_inflight(s->http),
-		    http_connections(s->http));
+		    http_inflight(s->http) == 1 ? "" : "s",
+		    http_connections(s->http),
+		    http_connections(s->http) == 1 ? "" : "s");
 		event_base_loopexit(s->base, NULL);
 	}
 }
@@ -362,11 +366,12 @@ on_term(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	s->stopping = 1;
-	log_info("signal %d: stopping; %zu requests in flight, %zu "
-	    "connections", (int)sig, http_inflight(s->http),
-	    http_connections(s->http));
-	notify_stopping("stopping: finishing %zu requests in flight",
-	    http_inflight(s->http));
+	log_info("signal %d: stopping; %zu request%s in flight, %zu "
+	    "connection%s", (int)sig, http_inflight(s->http),
+	    http_inflight(s->http) == 1 ? "" : "s", http_connections(s->http),
+	    http_connections(s->http) == 1 ? "" : "s");
+	notify_stopping("stopping: finishing %zu request%s in flight",
+	    http_inflight(s->http), http_inflight(s->http) == 1 ? "" : "s");
 	http_stop(s->http);
 	for (size_t i = 0; i < s->nmodules; i++)
 		if (s->modules[i]->stop != NULL)
