@@ -73,6 +73,24 @@ rc=0; out=$("$BUILD/shanhaid" -t -c "$T/nothere.conf" 2>&1) || rc=$?
 cp "$c.good" "$c"; echo 'user = "no-such-user-here";' >> "$c"
 check 1 "^$c:18: user: 'no-such-user-here': no such user$"
 
+# -t checks what start would find: the state folder, and, as root with
+# `user`, that user's access to it and to the ledger key it reads after
+# switching.
+cp "$c.good" "$c"; sed -i "s#^state_dir = .*#state_dir = \"$T/no/such/state\";#" "$c"
+check 1 "^$c:2: state_dir $T/no/such/state: No such file or directory, and root cannot make it in $T/no/such$"
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	cp "$c.good" "$c"; echo 'user = "nobody";' >> "$c"
+	chmod 700 "$T/etc/state"
+	check 1 "^$c:2: state_dir $T/etc/state: nobody cannot write in it \(owner uid 0, mode 0700\)$"
+	chown nobody "$T/etc/state"
+	check 1 "^$c:6: ledger.signing_key $T/etc/ledger.key: owned by uid 0, but the daemon reads it as nobody; run: chown nobody $T/etc/ledger.key$"
+	chown nobody "$T/etc/ledger.key"
+	check 0 '^configuration OK$'
+	chown root "$T/etc/state" "$T/etc/ledger.key"
+else
+	echo "SKIP: state_dir and key owner for 'user' (needs root and 'nobody')"
+fi
+
 # A rules folder that is not there names its key and says why.
 cp "$c.good" "$c"; sed -i 's#^rules_dir = "rules"#rules_dir = "nope"#' "$c"
 check 1 "^$c:3: rules_dir $T/etc/nope: No such file or directory$"
