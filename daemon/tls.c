@@ -48,18 +48,9 @@ static int peer_idx = -1;
  * Fills err with "what path: reason", the reason in words from OpenSSL's
  * queue: strerror() of a system call that failed (a file that cannot be
  * opened), otherwise the first reason queued, which is the cause (those
- * after it are callers saying "PEM lib" or "system lib").
+ * after it are callers saying "PEM lib" or "system lib"), after isnot
+ * (what the file is not, or NULL). Empties the queue.
  */
-static void	crypto_err_as(char *, size_t, const char *, const char *,
-		    const char *);
-
-static void
-crypto_err(char *err, size_t errlen, const char *what, const char *path)
-{
-	crypto_err_as(err, errlen, what, path, NULL);
-}
-
-/* As crypto_err(), saying first what the file is not when OpenSSL failed. */
 static void
 crypto_err_as(char *err, size_t errlen, const char *what, const char *path,
     const char *isnot)
@@ -88,6 +79,12 @@ crypto_err_as(char *err, size_t errlen, const char *what, const char *path,
 		snprintf(why, sizeof(why), "failed");
 	snprintf(err, errlen, "%s%s%s: %s", what, path ? " " : "",
 	    path ? path : "", why);
+}
+
+static void
+crypto_err(char *err, size_t errlen, const char *what, const char *path)
+{
+	crypto_err_as(err, errlen, what, path, NULL);
 }
 
 /*
