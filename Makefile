@@ -183,6 +183,7 @@ MANDIR         ?= $(PREFIX)/share/man
 DATADIR        ?= $(PREFIX)/share/shanhai
 DOCDIR         ?= $(PREFIX)/share/doc/shanhai
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
 UNITS     = $(wildcard systemd/*.service systemd/*.socket)
 MANPAGES  = $(wildcard man/*.[1578])
 # The documents the manual pages cite, under DOCDIR.
@@ -195,7 +196,7 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(DOCDIR) \
-	    $(DESTDIR)$(SYSTEMDUNITDIR)
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/shanhaid $(DESTDIR)$(SBINDIR)/shanhaid
 	install -m 0755 $(BUILD)/shanhai $(DESTDIR)$(BINDIR)/shanhai
 	for p in $(MANPAGES); do \
@@ -209,6 +210,7 @@ install: all
 	        > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
 	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
 	done
+	install -m 0644 systemd/shanhaid.sysusers $(DESTDIR)$(SYSUSERSDIR)/shanhai.conf
 	install -m 0644 doc/shanhaid.conf.example $(DESTDIR)$(DATADIR)/
 	install -m 0644 rules/*.conf $(DESTDIR)$(DATADIR)/rules/
 

@@ -272,16 +272,33 @@ canon_dump(const json_t *v, size_t *lenp, char *err, size_t errlen)
 	return b.p;
 }
 
+const char *
+canon_json_error(const json_error_t *e, char *buf, size_t len)
+{
+	if (strstr(e->text, "JSON_ALLOW_NUL") != NULL)
+		snprintf(buf, len, "a string holds \\u0000 (NUL), which JSON "
+		    "here may not");
+	else if (strstr(e->text, "NUL byte in object key") != NULL)
+		snprintf(buf, len, "a key holds \\u0000 (NUL), which JSON here "
+		    "may not");
+	else if (strncmp(e->text, "control character 0x0 ", 22) == 0)
+		snprintf(buf, len, "a raw NUL byte inside a string");
+	else
+		snprintf(buf, len, "%s", e->text);
+	return buf;
+}
+
 json_t *
 canon_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
 	json_error_t e;
 	json_t *v;
+	char why[JSON_ERROR_TEXT_LENGTH + 64];
 
 	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
-	if (v == NULL)
-		snprintf(err, errlen, "not JSON: %s at byte %d", e.text,
-		    e.position);
+	if (v == NULL && err != NULL)
+		snprintf(err, errlen, "not JSON: %s at byte %d",
+		    canon_json_error(&e, why, sizeof(why)), e.position);
 	return v;
 }
 

@@ -392,6 +392,9 @@ read_response(struct client *c, struct client_resp *resp, int *keep)
 			    (minor >= 1 || strcasecmp(v, "keep-alive") == 0);
 		else if (strcasecmp(line, "Content-Type") == 0)
 			snprintf(resp->ctype, sizeof(resp->ctype), "%s", v);
+		else if (strcasecmp(line, "Shanhai-Current-Status") == 0)
+			snprintf(resp->current_status,
+			    sizeof(resp->current_status), "%s", v);
 	}
 	if ((resp->body = calloc(1, 1)) == NULL)
 		return -1;

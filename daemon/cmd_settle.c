@@ -145,7 +145,8 @@ cmd_settle(int argc, char **argv)
 		fprintf(stderr, "shanhai settle: %s: %s\n", path, strerror(errno));
 		rc = CMD_USAGE;
 	}
-	if (fflush(stdout) == EOF || ferror(stdout)) {
+	/* EPIPE: the reader had what it wanted (| head); stop quietly. */
+	if ((fflush(stdout) == EOF || ferror(stdout)) && errno != EPIPE) {
 		fprintf(stderr, "shanhai settle: stdout: %s\n", strerror(errno));
 		rc = CMD_USAGE;
 	}

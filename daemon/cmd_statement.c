@@ -217,8 +217,7 @@ from_url(const char *url, const char *cert, const char *key,
 		fprintf(stderr, "shanhai statement: GET %s: %d: %s\n", path,
 		    resp.status, client_resp_detail(&resp, detail,
 		    sizeof(detail)) == 0 ? detail : resp.body);
-		rc = resp.status >= 400 && resp.status < 500 ? CMD_FAILED :
-		    CMD_USAGE;
+		rc = cmd_http_exit(resp.status);
 		goto done;
 	}
 	rc = write_out(outpath, resp.body, resp.len);

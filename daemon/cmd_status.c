@@ -218,6 +218,13 @@ distinct(const struct samples *ss, const char *name, const char *key,
 
 #define MAX_ROWS	256
 
+/* The noun for a count n: one, or many. */
+static const char *
+noun(double n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 static void
 print_text(const struct samples *ss, const struct checkpoint *cp,
     const char *url)
@@ -239,8 +246,9 @@ print_text(const struct samples *ss, const struct checkpoint *cp,
 	    utc(value(ss, "shanhai_start_time_seconds", 0), t2, sizeof(t2)));
 	printf("  configuration loaded %s\n", utc(value(ss,
 	    "shanhai_config_loaded_timestamp_seconds", 0), t1, sizeof(t1)));
-	printf("  ledger: %.0f entries; latest checkpoint: %s, size %s, "
+	printf("  ledger: %.0f %s; latest checkpoint: %s, size %s, "
 	    "root %s\n", value(ss, "shanhai_ledger_entries", 0),
+	    noun(value(ss, "shanhai_ledger_entries", 0), "entry", "entries"),
 	    cp->origin, cp->size, cp->root);
 	printf("  connections: %.0f open; requests in flight: %.0f\n",
 	    value(ss, "shanhai_connections", 0),
@@ -317,9 +325,13 @@ print_text(const struct samples *ss, const struct checkpoint *cp,
 		double fsync = value(ss, "shanhai_commit_fsync_seconds_sum", 0);
 		double write = value(ss, "shanhai_commit_seconds_sum", 0);
 
-		printf("\ncommits: %.0f groups, %.0f submissions, %.0f "
-		    "entries", groups, reports,
-		    value(ss, "shanhai_commit_group_entries_sum", 0));
+		double entries = value(ss, "shanhai_commit_group_entries_sum",
+		    0);
+
+		printf("\ncommits: %.0f %s, %.0f %s, %.0f %s", groups,
+		    noun(groups, "group", "groups"), reports,
+		    noun(reports, "submission", "submissions"), entries,
+		    noun(entries, "entry", "entries"));
 		if (groups > 0)
 			printf("; %.1f submissions a group; mean write %.2f "
 			    "ms, of which fsync %.2f ms", reports / groups,
@@ -379,8 +391,11 @@ print_json(const struct samples *ss, const struct checkpoint *cp)
 	    (json_int_t)value(ss, "shanhai_uptime_seconds", 0)));
 	json_object_set_new(doc, "ledger_entries", json_integer(
 	    (json_int_t)value(ss, "shanhai_ledger_entries", 0)));
-	json_object_set_new(doc, "checkpoint", json_pack("{s:s, s:s, s:s}",
-	    "origin", cp->origin, "size", cp->size, "root", cp->root));
+	/* Sizes are numbers; null when no checkpoint came. */
+	json_object_set_new(doc, "checkpoint", json_pack("{s:s, s:o, s:s}",
+	    "origin", cp->origin, "size", cp->size[0] >= '0' &&
+	    cp->size[0] <= '9' ? json_integer((json_int_t)strtoll(cp->size,
+	    NULL, 10)) : json_null(), "root", cp->root));
 	json_object_set_new(doc, "connections", json_integer(
 	    (json_int_t)value(ss, "shanhai_connections", 0)));
 	json_object_set_new(doc, "requests", json_integer((json_int_t)sum(ss,
@@ -445,9 +460,12 @@ cmd_status(int argc, char **argv)
 		return CMD_USAGE;
 	}
 	if ((c = client_new(url, cert, key, cacert, err, sizeof(err))) ==
-	    NULL ||
-	    client_get(c, "/metrics", &mresp, err, sizeof(err)) != 0)
+	    NULL)
 		goto fail;
+	if (client_get(c, "/metrics", &mresp, err, sizeof(err)) != 0) {
+		rc = cmd_http_exit(mresp.status);
+		goto fail;
+	}
 	/* The checkpoint is optional: a new ledger may not have one yet. */
 	if (client_get(c, "/v1/ledger/checkpoint", &cresp, err,
 	    sizeof(err)) == 0)
@@ -465,7 +483,13 @@ cmd_status(int argc, char **argv)
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
-	rc = fflush(stdout) == 0 ? CMD_OK : CMD_USAGE;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		rc = CMD_OK;
+	else if (errno != EPIPE)
+		fprintf(stderr, "shanhai status: stdout: %s\n",
+		    strerror(errno));
+	else
+		rc = CMD_OK;	/* the reader had what it wanted (| head) */
 	goto done;
 fail:
 	fprintf(stderr, "shanhai status: %s\n", err);

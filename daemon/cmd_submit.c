@@ -168,8 +168,7 @@ cmd_submit(int argc, char **argv)
 		fprintf(stderr, "shanhai submit: refused (%d): %s\n",
 		    resp.status, client_resp_detail(&resp, detail,
 		    sizeof(detail)) == 0 ? detail : resp.body);
-		rc = resp.status >= 400 && resp.status < 500 ? CMD_FAILED :
-		    CMD_USAGE;
+		rc = cmd_http_exit(resp.status);
 		goto done;
 	}
 	fwrite(resp.body, 1, resp.len, stdout);
@@ -184,6 +183,10 @@ cmd_submit(int argc, char **argv)
 	fprintf(stderr, "shanhai submit: %s (%d); receipt saved in %s\n",
 	    resp.status == 201 ? "accepted" : "already accepted", resp.status,
 	    dest);
+	if (resp.status == 200 && resp.current_status[0] != '\0')
+		fprintf(stderr, "shanhai submit: the receipt is the first one, "
+		    "with the period's status then; the period is now %s\n",
+		    resp.current_status);
 	rc = CMD_OK;
 done:
 	free(dest);

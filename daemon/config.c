@@ -15,10 +15,16 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <pwd.h>
 
 #include <libconfig.h>
 
 #include "shanhai/config.h"
+
+/* Room for the rows of keys[] (checked at compile time below). */
+#define CONFIG_MAXKEYS	48
 
 struct strlist {
 	char		**v;
@@ -60,6 +66,7 @@ struct config {
 	long long	 shutdown_timeout;
 	struct config_client *clients;
 	size_t		 nclients;
+	int		 lines[CONFIG_MAXKEYS]; /* keys[i]'s line, 0: default */
 };
 
 enum ck_type {
@@ -93,6 +100,7 @@ static int	check_code(const char *, char *, size_t);
 static int	check_fingerprint(const char *, char *, size_t);
 static int	check_origin(const char *, char *, size_t);
 static int	check_name(const char *, char *, size_t);
+static int	check_user(const char *, char *, size_t);
 
 #define C(f)	offsetof(struct config, f)
 #define M(f)	offsetof(struct config_client, f)
@@ -106,7 +114,7 @@ static const struct config_key keys[] = {
 	  C(state_dir), NULL, "folder of the SQLite database" },
 	{ "rules_dir", CK_PATH, "rules", 0, 0, 0, C(rules_dir), NULL,
 	  "folder of the agreements, one <id>.conf each" },
-	{ "user", CK_STRING, "", 0, 0, CK_RESTART, C(user), NULL,
+	{ "user", CK_STRING, "", 0, 0, CK_RESTART, C(user), check_user,
 	  "when started as root: the user to switch to once the sockets are "
 	  "bound" },
 	{ "log_level", CK_LEVEL, "info", 0, 0, 0, C(log_level), NULL,
@@ -177,6 +185,7 @@ static const struct config_key keys[] = {
 	  M(common_name), NULL, "the certificate's subject CN" },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= CONFIG_MAXKEYS, "raise CONFIG_MAXKEYS");
 
 static const char *const level_names[] = {
 	[LOG_LVL_ERR] = "err", [LOG_LVL_WARNING] = "warning",
@@ -371,6 +380,202 @@ check_name(const char *s, char *why, size_t whylen)
 	return 0;
 }
 
+/* The user must exist now: -t refuses what start would. */
+static int
+check_user(const char *s, char *why, size_t whylen)
+{
+	errno = 0;
+	if (getpwnam(s) != NULL)
+		return 0;
+	snprintf(why, whylen, "'%s': %s", s, errno != 0 && errno != ENOENT &&
+	    errno != ESRCH ? strerror(errno) : "no such user");
+	return -1;
+}
+
+/*
+ * The text of the file at path, NUL-terminated, or NULL (errno set). A
+ * config is small; anything above 4 MB is not one.
+ */
+static char *
+slurp(const char *path)
+{
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			char *nb;
+			if (cap > 4 * KB * KB || (nb = realloc(buf,
+			    cap + 8192)) == NULL) {
+				free(buf);
+				fclose(f);
+				errno = EFBIG;
+				return NULL;
+			}
+			buf = nb;
+			cap += 8192;
+		}
+		size_t m = fread(buf + n, 1, cap - n - 1, f);
+		n += m;
+		if (m == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(buf);
+		fclose(f);
+		errno = EIO;
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The start of line (1-based) in text, or NULL. */
+static const char *
+line_start(const char *text, int line)
+{
+	const char *q = text;
+
+	for (int i = 1; i < line && q != NULL; i++)
+		if ((q = strchr(q, '\n')) != NULL)
+			q++;
+	return q;
+}
+
+static bool
+name_char(char ch)
+{
+	return isalnum((unsigned char)ch) || ch == '_' || ch == '-' ||
+	    ch == '*';
+}
+
+/*
+ * Where "name =" or "name :" starts at q, the first character after the
+ * '=' or ':'; otherwise NULL.
+ */
+static const char *
+after_assign(const char *text, const char *q, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(q, name, n) != 0 || (q > text && name_char(q[-1])) ||
+	    name_char(q[n]))
+		return NULL;
+	q += n;
+	q += strspn(q, " \t\r");
+	return *q == '=' || *q == ':' ? q + 1 : NULL;
+}
+
+/*
+ * libconfig 1.5 reads an integer without an L suffix into 32 bits, so
+ * 4294968320 arrives as 1024. The value the user wrote is read again from
+ * the file: the digits after "name =" from the setting's line on, kept in
+ * text (as written) and in *v (ERANGE beyond 64 bits). Returns 0, or -1
+ * when they cannot be found.
+ */
+static int
+int_as_written(const config_setting_t *s, long long *v, int *erange,
+    char *text, size_t textlen)
+{
+	const char *file = config_setting_source_file(s);
+	const char *name = config_setting_name(s), *q, *end, *digits;
+	char *buf, *e;
+	int rc = -1;
+
+	if (file == NULL || name == NULL || (buf = slurp(file)) == NULL)
+		return -1;
+	q = line_start(buf, (int)config_setting_source_line(s));
+	end = q ? q + strcspn(q, "\n") : NULL;
+	for (; q != NULL && q < end; q++) {
+		const char *a = after_assign(buf, q, name);
+		if (a == NULL)
+			continue;
+		a += strspn(a, " \t\r\n");
+		digits = a + (*a == '-' || *a == '+');
+		bool hex = digits[0] == '0' && (digits[1] == 'x' ||
+		    digits[1] == 'X');
+		size_t len = hex ? 2 + strspn(digits + 2, "0123456789abcdefABCDEF")
+		    : strspn(digits, "0123456789");
+		if (len == 0 || (hex && len == 2))
+			break;
+		len += (size_t)(digits - a);
+		snprintf(text, textlen, "%.*s", (int)len, a);
+		errno = 0;
+		if (hex) {
+			unsigned long long u = strtoull(digits, &e, 16);
+			*v = u > LLONG_MAX ? LLONG_MAX : (long long)u;
+			if (u > LLONG_MAX)
+				errno = ERANGE;
+			if (*a == '-')
+				*v = -*v;
+		} else
+			*v = strtoll(a, &e, 10);
+		*erange = errno == ERANGE;
+		/* Guard: libconfig's value is ours cut to its width. */
+		if (config_setting_type(s) == CONFIG_TYPE_INT64 ? *erange ||
+		    *v == config_setting_get_int64(s) :
+		    (int)(unsigned)(unsigned long long)*v ==
+		    config_setting_get_int(s) || *erange)
+			rc = 0;
+		break;
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * For libconfig's "duplicate setting name" (which does not say which): the
+ * first key on that line that the file already set before it, else the
+ * first key on the line.
+ */
+static int
+duplicate_name(const char *file, int line, char *name, size_t namelen)
+{
+	const char *ls, *le, *q, *first = NULL;
+	char cand[128], *buf;
+	size_t n, firstlen = 0;
+	int found = -1;
+
+	if (file == NULL || (buf = slurp(file)) == NULL)
+		return -1;
+	if ((ls = line_start(buf, line)) == NULL)
+		goto out;
+	le = ls + strcspn(ls, "\n");
+	for (q = ls; q < le && found == -1; q++) {
+		if (!name_char(*q) || (q > ls && name_char(q[-1])))
+			continue;
+		for (n = 0; name_char(q[n]); n++)
+			;
+		if (n >= sizeof(cand))
+			continue;
+		memcpy(cand, q, n);
+		cand[n] = '\0';
+		if (after_assign(buf, q, cand) == NULL)
+			continue;
+		if (first == NULL) {
+			first = q;
+			firstlen = n;
+		}
+		for (const char *r = buf; r < q; r++)
+			if (after_assign(buf, r, cand) != NULL) {
+				snprintf(name, namelen, "%s", cand);
+				found = 0;
+				break;
+			}
+	}
+	if (found == -1 && first != NULL) {
+		snprintf(name, namelen, "%.*s", (int)firstlen, first);
+		found = 0;
+	}
+out:
+	free(buf);
+	return found;
+}
+
 static const struct config_key *
 key_find(const char *prefix, const char *name)
 {
@@ -485,7 +690,9 @@ store_value(struct parse *p, const struct config *c, const struct config_key *k,
 	void *dst = (char *)base + k->off;
 	int line = s ? config_setting_source_line(s) : 0;
 	const char *str = def;
+	char text[64];
 	long long v;
+	int erange = 0;
 
 	switch (k->type) {
 	case CK_STRING:
@@ -511,11 +718,17 @@ store_value(struct parse *p, const struct config *c, const struct config_key *k,
 		    config_setting_type(s) != CONFIG_TYPE_INT64)
 			return fail(p, line, "'%s' must be an integer",
 			    k->name);
-		else
-			v = config_setting_get_int64(s);
-		if (v < k->min || v > k->max)
-			return fail(p, line, "'%s' = %lld is out of range "
-			    "%lld..%lld", k->name, v, k->min, k->max);
+		else if (int_as_written(s, &v, &erange, text,
+		    sizeof(text)) == -1)
+			return fail(p, line, "'%s': cannot find the integer "
+			    "as written after '%s =' on this line", k->name,
+			    config_setting_name(s));
+		if (s == NULL)
+			snprintf(text, sizeof(text), "%lld", v);
+		if (erange || v < k->min || v > k->max)
+			return fail(p, line, "'%s' = %s is out of range "
+			    "%lld..%lld%s", k->name, text, k->min, k->max,
+			    erange ? " (it does not fit in 64 bits)" : "");
 		*(long long *)dst = v;
 		return 0;
 	case CK_LEVEL:
@@ -622,6 +835,8 @@ read_group(struct parse *p, struct config *c, const config_setting_t *g,
 		}
 		if (store_value(p, c, k, s, k->def, base) == -1)
 			return -1;
+		if (s != NULL && !(k->flags & CK_MEMBER))
+			c->lines[k - keys] = (int)config_setting_source_line(s);
 	}
 	return 0;
 }
@@ -708,6 +923,28 @@ folder_of(const char *path)
 	return abs;
 }
 
+/* The config is a file we can read: say so plainly when it is not. */
+static int
+readable_file(struct parse *p)
+{
+	struct stat st;
+	FILE *f;
+
+	if ((f = fopen(p->file, "r")) == NULL)
+		return fail(p, 0, "cannot open: %s", strerror(errno));
+	if (fstat(fileno(f), &st) == -1) {
+		fclose(f);
+		return fail(p, 0, "cannot open: %s", strerror(errno));
+	}
+	fclose(f);
+	if (S_ISDIR(st.st_mode))
+		return fail(p, 0, "is a directory, not a configuration file "
+		    "(-c names the file, e.g. /etc/shanhai/shanhaid.conf)");
+	if (!S_ISREG(st.st_mode))
+		return fail(p, 0, "not a regular file");
+	return 0;
+}
+
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
@@ -725,13 +962,30 @@ config_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
+	if (readable_file(&p) == -1)
+		goto fail;
+	errno = 0;
 	if (config_read_file(&cf, path) != CONFIG_TRUE) {
+		char name[128];
+		const char *efile = config_error_file(&cf);
 		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "%s: cannot read: %s", path,
-			    strerror(errno));
-		else
-			fail(&p, config_error_line(&cf), "%s",
-			    config_error_text(&cf));
+			snprintf(err, errlen, "%s: cannot read: %s", efile ?
+			    efile : path, errno ? strerror(errno) :
+			    "an included file is missing or unreadable");
+		else {
+			if (efile != NULL)
+				p.file = efile;
+			if (strcmp(config_error_text(&cf),
+			    "duplicate setting name") == 0 &&
+			    duplicate_name(efile, config_error_line(&cf), name,
+			    sizeof(name)) == 0)
+				fail(&p, config_error_line(&cf), "duplicate key "
+				    "'%s': a key may appear once in its group",
+				    name);
+			else
+				fail(&p, config_error_line(&cf), "%s",
+				    config_error_text(&cf));
+		}
 		goto fail;
 	}
 	if (read_group(&p, c, config_root_setting(&cf), 0, "", c) == -1 ||
@@ -851,6 +1105,27 @@ config_print_keys(FILE *f)
 		    type_name(k->type), range, def,
 		    k->flags & CK_RESTART ? "restart" : "reload", k->doc);
 	}
+}
+
+int
+config_key_line(const struct config *c, const char *key)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, key) == 0)
+			return c->lines[i];
+	return 0;
+}
+
+const char *
+config_where(const struct config *c, const char *key, char *buf, size_t len)
+{
+	int line = config_key_line(c, key);
+
+	if (line > 0)
+		snprintf(buf, len, "%s:%d: %s", c->path, line, key);
+	else
+		snprintf(buf, len, "%s: %s (default)", c->path, key);
+	return buf;
 }
 
 #define GET0(field)						\

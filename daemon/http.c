@@ -856,9 +856,11 @@ dispatch(struct evhttp_request *ev, void *arg)
 			return;
 		}
 		if (!(route->roles & config_client_role(r->client))) {
-			http_problem(r, 403, "role", "client '%s' is an %s; "
+			http_problem(r, 403, "role", "client '%s' is %s %s; "
 			    "%s %s is not for that role",
 			    config_client_get0_name(r->client),
+			    config_client_role(r->client) ==
+			    CONFIG_ROLE_BUREAU ? "a" : "an",
 			    config_role_name(config_client_role(r->client)),
 			    method_name(r->method), route->pattern);
 			return;

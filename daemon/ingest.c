@@ -101,21 +101,32 @@ problem_503(struct http_req *r, const char *why, size_t len)
 	http_problem(r, 503, NULL, "%.*s", (int)len, why);
 }
 
-/* The journal's answer, once the report is durable. */
+/* A report in flight: where its answer goes. */
+struct submission {
+	struct ingest	*in;
+	struct http_req	*r;
+	char		*receipt;	/* a resubmission's, kept for a moment */
+	size_t		 len;
+	char		*agreement;
+	char		*period;
+};
+
 static void
-report_done(void *arg, int status, const char *text, size_t len)
+submission_free(struct submission *sub)
 {
-	struct http_req *r = arg;
+	if (sub == NULL)
+		return;
+	free(sub->receipt);
+	free(sub->agreement);
+	free(sub->period);
+	free(sub);
+}
+
+static void
+reply_receipt(struct http_req *r, int status, const char *text, size_t len)
+{
 	struct evbuffer *b;
 
-	if (status == 503) {
-		problem_503(r, text, len);
-		return;
-	}
-	if (status >= 400) {
-		http_problem(r, status, NULL, "%.*s", (int)len, text);
-		return;
-	}
 	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, text, len) < 0 ||
 	    evbuffer_add(b, "\n", 1) < 0) {
 		if (b != NULL)
@@ -127,12 +138,84 @@ report_done(void *arg, int status, const char *text, size_t len)
 	evbuffer_free(b);
 }
 
+/*
+ * An identical resubmission: the first receipt, byte for byte (its
+ * "status" is the period's after the first submission), and beside it the
+ * header Shanhai-Current-Status, the period's status now, once what
+ * concerns the period is committed (as GET .../periods/{period} says).
+ */
+static void
+resubmission_ready(struct journal *j, void *arg, int ok)
+{
+	struct submission *sub = arg;
+	const char *status = NULL;
+	json_t *doc = NULL;
+	char err[256];
+
+	if (ok && journal_period(j, sub->agreement, sub->period, &doc, err,
+	    sizeof(err)) == 0)
+		status = json_string_value(json_object_get(doc, "status"));
+	if (status != NULL)
+		http_req_add_header(sub->r, "Shanhai-Current-Status", status);
+	else
+		http_req_log(sub->r, LOG_LVL_WARNING, "resubmission: the "
+		    "period's current status is not known: %s", ok ? err :
+		    "the ledger is unavailable");
+	reply_receipt(sub->r, 200, sub->receipt, sub->len);
+	json_decref(doc);
+	submission_free(sub);
+}
+
+/* The journal's answer, once the report is durable. */
+static void
+report_done(void *arg, int status, const char *text, size_t len)
+{
+	struct submission *sub = arg;
+	struct http_req *r = sub->r;
+	const char *body, *a, *p;
+	json_t *rep = NULL;
+	size_t blen;
+
+	if (status == 503) {
+		problem_503(r, text, len);
+		goto done;
+	}
+	if (status >= 400) {
+		http_problem(r, status, NULL, "%.*s", (int)len, text);
+		goto done;
+	}
+	if (status != 200)
+		goto plain;
+	/* The body was taken as identical to a report in the ledger. */
+	body = http_req_body(r, &blen);
+	if ((rep = json_loadb(body, blen, 0, NULL)) == NULL ||
+	    (a = json_string_value(json_object_get(rep, "agreement"))) ==
+	    NULL ||
+	    (p = json_string_value(json_object_get(rep, "period"))) == NULL ||
+	    (sub->agreement = strdup(a)) == NULL ||
+	    (sub->period = strdup(p)) == NULL ||
+	    (sub->receipt = malloc(len + 1)) == NULL)
+		goto plain;
+	json_decref(rep);
+	memcpy(sub->receipt, text, len);
+	sub->len = len;
+	journal_when_committed(sub->in->journal, sub->agreement, sub->period,
+	    resubmission_ready, sub);
+	return;
+plain:
+	json_decref(rep);
+	reply_receipt(r, status, text, len);
+done:
+	submission_free(sub);
+}
+
 static void
 post_report(struct http_req *r, void *arg)
 {
 	struct ingest *in = arg;
 	const struct config_client *cl = http_req_client(r);
 	const char *sides[MAX_SIDES], *body;
+	struct submission *sub;
 	size_t nsides = 0, len;
 	char err[1024];
 	int rc;
@@ -147,13 +230,20 @@ post_report(struct http_req *r, void *arg)
 		    " %d", len, SETTLE_REPORT_MAX);
 		return;
 	}
+	if ((sub = calloc(1, sizeof(*sub))) == NULL) {
+		http_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	sub->in = in;
+	sub->r = r;
 	for (size_t i = 0; cl != NULL && i < config_client_code_count(cl) &&
 	    nsides < MAX_SIDES; i++)
 		sides[nsides++] = config_client_get0_code(cl, i);
 	rc = journal_submit(in->journal, body, len, sides, nsides,
-	    http_req_fingerprint(r), report_done, r, err, sizeof(err));
+	    http_req_fingerprint(r), report_done, sub, err, sizeof(err));
 	if (rc == 0)
 		return;
+	submission_free(sub);
 	if (rc == 503)
 		problem_503(r, err, strlen(err));
 	else
@@ -602,13 +692,16 @@ load_keys(const struct config *c, struct note_signer **key,
 {
 	const char *origin = config_get0_ledger_origin(c);
 	const char *np = config_get0_ledger_next_key(c);
+	char w[512];
 
 	*next = NULL;
-	if (load_key("ledger.signing_key", config_get0_ledger_signing_key(c),
-	    origin, NOTE_ED25519, key, err, errlen) < 0)
+	if (load_key(config_where(c, "ledger.signing_key", w, sizeof(w)),
+	    config_get0_ledger_signing_key(c), origin, NOTE_ED25519, key, err,
+	    errlen) < 0)
 		return -1;
-	if (np != NULL && np[0] != '\0' && load_key("ledger.next_key", np,
-	    origin, NOTE_ED25519, next, err, errlen) < 0) {
+	if (np != NULL && np[0] != '\0' && load_key(config_where(c,
+	    "ledger.next_key", w, sizeof(w)), np, origin, NOTE_ED25519, next,
+	    err, errlen) < 0) {
 		note_signer_free(*key);
 		*key = NULL;
 		return -1;
@@ -622,12 +715,13 @@ load_sm2(const struct config *c, struct note_signer **sm2, char *err,
     size_t errlen)
 {
 	const char *path = config_get0_ledger_sm2_key(c);
+	char w[512];
 
 	*sm2 = NULL;
 	if (path == NULL || path[0] == '\0')
 		return 0;
-	return load_key("ledger.sm2_key", path, config_get0_ledger_origin(c),
-	    NOTE_SM2, sm2, err, errlen);
+	return load_key(config_where(c, "ledger.sm2_key", w, sizeof(w)), path,
+	    config_get0_ledger_origin(c), NOTE_SM2, sm2, err, errlen);
 }
 
 int

@@ -768,8 +768,9 @@ write_group(struct journal *j, struct group *g)
 	if (store_size(s, &size) < 0)
 		goto fail_db;
 	if (size != g->first) {
-		snprintf(g->why, sizeof(g->why), "the ledger holds %llu entries,"
-		    " the group starts at %llu", (unsigned long long)size,
+		snprintf(g->why, sizeof(g->why), "the ledger holds %llu %s, "
+		    "the group starts at %llu", (unsigned long long)size,
+		    size == 1 ? "entry" : "entries",
 		    (unsigned long long)g->first);
 		goto fail;
 	}
@@ -1452,6 +1453,19 @@ list_has(const struct rules *const *list, size_t n, const char *id)
 	return 0;
 }
 
+/*
+ * msg without its leading "id: ": the engine's refusals name the agreement
+ * already, and a caller that names it too would say it twice.
+ */
+static const char *
+unprefixed(const char *msg, const char *id)
+{
+	size_t n = strlen(id);
+
+	return strncmp(msg, id, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ' ?
+	    msg + n + 2 : msg;
+}
+
 static int
 rules_changed(const struct settle *e, const struct rules *r)
 {
@@ -1478,7 +1492,7 @@ journal_rules_check(struct journal *j, const struct rules *const *list,
 		if (settle_check_replace(j->engine, list[i], msg,
 		    sizeof(msg)) < 0) {
 			snprintf(err, errlen, "%s: %s", rules_get0_id(list[i]),
-			    msg);
+			    unprefixed(msg, rules_get0_id(list[i])));
 			return -1;
 		}
 	}
@@ -1487,7 +1501,7 @@ journal_rules_check(struct journal *j, const struct rules *const *list,
 
 		if (!list_has(list, n, id) &&
 		    settle_check_remove(j->engine, id, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "%s: %s", id, msg);
+			snprintf(err, errlen, "%s: %s", id, unprefixed(msg, id));
 			return -1;
 		}
 	}
@@ -1557,7 +1571,8 @@ journal_rules_apply(struct journal *j, const struct rules *const *list,
 		if (settle_check_replace(j->engine, list[i], msg,
 		    sizeof(msg)) < 0) {
 			log_warnx("rules %s: change refused, keeping the version"
-			    " in the ledger: %s", rules_get0_id(list[i]), msg);
+			    " in the ledger: %s", rules_get0_id(list[i]),
+			    unprefixed(msg, rules_get0_id(list[i])));
 			continue;
 		}
 		if ((rc = rules_put(j, list[i], stamp, msg, sizeof(msg))) < 0) {
@@ -1577,7 +1592,8 @@ journal_rules_apply(struct journal *j, const struct rules *const *list,
 		    settle_check_remove(j->engine, id, msg, sizeof(msg)) < 0) {
 			if (!list_has(list, n, id))
 				log_warnx("rules %s: the file is gone, but its"
-				    " periods settled; keeping it: %s", id, msg);
+				    " periods settled; keeping it: %s", id,
+				    unprefixed(msg, id));
 			i++;
 			continue;
 		}
@@ -1928,8 +1944,8 @@ journal_restore(struct journal *j)
 		keys_update(j);
 	}
 	free(keep);
-	log_notice("journal: engine rebuilt from the store at %llu entries",
-	    (unsigned long long)size);
+	log_notice("journal: engine rebuilt from the store at %llu %s",
+	    (unsigned long long)size, size == 1 ? "entry" : "entries");
 	wake_waiters(j);
 }
 
@@ -2572,8 +2588,9 @@ journal_open(struct event_base *base, const char *state_dir,
 	    thread_start(j, &j->sy_thread, &j->sy_started, sync_main,
 	    "sync", "shanhai-sync", err, errlen) < 0)
 		goto fail;
-	log_info("journal: %s: %llu entries, checkpoint %llu", path,
-	    (unsigned long long)size, (unsigned long long)j->cp_size);
+	log_info("journal: %s: %llu %s, checkpoint %llu", path,
+	    (unsigned long long)size, size == 1 ? "entry" : "entries",
+	    (unsigned long long)j->cp_size);
 	{
 		struct settle_pager_stats ps;
 
@@ -2705,8 +2722,8 @@ journal_entries(struct journal *j, uint64_t start, uint64_t end,
 		return 400;
 	}
 	if (end > size) {
-		snprintf(err, errlen, "end: beyond the ledger's %llu entries",
-		    (unsigned long long)size);
+		snprintf(err, errlen, "end: beyond the ledger's %llu %s",
+		    (unsigned long long)size, size == 1 ? "entry" : "entries");
 		return 400;
 	}
 	if (end - start > JOURNAL_MAX_ENTRIES) {
@@ -2789,8 +2806,8 @@ journal_consistency(struct journal *j, uint64_t from, uint64_t to,
 	size_t n;
 
 	if (to > have) {
-		snprintf(err, errlen, "to: beyond the ledger's %llu entries",
-		    (unsigned long long)have);
+		snprintf(err, errlen, "to: beyond the ledger's %llu %s",
+		    (unsigned long long)have, have == 1 ? "entry" : "entries");
 		return 400;
 	}
 	if (from > to) {

@@ -62,6 +62,48 @@ money_parse(const char *s, int64_t *fen)
 	return money_parse_n(s, strlen(s), fen);
 }
 
+const char *
+money_why_n(const char *s, size_t len, char *why, size_t whylen)
+{
+	size_t i = 0, nint = 0, nfrac = 0;
+	int64_t fen;
+
+	if (money_parse_n(s, len, &fen) == 0) {
+		snprintf(why, whylen, "an amount");
+		return why;
+	}
+	if (i < len && s[i] == '-')
+		i++;
+	while (i + nint < len && is_digit(s[i + nint]))
+		nint++;
+	if (nint == 0) {
+		snprintf(why, whylen, "an amount starts with a digit (yuan "
+		    "with at most 2 decimals, such as \"1234.50\")");
+		return why;
+	}
+	i += nint;
+	if (i < len && s[i] == '.') {
+		while (i + 1 + nfrac < len && is_digit(s[i + 1 + nfrac]))
+			nfrac++;
+		i += 1 + nfrac;
+	}
+	if (i != len)
+		snprintf(why, whylen, "an amount holds digits and one '.' "
+		    "only (yuan with at most 2 decimals, such as \"1234.50\")");
+	else if (nint > 13)
+		snprintf(why, whylen, "%zu integer digits: an amount has 13 at "
+		    "most (9999999999999.99 yuan)", nint);
+	else if (nint > 1 && s[s[0] == '-'] == '0')
+		snprintf(why, whylen, "a leading zero: write the yuan without "
+		    "it");
+	else if (nfrac == 0)
+		snprintf(why, whylen, "no digit after the '.'");
+	else
+		snprintf(why, whylen, "%zu decimals: an amount has 2 at most "
+		    "(fen)", nfrac);
+	return why;
+}
+
 char *
 money_format(int64_t fen, char *buf)
 {
@@ -188,6 +230,53 @@ money_ratio_parse(const char *s, struct money_ratio *r)
 	r->den = b;
 	ratio_reduce(r);
 	return 0;
+}
+
+const char *
+money_ratio_why(const char *s, char *why, size_t whylen)
+{
+	size_t len = strlen(s), i = 0, nint = 0, nfrac = 0;
+	const char *slash = memchr(s, '/', len);
+	struct money_ratio r;
+	int64_t a, b;
+
+	if (money_ratio_parse(s, &r) == 0)
+		snprintf(why, whylen, "a ratio");
+	else if (slash != NULL) {
+		size_t la = (size_t)(slash - s), lb = len - la - 1;
+		if (parse_uint9(s, la, &a) == -1 ||
+		    parse_uint9(slash + 1, lb, &b) == -1)
+			snprintf(why, whylen, "a/b needs two whole numbers of "
+			    "1 to 9 digits, without leading zeros");
+		else if (b < 1)
+			snprintf(why, whylen, "the denominator is 0");
+		else
+			snprintf(why, whylen, "%lld/%lld is above 1",
+			    (long long)a, (long long)b);
+	} else if (len < 2 || s[len - 1] != '%')
+		snprintf(why, whylen, "not a ratio in [0, 1] (\"12.5%%\" or "
+		    "\"a/b\")");
+	else {
+		len--;
+		while (i < len && is_digit(s[i])) {
+			nint++;
+			i++;
+		}
+		if (i < len && s[i] == '.')
+			for (i++; i < len && is_digit(s[i]); i++)
+				nfrac++;
+		if (nint == 0 || i != len)
+			snprintf(why, whylen, "a percentage is digits, at most "
+			    "one '.', then '%%' (\"12.5%%\")");
+		else if (nfrac > 6)
+			snprintf(why, whylen, "%zu decimals: a percentage has 6 "
+			    "at most", nfrac);
+		else if (nfrac == 0 && s[nint] == '.')
+			snprintf(why, whylen, "no digit after the '.'");
+		else
+			snprintf(why, whylen, "above 100%%");
+	}
+	return why;
 }
 
 char *

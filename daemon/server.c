@@ -2,6 +2,7 @@
  * server: the daemon's life: generations, reload, signals, drain
  * (see server.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +72,23 @@ errs_add(void *arg, const char *msg)
 		e->used += (size_t)m;
 }
 
+/* The rules folder opens as a folder, or err names the key and why. */
+static int
+rules_dir_ok(const struct config *c, char *err, size_t errlen)
+{
+	const char *dir = config_get0_rules_dir(c);
+	char w[512];
+	DIR *d;
+
+	if ((d = opendir(dir)) != NULL) {
+		closedir(d);
+		return 0;
+	}
+	snprintf(err, errlen, "%s %s: %s", config_where(c, "rules_dir", w,
+	    sizeof(w)), dir, strerror(errno));
+	return -1;
+}
+
 struct server_gen *
 server_gen_load(const char *path, char *err, size_t errlen)
 {
@@ -86,6 +105,8 @@ server_gen_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	if ((g->ssl_ctx = tls_server_ctx_new(g->config, err, errlen)) == NULL)
 		goto fail;
+	if (rules_dir_ok(g->config, err, errlen) == -1)
+		goto fail;
 	if (rules_load_dir(config_get0_rules_dir(g->config), &g->rules,
 	    &g->nrules, errs_add, &errs) == -1) {
 		if (errs.n == 0)
@@ -97,6 +118,120 @@ server_gen_load(const char *path, char *err, size_t errlen)
 fail:
 	server_gen_unref(g);
 	return NULL;
+}
+
+/* Whether uid/gid may do what (R_OK, W_OK, X_OK bits) to a file of st. */
+static int
+allowed(const struct stat *st, uid_t uid, gid_t gid, int what)
+{
+	mode_t m = st->st_mode;
+	int have;
+
+	if (uid == 0)
+		return 1;
+	if (st->st_uid == uid)
+		have = (m >> 6) & 7;
+	else if (st->st_gid == gid)
+		have = (m >> 3) & 7;
+	else
+		have = m & 7;
+	return (have & what) == what;
+}
+
+/* The state folder: there and writable, or makeable, by uid/gid. */
+static int
+state_dir_ok(const struct config *c, uid_t uid, gid_t gid, const char *who,
+    char *err, size_t errlen)
+{
+	const char *dir = config_get0_state_dir(c);
+	char w[512], parent[4096], *slash;
+	struct stat st;
+
+	config_where(c, "state_dir", w, sizeof(w));
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "%s %s: not a folder", w, dir);
+			return -1;
+		}
+		if (!allowed(&st, uid, gid, W_OK | X_OK)) {
+			snprintf(err, errlen, "%s %s: %s cannot write in it "
+			    "(owner uid %u, mode %04o)", w, dir, who,
+			    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s %s: %s", w, dir, strerror(errno));
+		return -1;
+	}
+	/* Start makes it (mode 0700) in its parent. */
+	snprintf(parent, sizeof(parent), "%s", dir);
+	if ((slash = strrchr(parent, '/')) != NULL)
+		*(slash == parent ? slash + 1 : slash) = '\0';
+	if (stat(parent, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    !allowed(&st, uid, gid, W_OK | X_OK)) {
+		snprintf(err, errlen, "%s %s: No such file or directory, and "
+		    "%s cannot make it in %s", w, dir, who, parent);
+		return -1;
+	}
+	return 0;
+}
+
+/* A ledger key, read after the switch to uid: it must be uid's. */
+static int
+key_owner_ok(const struct config *c, const char *key, const char *path,
+    uid_t uid, const char *who, char *err, size_t errlen)
+{
+	char w[512];
+	struct stat st;
+
+	if (path == NULL || path[0] == '\0' || stat(path, &st) == -1)
+		return 0;	/* loading it said what is wrong */
+	if (uid == 0 || st.st_uid == uid)
+		return 0;
+	snprintf(err, errlen, "%s %s: owned by uid %u, but the daemon reads "
+	    "it as %s; run: chown %s %s", config_where(c, key, w, sizeof(w)),
+	    path, (unsigned)st.st_uid, who, who, path);
+	return -1;
+}
+
+int
+server_gen_check_start(const struct server_gen *g, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "ledger.signing_key",
+	    "ledger.next_key", "ledger.sm2_key" };
+	const struct config *c = g->config;
+	const char *user = config_get0_user(c);
+	char who[64];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	struct passwd *pw;
+
+	snprintf(who, sizeof(who), "uid %u", (unsigned)uid);
+	if ((pw = getpwuid(uid)) != NULL)
+		snprintf(who, sizeof(who), "%s", pw->pw_name);
+	if (uid == 0 && user != NULL) {
+		errno = 0;
+		if ((pw = getpwnam(user)) == NULL) {
+			snprintf(err, errlen, "user '%s': %s", user, errno ?
+			    strerror(errno) : "no such user");
+			return -1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		snprintf(who, sizeof(who), "%s", user);
+	}
+	if (state_dir_ok(c, uid, gid, who, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *path = i == 0 ? config_get0_ledger_signing_key(c) :
+		    i == 1 ? config_get0_ledger_next_key(c) :
+		    config_get0_ledger_sm2_key(c);
+		if (key_owner_ok(c, keys[i], path, uid, who, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 struct server_gen *
@@ -185,8 +320,10 @@ describe(const struct server_gen *g, char *buf, size_t len)
 	}
 	if (m > 0 && (size_t)m < len - used) {
 		used += (size_t)m;
-		snprintf(buf + used, len - used, ": %zu agreements, %zu "
-		    "clients", g->nrules, config_client_count(c));
+		snprintf(buf + used, len - used, ": %zu agreement%s, %zu "
+		    "client%s", g->nrules, g->nrules == 1 ? "" : "s",
+		    config_client_count(c), config_client_count(c) == 1 ? "" :
+		    "s");
 	}
 }
 
@@ -322,10 +459,12 @@ drain_check(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec > s->deadline.tv_sec || (now.tv_sec ==
 	    s->deadline.tv_sec && now.tv_nsec >= s->deadline.tv_nsec)) {
-		log_warnx("stopping: %zu requests still in flight, %zu "
-		    "connections open after limits.shutdown_timeout; exiting "
+		log_warnx("stopping: %zu request%s still in flight, %zu "
+		    "connection%s open after limits.shutdown_timeout; exiting "
 		    "without them", http_inflight(s->http),
-		    http_connections(s->http));
+		    http_inflight(s->http) == 1 ? "" : "s",
+		    http_connections(s->http),
+		    http_connections(s->http) == 1 ? "" : "s");
 		event_base_loopexit(s->base, NULL);
 	}
 }
@@ -342,11 +481,12 @@ on_term(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	s->stopping = 1;
-	log_info("signal %d: stopping; %zu requests in flight, %zu "
-	    "connections", (int)sig, http_inflight(s->http),
-	    http_connections(s->http));
-	notify_stopping("stopping: finishing %zu requests in flight",
-	    http_inflight(s->http));
+	log_info("signal %d: stopping; %zu request%s in flight, %zu "
+	    "connection%s", (int)sig, http_inflight(s->http),
+	    http_inflight(s->http) == 1 ? "" : "s", http_connections(s->http),
+	    http_connections(s->http) == 1 ? "" : "s");
+	notify_stopping("stopping: finishing %zu request%s in flight",
+	    http_inflight(s->http), http_inflight(s->http) == 1 ? "" : "s");
 	http_stop(s->http);
 	for (size_t i = 0; i < s->nmodules; i++)
 		if (s->modules[i]->stop != NULL)

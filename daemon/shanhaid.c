@@ -81,6 +81,7 @@ main(int argc, char **argv)
 	g = server_gen_load(path, err, sizeof(err));
 	if (check) {
 		if (g == NULL || ingest_check_keys(server_gen_config(g), err,
+		    sizeof(err)) < 0 || server_gen_check_start(g, err,
 		    sizeof(err)) < 0) {
 			fprintf(stderr, "%s\n", err);
 			server_gen_unref(g);

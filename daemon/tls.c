@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -42,19 +44,79 @@ static int peer_idx = -1;
  */
 #define TLS_SESSION_CACHE	1024
 
-/* Fills err with "what path: reason", the reason from OpenSSL's queue. */
+/*
+ * Fills err with "what path: reason", the reason in words from OpenSSL's
+ * queue: strerror() of a system call that failed (a file that cannot be
+ * opened), otherwise the first reason queued, which is the cause (those
+ * after it are callers saying "PEM lib" or "system lib"), after isnot
+ * (what the file is not, or NULL). Empties the queue.
+ */
+static void
+crypto_err_as(char *err, size_t errlen, const char *what, const char *path,
+    const char *isnot)
+{
+	unsigned long e, sys = 0, first = 0;
+	const char *reason, *lib;
+	char why[256];
+
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_SYSTEM_ERROR(e)) {
+			if (sys == 0)
+				sys = e;
+		} else if (first == 0)
+			first = e;
+	}
+	if (sys != 0)
+		snprintf(why, sizeof(why), "%s",
+		    strerror(ERR_GET_REASON(sys)));
+	else if (first != 0) {
+		reason = ERR_reason_error_string(first);
+		lib = ERR_lib_error_string(first);
+		snprintf(why, sizeof(why), "%s%s%s (%s)", isnot ? isnot : "",
+		    isnot ? ": " : "", reason ? reason : "unknown reason",
+		    lib ? lib : "OpenSSL");
+	} else
+		snprintf(why, sizeof(why), "failed");
+	snprintf(err, errlen, "%s%s%s: %s", what, path ? " " : "",
+	    path ? path : "", why);
+}
+
 static void
 crypto_err(char *err, size_t errlen, const char *what, const char *path)
 {
-	unsigned long e = ERR_peek_last_error();
-	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+	crypto_err_as(err, errlen, what, path, NULL);
+}
 
-	/* A failed fopen() inside OpenSSL: say what the system said. */
-	if (e != 0 && ERR_SYSTEM_ERROR(e))
-		reason = strerror(ERR_GET_REASON(e));
-	snprintf(err, errlen, "%s%s%s: %s", what, path ? " " : "",
-	    path ? path : "", reason ? reason : "failed");
-	ERR_clear_error();
+/*
+ * A file the config names must open as a regular file; else err says
+ * "where path: reason" with strerror() (OpenSSL's own words for this are
+ * "system lib").
+ */
+static int
+file_ok(const char *where, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s %s: %s", where, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s %s: %s", where, path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s %s: %s", where, path,
+		    S_ISDIR(st.st_mode) ? "is a directory, not a file" :
+		    "not a regular file");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -253,17 +315,18 @@ chain_once(SSL_CTX *ctx)
  * the chmod that fixes it.
  */
 static int
-key_private(const char *path, char *err, size_t errlen)
+key_private(const char *where, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 
 	if (stat(path, &st) == -1) {
-		snprintf(err, errlen, "tls.key %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s %s: %s", where, path,
+		    strerror(errno));
 		return -1;
 	}
 	if (st.st_mode & S_IRWXO) {
-		snprintf(err, errlen, "tls.key %s: private key is accessible by "
-		    "others (mode %04o); run: chmod o-rwx %s", path,
+		snprintf(err, errlen, "%s %s: private key is accessible by "
+		    "others (mode %04o); run: chmod o-rwx %s", where, path,
 		    (unsigned)(st.st_mode & 07777), path);
 		return -1;
 	}
@@ -280,36 +343,52 @@ tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 	const char *suites = config_get0_tls_ciphersuites(c);
 	STACK_OF(X509_NAME) *names;
 	SSL_CTX *ctx;
+	char w[512];
 
+	ERR_clear_error();
 	if (peer_index() == -1) {
 		crypto_err(err, errlen, "SSL_get_ex_new_index", NULL);
 		return NULL;
 	}
 	if ((ctx = ctx_new(TLS_server_method(), err, errlen)) == NULL)
 		return NULL;
+	config_where(c, "tls.certificate", w, sizeof(w));
+	if (file_ok(w, cert, err, errlen) == -1)
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		crypto_err(err, errlen, "tls.certificate", cert);
+		crypto_err_as(err, errlen, w, cert, "not a PEM certificate "
+		    "chain");
 		goto fail;
 	}
-	if (key_private(key, err, errlen) == -1)
+	config_where(c, "tls.key", w, sizeof(w));
+	if (file_ok(w, key, err, errlen) == -1 ||
+	    key_private(w, key, err, errlen) == -1)
 		goto fail;
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		crypto_err(err, errlen, "tls.key", key);
+		crypto_err_as(err, errlen, w, key, ERR_GET_REASON(
+		    ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH ?
+		    "not the key of tls.certificate" : "not an unencrypted "
+		    "PEM private key");
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		crypto_err(err, errlen, "tls.key", key);
+		crypto_err_as(err, errlen, w, key, "not the key of "
+		    "tls.certificate");
 		goto fail;
 	}
+	config_where(c, "tls.client_ca", w, sizeof(w));
+	if (file_ok(w, ca, err, errlen) == -1)
+		goto fail;
 	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(ca)) == NULL) {
-		crypto_err(err, errlen, "tls.client_ca", ca);
+		crypto_err_as(err, errlen, w, ca, "no PEM CA certificate in it");
 		goto fail;
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
 	chain_once(ctx);
 	if (suites != NULL && SSL_CTX_set_ciphersuites(ctx, suites) != 1) {
-		crypto_err(err, errlen, "tls.ciphersuites", suites);
+		crypto_err(err, errlen, config_where(c, "tls.ciphersuites", w,
+		    sizeof(w)), suites);
 		goto fail;
 	}
 	/*

@@ -249,11 +249,42 @@ utf8_len(void **state)
 		    cases[i].want);
 }
 
+/* A parse error says what is wrong in words, never jansson's flag names. */
+static void
+parse_errors(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+	} t[] = {
+		{ "{\"a\":\"x\\u0000y\"}", 0,
+		  "not JSON: a string holds \\u0000 (NUL), which JSON here may not" },
+		{ "{\"\\u0000\":1}", 0,
+		  "not JSON: a key holds \\u0000 (NUL)" },
+		{ "{\"a\":\"x\0y\"}", 11, "not JSON: a raw NUL byte inside a string" },
+		{ "{\"a\":1,\"a\":2}", 0, "not JSON: duplicate object key" },
+		{ "[1,", 0, "not JSON: " },
+	};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t len = t[i].len ? t[i].len : strlen(t[i].in);
+		json_t *v = canon_parse(t[i].in, len, err, sizeof(err));
+		assert_null(v);
+		if (strncmp(err, t[i].want, strlen(t[i].want)) != 0 ||
+		    strstr(err, "JSON_") != NULL)
+			fail_msg("case %zu: '%s', want '%s'", i, err, t[i].want);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(serialize),
+		cmocka_unit_test(parse_errors),
 		cmocka_unit_test(string_escapes),
 		cmocka_unit_test(key_order),
 		cmocka_unit_test(refusals),

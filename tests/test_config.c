@@ -98,6 +98,38 @@ test_errors(void **state)
 		  ":4: client 'a': name already used at line 3" },
 		{ "clients = ( { name = \"a\"; role = \"auditor\"; common_name = \"x\"; bogus = 1; } );\n",
 		  ":3: unknown key 'clients.bogus'" },
+		/*
+		 * Integers past 32 bits: libconfig 1.5 wraps them (4294968320
+		 * became 1024, 4294967296 became 0); the message gives the
+		 * value as written.
+		 */
+		{ "limits = { max_body = 4294968320; };\n",
+		  ":3: 'limits.max_body' = 4294968320 is out of range 1024..16777216" },
+		{ "limits = { client_rate = 4294967296; };\n",
+		  ":3: 'limits.client_rate' = 4294967296 is out of range 0..1000000" },
+		{ "limits = { client_rate = 99999999999; };\n",
+		  ":3: 'limits.client_rate' = 99999999999 is out of range" },
+		{ "limits = { idle_timeout = -4294967236; };\n",
+		  ":3: 'limits.idle_timeout' = -4294967236 is out of range 1..86400" },
+		{ "limits = { max_header = 0x100000400; };\n",
+		  ":3: 'limits.max_header' = 0x100000400 is out of range" },
+		{ "limits = { max_header = 4294968320L; };\n",
+		  ":3: 'limits.max_header' = 4294968320 is out of range" },
+		{ "limits = { max_body = 99999999999999999999; };\n",
+		  ":3: 'limits.max_body' = 99999999999999999999 is out of range "
+		  "1024..16777216 (it does not fit in 64 bits)" },
+		{ "limits = {\n max_connections =\n  4294967297; };\n",
+		  ":4: 'limits.max_connections' = 4294967297 is out of range" },
+		/* A duplicate names its key, at the top and in a group. */
+		{ "rules_dir = \"a\";\nrules_dir = \"b\";\n",
+		  ":4: duplicate key 'rules_dir'" },
+		{ "limits = { max_body = 2048; };\nuser = \"root\"; limits = { };\n",
+		  ":4: duplicate key 'limits'" },
+		{ "limits = { max_body = 2048;\n idle_timeout = 5; max_body = 4096; };\n",
+		  ":4: duplicate key 'max_body'" },
+		/* -t refuses a user that start could not switch to. */
+		{ "user = \"no-such-user-here\";\n",
+		  ":3: user: 'no-such-user-here': no such user" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -107,6 +139,64 @@ test_errors(void **state)
 			fail_msg("case %zu: got '%s', want '%s'", i, err,
 			    cases[i].want);
 	}
+}
+
+/* Values within range, however written, and where each key was set. */
+static void
+test_ints_and_lines(void **state)
+{
+	static const struct {
+		const char *extra;
+		long long body, rate;
+	} cases[] = {
+		{ "", 65536, 0 },
+		{ "limits = { max_body = 2048; client_rate = 1000000; };\n",
+		  2048, 1000000 },
+		{ "limits = { max_body = 0x800L;\n client_rate =\n 7; };\n",
+		  2048, 7 },
+		{ "limits : { max_body : +16777216; client_rate = 0; };\n",
+		  16777216, 0 },
+	};
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = load(cases[i].extra, err, sizeof(err));
+		if (c == NULL)
+			fail_msg("case %zu: %s", i, err);
+		assert_int_equal(config_max_body(c), cases[i].body);
+		assert_int_equal(config_client_rate(c), cases[i].rate);
+		config_free(c);
+	}
+
+	struct config *c = load("limits = {\n max_body = 2048; };\n", err,
+	    sizeof(err));
+	char w[256], want[256];
+	assert_non_null(c);
+	assert_int_equal(config_key_line(c, "tls.key"), 1);
+	assert_int_equal(config_key_line(c, "limits.max_body"), 4);
+	assert_int_equal(config_key_line(c, "rules_dir"), 0);
+	snprintf(want, sizeof(want), "%s/t.conf:1: tls.key", dir);
+	assert_string_equal(config_where(c, "tls.key", w, sizeof(w)), want);
+	snprintf(want, sizeof(want), "%s/t.conf: rules_dir (default)", dir);
+	assert_string_equal(config_where(c, "rules_dir", w, sizeof(w)), want);
+	config_free(c);
+}
+
+/* The file itself: a folder, a file that is not there. */
+static void
+test_file_errors(void **state)
+{
+	char err[512], want[256], path[128];
+
+	assert_null(config_load(dir, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: is a directory, not a "
+	    "configuration file", dir);
+	assert_non_null(strstr(err, want));
+	snprintf(path, sizeof(path), "%s/nothere.conf", dir);
+	assert_null(config_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or "
+	    "directory", path);
+	assert_string_equal(err, want);
 }
 
 static void
@@ -232,6 +322,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_and_paths),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_ints_and_lines),
+		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_listen_parse),
 		cmocka_unit_test(test_clients),
 		cmocka_unit_test(test_restart_only),

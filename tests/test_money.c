@@ -253,6 +253,59 @@ roundtrip(void **state)
 	}
 }
 
+/* Why a refused amount or ratio is refused: the real reason, in words. */
+static void
+reasons(void **state)
+{
+	static const struct { const char *s, *why; } amounts[] = {
+		{ "10000000000000.00", "14 integer digits: an amount has 13 "
+		  "at most (9999999999999.99 yuan)" },
+		{ "-99999999999999", "14 integer digits: an amount has 13 at "
+		  "most" },
+		{ "1.234", "3 decimals: an amount has 2 at most (fen)" },
+		{ "012.5", "a leading zero" },
+		{ "-012", "a leading zero" },
+		{ "12.", "no digit after the '.'" },
+		{ "", "an amount starts with a digit" },
+		{ "-", "an amount starts with a digit" },
+		{ ".5", "an amount starts with a digit" },
+		{ "1,000.00", "an amount holds digits and one '.' only" },
+		{ "1.2.3", "an amount holds digits and one '.' only" },
+		{ "9999999999999.99", "an amount" },
+	};
+	static const struct { const char *s, *why; } ratios[] = {
+		{ "50.1234567%", "7 decimals: a percentage has 6 at most" },
+		{ "0.12345678%", "8 decimals: a percentage has 6 at most" },
+		{ "100.000001%", "above 100%" },
+		{ "250%", "above 100%" },
+		{ "5.%", "no digit after the '.'" },
+		{ "5,5%", "a percentage is digits, at most one '.', then '%'" },
+		{ "%", "not a ratio in [0, 1]" },
+		{ "0.5", "not a ratio in [0, 1]" },
+		{ "3/2", "3/2 is above 1" },
+		{ "1/0", "the denominator is 0" },
+		{ "01/2", "a/b needs two whole numbers" },
+		{ "1/1000000000", "a/b needs two whole numbers" },
+		{ "12.345678%", "a ratio" },
+	};
+	char why[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(amounts) / sizeof(amounts[0]); i++) {
+		money_why_n(amounts[i].s, strlen(amounts[i].s), why,
+		    sizeof(why));
+		if (strncmp(why, amounts[i].why, strlen(amounts[i].why)) != 0)
+			fail_msg("amount '%s': '%s', want '%s'", amounts[i].s,
+			    why, amounts[i].why);
+	}
+	for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+		money_ratio_why(ratios[i].s, why, sizeof(why));
+		if (strncmp(why, ratios[i].why, strlen(ratios[i].why)) != 0)
+			fail_msg("ratio '%s': '%s', want '%s'", ratios[i].s,
+			    why, ratios[i].why);
+	}
+}
+
 int
 main(void)
 {
@@ -266,6 +319,7 @@ main(void)
 		cmocka_unit_test(allocation),
 		cmocka_unit_test(alloc_properties),
 		cmocka_unit_test(roundtrip),
+		cmocka_unit_test(reasons),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,15 @@
 char	*canon_dump(const json_t *v, size_t *lenp, char *err, size_t errlen);
 
 /*
+ * The reason of a failed jansson parse in words for the person who sent
+ * the JSON, written into buf and returned: jansson's own text, except where
+ * it names its flags or internals ("\\u0000 is not allowed without
+ * JSON_ALLOW_NUL" becomes "a string holds \\u0000 (NUL), which JSON here
+ * may not").
+ */
+const char *canon_json_error(const json_error_t *e, char *buf, size_t len);
+
+/*
  * Parses len bytes strictly (duplicate keys refused) into a new reference;
  * NULL with the reason in err when they are not one JSON value.
  */

@@ -12,10 +12,14 @@
 
 struct client;
 
-/* A response: status, Content-Type (or ""), and the body. */
+/*
+ * A response: status, Content-Type (or ""), Shanhai-Current-Status (or "";
+ * the period's status beside a resubmission's receipt), and the body.
+ */
 struct client_resp {
 	int	 status;
 	char	 ctype[128];
+	char	 current_status[32];
 	char	*body;		/* malloc'd, NUL-terminated */
 	size_t	 len;		/* without the NUL */
 };

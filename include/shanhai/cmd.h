@@ -11,6 +11,17 @@
 #define CMD_FAILED	1
 #define CMD_USAGE	2
 
+/*
+ * The exit status of a verb whose request got HTTP status st instead of the
+ * answer it wanted: a 4xx is the server refusing the input (403, 404,
+ * 409, 422: 1); a 5xx, or no answer at all (st 0), an I/O error (2).
+ */
+static inline int
+cmd_http_exit(int st)
+{
+	return st >= 400 && st < 500 ? CMD_FAILED : CMD_USAGE;
+}
+
 /* shanhai settle --rules DIR REPORTS.jsonl */
 int	cmd_settle(int argc, char **argv);
 /* shanhai rules check DIR */

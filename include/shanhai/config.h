@@ -49,6 +49,19 @@ int		 config_keep_restart_only(struct config *next,
 		    const struct config *old, void (*report)(void *, const char *),
 		    void *arg);
 
+/*
+ * The line of the config file that set key (dotted, "tls.key"), or 0 when
+ * the key took its default. Not for the members of `clients` entries.
+ */
+int		 config_key_line(const struct config *c, const char *key);
+
+/*
+ * Where key comes from, for a message about its value: "FILE:LINE: key",
+ * or "FILE: key (default)"; written into buf (len bytes), which is returned.
+ */
+const char	*config_where(const struct config *c, const char *key,
+		    char *buf, size_t len);
+
 /* Prints the key table, one key a line: name, type, default, reload, doc. */
 void		 config_print_keys(FILE *f);
 

@@ -31,6 +31,14 @@ int	money_parse(const char *s, int64_t *fen)
 int	money_parse_n(const char *s, size_t len, int64_t *fen)
 	    __attribute__((warn_unused_result));
 /*
+ * Why the len bytes at s are not a §2 amount, in words for a message, such
+ * as "14 integer digits: an amount has 13 at most (9999999999999.99 yuan)"
+ * or "3 decimals: an amount has 2 at most (fen)"; written into why and
+ * returned. For a good amount it says "an amount".
+ */
+const char *money_why_n(const char *s, size_t len, char *why, size_t whylen);
+
+/*
  * Writes fen as yuan with exactly two decimals and no "-0.00" into buf
  * (at least MONEY_BUFSZ bytes); returns buf.
  */
@@ -42,6 +50,11 @@ char	*money_format(int64_t fen, char *buf);
  */
 int	money_ratio_parse(const char *s, struct money_ratio *r)
 	    __attribute__((warn_unused_result));
+/*
+ * Why s is not a §2 ratio, in words ("7 decimals: a percentage has 6 at
+ * most", "above 100%", "3/2 is above 1"); written into why and returned.
+ */
+const char *money_ratio_why(const char *s, char *why, size_t whylen);
 /* Writes r in lowest terms as "a/b" into buf (MONEY_BUFSZ bytes); returns buf. */
 char	*money_ratio_format(const struct money_ratio *r, char *buf);
 /* Non-zero when the two ratios are the same number. */

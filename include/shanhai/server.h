@@ -59,6 +59,16 @@ struct server_module {
  */
 struct server_gen *server_gen_load(const char *path, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
+/*
+ * For `shanhaid -t`: what a start would find beyond the files the
+ * generation loaded, as the user the daemon runs as (the config's `user`
+ * when this runs as root, else the caller): state_dir a folder it can
+ * write (or can make, in a folder it can write), and the ledger's keys,
+ * which the daemon reads after switching user, its own. 0, or -1 with
+ * "file:line: key path: reason" in err.
+ */
+int		 server_gen_check_start(const struct server_gen *g, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
 struct server_gen *server_gen_ref(struct server_gen *g);
 void		 server_gen_unref(struct server_gen *g);
 const struct config *server_gen_config(const struct server_gen *g);

@@ -48,6 +48,7 @@ layout() {	# root prefix unitdir
 		echo "an installed document cites SPEC, which is not installed"; fail=1
 	fi
 	has 644 "$r$p/share/shanhai/shanhaid.conf.example"
+	has 644 "$r$p/lib/sysusers.d/shanhai.conf"
 	for f in rules/*.conf; do
 		has 644 "$r$p/share/shanhai/$f"
 	done

@@ -24,7 +24,7 @@ echo 'user = "no-such-user-here";' >> "$c"
 rc=0
 timeout 20 "$BUILD/shanhaid" -c "$c" > "$T/start.log" 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "unknown user: exit $rc: $(cat "$T/start.log")"
-grep -q "user 'no-such-user-here': no such user" "$T/start.log" ||
+grep -q "user: 'no-such-user-here': no such user" "$T/start.log" ||
     fail "unknown user not named: $(cat "$T/start.log")"
 
 # nobody: what the unit's DynamicUser gets, its state and ledger key its own.
