@@ -258,13 +258,14 @@ get_amount(struct ctx *c, const config_setting_t *g, const char *key,
     int required, int64_t *fen, int *line)
 {
 	const char *v = NULL;
+	char why[128];
 	int rc = get_str(c, g, key, required, &v, line);
 
 	if (rc != 1)
 		return rc;
 	if (money_parse(v, fen) == -1)
-		return fail(c, *line, "%s: \"%s\" is not an amount "
-		    "(yuan with at most 2 decimals)", key, v);
+		return fail(c, *line, "%s: \"%s\" is not an amount: %s", key, v,
+		    money_why_n(v, strlen(v), why, sizeof(why)));
 	if (*fen < 0)
 		return fail(c, *line, "%s: \"%s\" must not be negative", key, v);
 	return 1;
@@ -275,13 +276,15 @@ get_ratio(struct ctx *c, const config_setting_t *g, const char *key,
     int required, struct money_ratio *r, char *text, int *line)
 {
 	const char *v = NULL;
+	char why[128];
 	int rc = get_str(c, g, key, required, &v, line);
 
 	if (rc != 1)
 		return rc;
 	if (money_ratio_parse(v, r) == -1)
-		return fail(c, *line, "%s: \"%s\" is not a ratio in [0, 1] "
-		    "(\"12.5%%\" or \"a/b\")", key, v);
+		return fail(c, *line, "%s: \"%s\" is not a ratio: %s (\"12.5%%\" "
+		    "or \"a/b\", from 0 to 1)", key, v, money_ratio_why(v, why,
+		    sizeof(why)));
 	snprintf(text, RULES_RATIO_BUFSZ, "%s", v);
 	return 1;
 }

@@ -1521,6 +1521,13 @@ get_amount(const struct jv *v, const char *prefix, const char *key,
 		return refuse(err, errlen, "%s%s%.32s: JSON numbers are refused "
 		    "for amounts; send a string such as \"1234.50\"", prefix,
 		    key ? "." : "", key ? key : "");
+	if (v->type == JV_STR) {
+		char why[128];
+
+		return refuse(err, errlen, "%s%s%.32s: \"%.32s\" is not an "
+		    "amount: %s", prefix, key ? "." : "", key ? key : "",
+		    v->s, money_why_n(v->s, v->len, why, sizeof(why)));
+	}
 	return refuse(err, errlen, "%s%s%.32s: not an amount (a string of yuan "
 	    "with at most 2 decimals, such as \"1234.50\")", prefix,
 	    key ? "." : "", key ? key : "");
@@ -2451,9 +2458,13 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 
 		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 		if (o == NULL || !json_is_object(o)) {
-			if (o == NULL)
+			if (o == NULL) {
+				char why[200];
+
 				refuse(err, errlen, "not JSON: %s (byte %d)",
-				    je.text, je.position);
+				    canon_json_error(&je, why, sizeof(why)),
+				    je.position);
+			}
 			else
 				refuse(err, errlen, "not a JSON object");
 			json_decref(o);

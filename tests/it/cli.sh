@@ -10,10 +10,11 @@ port=$(free_port)
 c=$T/etc/shanhaid.conf
 write_config "$c" "$port"
 # One agreement: "1 agreement", not "1 agreements".
-rm "$T/etc/rules/kecheng-yuhang.conf" "$T/etc/rules/qujiang-yinzhou.conf"
+rm "$T/etc/rules/kecheng-yuhang.conf" "$T/etc/rules/qujiang-yinzhou.conf" \
+    "$T/etc/rules/kaihua-tongxiang.conf"
 start_daemon "$c"
 url=https://127.0.0.1:$port
-grep -q "serving on 127.0.0.1:$port: 1 agreement, 8 clients$" "$T/daemon.log" ||
+grep -q "serving on 127.0.0.1:$port: 1 agreement, 10 clients$" "$T/daemon.log" ||
     fail "no singular in the serving line"
 grep -q 'journal: .*: 0 entries, checkpoint 0$' "$T/daemon.log" || fail "no '0 entries'"
 
@@ -102,6 +103,6 @@ cases=$TOP/tests/cases/example-longquan-xiaoshan-2026
 "$SH" settle --rules "$T/etc/rules" "$cases/reports.jsonl" > "$T/entries.jsonl"
 gone settle "$SH" settle --rules "$T/etc/rules" "$cases/reports.jsonl"
 gone statement "$SH" statement --agreement longquan-xiaoshan --year 2026 \
-    --entries "$T/entries.jsonl"
+    --entries "$T/entries.jsonl" --rules "$T/etc/rules"
 gone status "$SH" status $(tls operator)
 echo "cli: ok"

@@ -58,7 +58,8 @@ for v in 'max_body = 4294968320:1024\.\.16777216' \
     'max_header = -4294959104:1024\.\.65536'; do
 	cp "$c.good" "$c"; echo "limits = { ${v%%:*}; };" >> "$c"
 	key=${v%% =*} val=${v#* = }; val=${val%%:*}
-	check 1 "^$c:18: 'limits.$key' = $val is out of range ${v#*:}$"
+	last=$(wc -l < "$c")	# the line just appended
+	check 1 "^$c:$last: 'limits.$key' = $val is out of range ${v#*:}$"
 done
 
 # The file itself: a folder, a file that is not there.
@@ -71,7 +72,7 @@ rc=0; out=$("$BUILD/shanhaid" -t -c "$T/nothere.conf" 2>&1) || rc=$?
 
 # A user that does not exist: -t refuses what start would.
 cp "$c.good" "$c"; echo 'user = "no-such-user-here";' >> "$c"
-check 1 "^$c:18: user: 'no-such-user-here': no such user$"
+check 1 "^$c:$(wc -l < "$c"): user: 'no-such-user-here': no such user$"
 
 # -t checks what start would find: the state folder, and, as root with
 # `user`, that user's access to it and to the ledger key it reads after
