@@ -701,8 +701,9 @@ check_entries(struct verify *v, const char *path)
 		else if (own.at != UINT64_MAX)
 			rc = fail(v, "%s", own.why);
 		else if (i < v->cp.size)
-			rc = fail(v, "%s: %" PRIu64 " entries, the checkpoint "
-			    "covers %" PRIu64, path, i, v->cp.size);
+			rc = fail(v, "%s: %" PRIu64 " %s, the checkpoint "
+			    "covers %" PRIu64, path, i, i == 1 ? "entry" :
+			    "entries", v->cp.size);
 		/* The root tells whether these are the entries signed. */
 		merkle_acc_root(acc, root);
 		if (i == v->cp.size &&
@@ -728,8 +729,9 @@ static const char *
 uncovered_msg(const struct verify *v, char *buf, size_t len)
 {
 	snprintf(buf, len, "%" PRIu64 " more line%s after the checkpoint's %"
-	    PRIu64 " entries: not covered by it, not checked", v->uncovered,
-	    v->uncovered == 1 ? "" : "s", v->cp.size);
+	    PRIu64 " %s: not covered by it, not checked", v->uncovered,
+	    v->uncovered == 1 ? "" : "s", v->cp.size, v->cp.size == 1 ?
+	    "entry" : "entries");
 	return buf;
 }
 
@@ -832,9 +834,10 @@ cmd_verify(int argc, char **argv)
 	else if (epath != NULL)
 		printf("entries 0..%" PRIu64 ": canonical, root matches; "
 		    "replay of %" PRIu64 " rules and %" PRIu64 " reports gives "
-		    "the %" PRIu64 " settlements, adjustments and disputes "
-		    "exactly (%" PRIu64 " other entries)\n", v.cp.size - 1,
-		    v.nrules, v.nreports, v.nderived, v.nskipped);
+		    "the %" PRIu64 " settlements, adjustments, disputes and "
+		    "approvals exactly (%" PRIu64 " other %s)\n", v.cp.size - 1,
+		    v.nrules, v.nreports, v.nderived, v.nskipped,
+		    v.nskipped == 1 ? "entry" : "entries");
 	if (v.uncovered > 0)
 		printf("%s: %s\n", epath, uncovered_msg(&v, msg, sizeof(msg)));
 	for (size_t i = 0; i < v.nkeys; i++)
