@@ -550,6 +550,20 @@ get_statement(struct http_req *r, void *arg)
 	    year_ready, r);
 }
 
+/* The journal's answer to an approval, once it is durable (or a repeat). */
+static void
+approval_done(void *arg, int status, const char *text, size_t len)
+{
+	struct http_req *r = arg;
+
+	if (status == 503)
+		problem_503(r, text, len);
+	else if (status >= 400)
+		http_problem(r, status, NULL, "%.*s", (int)len, text);
+	else
+		reply_receipt(r, status, text, len);
+}
+
 static void
 post_approval(struct http_req *r, void *arg)
 {
@@ -580,7 +594,7 @@ post_approval(struct http_req *r, void *arg)
 		sides[nsides++] = config_client_get0_code(cl, i);
 	rc = journal_approve(in->journal, http_req_param(r, "id"),
 	    http_req_param(r, "year"), body, len, sides, nsides,
-	    http_req_fingerprint(r), report_done, r, err, sizeof(err));
+	    http_req_fingerprint(r), approval_done, r, err, sizeof(err));
 	if (rc == 0)
 		return;
 	if (rc == 503)

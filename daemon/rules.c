@@ -622,8 +622,11 @@ parse_term_overrides(struct ctx *c, const struct rules *r,
 	t->stats = calloc(r->nstats + 1, sizeof(*t->stats));
 	if (t->taxes == NULL || t->stats == NULL)
 		return fail(c, 1, "out of memory");
-	memcpy(t->taxes, r->taxes, r->ntaxes * sizeof(*t->taxes));
-	memcpy(t->stats, r->stats, r->nstats * sizeof(*t->stats));
+	/* (memcpy takes no NULL source, even for 0 bytes: no statistics.) */
+	if (r->ntaxes > 0)
+		memcpy(t->taxes, r->taxes, r->ntaxes * sizeof(*t->taxes));
+	if (r->nstats > 0)
+		memcpy(t->stats, r->stats, r->nstats * sizeof(*t->stats));
 	snprintf(prefix, sizeof(prefix), "%s", c->where);
 	if ((g = config_setting_get_member(e, "retain")) != NULL) {
 		if (config_setting_type(g) != CONFIG_TYPE_GROUP)

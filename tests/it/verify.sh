@@ -148,7 +148,7 @@ keyed() {	# keyed BODY: the ledger with BODY as entry 3, signed in cpk
 	sign keyed.jsonl >cpk
 }
 keyed "{\"key\":\"$(cat k2.pem.vkey)\",\"time\":\"$T\",\"type\":\"key\"}"
-expect 0 "1 other entries" "$SH" verify --vkey k1.pem.vkey --checkpoint cpk --entries keyed.jsonl
+expect 0 "1 other entry" "$SH" verify --vkey k1.pem.vkey --checkpoint cpk --entries keyed.jsonl
 grep -qF "entry 3: a key entry announces the key $(cat k2.pem.vkey)" out || { cat out; fail "key entry not named"; }
 "$SH" keygen --origin other.example/x --out k3.pem >/dev/null
 keyed "{\"key\":\"$(cat k3.pem.vkey)\",\"time\":\"$T\",\"type\":\"key\"}"
