@@ -84,7 +84,7 @@ EOF
 for k in "$A" "$B"; do
 	verifies "$k" -- --checkpoint "$T/ab.cp" --entries "$T/ab.jsonl" ||
 		fail "overlap, $k alone: $(cat "$T/verify.out")"
-	grep -q "(1 other entries)" "$T/verify.out" || fail "key entry not skipped: $(cat "$T/verify.out")"
+	grep -q "(1 other entry)" "$T/verify.out" || fail "key entry not skipped: $(cat "$T/verify.out")"
 done
 submit 4
 ledger ab4
