@@ -107,7 +107,9 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 # Link-time seams: a test that stands in for the disk wraps the calls it fails.
-$(BUILD)/tests/test_journal: ALL_LDFLAGS += -Wl,--wrap=store_commit
+$(BUILD)/tests/test_journal: ALL_LDFLAGS += -Wl,--wrap=store_commit \
+    -Wl,--wrap=store_sync -Wl,--wrap=pthread_create \
+    -Wl,--wrap=sqlite3_busy_timeout
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
