@@ -27,7 +27,7 @@
 #include "shanhai/server.h"
 #include "shanhai/tls.h"
 
-static char dir[64], conf[128];
+static char dir[100], conf[160];
 static int port;
 
 /* The test module: GET /slow answers 300 ms later, after a reload. */
@@ -40,6 +40,29 @@ struct slow {
 	int		 gen_kept;
 };
 
+
+/* One entry of the clients list. */
+#define CLIENT(name, cn) "{ name = \"" name "\"; role = \"auditor\"; " \
+	"common_name = \"" cn "\"; }"
+
+/* Writes shanhaid.conf with the given clients list. */
+static void
+write_conf(const char *clients)
+{
+	char cwd[256];
+	FILE *f;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_non_null(f = fopen(conf, "w"));
+	fprintf(f, "listen = [ \"127.0.0.1:%d\" ];\nrules_dir = \"%s/rules\";\n"
+	    "log_level = \"warning\";\n"
+	    "tls = { certificate = \"server.crt\"; key = \"server.key\"; "
+	    "client_ca = \"ca.crt\"; };\n"
+	    "ledger = { origin = \"test.example/log\"; };\n"
+	    "clients = ( %s );\n", port, cwd, clients);
+	assert_int_equal(fclose(f), 0);
+}
+
 static void
 slow_answer(evutil_socket_t fd, short what, void *arg)
 {
@@ -48,10 +71,18 @@ slow_answer(evutil_socket_t fd, short what, void *arg)
 	struct evbuffer *b = evbuffer_new();
 	char err[1024];
 
-	/* A reload while the request waits: it keeps its generation. */
+	/*
+	 * A reload while the request waits, with the clients changed: the
+	 * new generation has two, renamed; the request keeps its own (one
+	 * client, "audit"), which the new one no longer has.
+	 */
+	write_conf(CLIENT("audit-renamed", "audit.zj.example")
+	    ", " CLIENT("other", "other.zj.example"));
 	assert_int_equal(server_reload(st->s, err, sizeof(err)), 0);
-	st->gen_kept = g != server_get0_gen(st->s) &&
-	    config_client_count(server_gen_config(g)) == 1 &&
+	write_conf(CLIENT("audit", "audit.zj.example"));
+	st->gen_kept = g != NULL && g != server_get0_gen(st->s) &&
+	    config_client_count(server_gen_config(server_get0_gen(st->s))) ==
+	    2 && config_client_count(server_gen_config(g)) == 1 &&
 	    strcmp(config_client_get0_name(http_req_client(st->pending)),
 	    "audit") == 0;
 	evbuffer_add_printf(b, "late\n");
@@ -232,7 +263,6 @@ setup(void **state)
 	char cmd[256], cwd[256];
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
-	FILE *f;
 	int fd;
 
 	snprintf(dir, sizeof(dir), "%s/shanhai-server-XXXXXX",
@@ -251,16 +281,7 @@ setup(void **state)
 	port = ntohs(sin.sin_port);
 	close(fd);
 	snprintf(conf, sizeof(conf), "%s/shanhaid.conf", dir);
-	if ((f = fopen(conf, "w")) == NULL)
-		return -1;
-	fprintf(f, "listen = [ \"127.0.0.1:%d\" ];\nrules_dir = \"%s/rules\";\n"
-	    "log_level = \"warning\";\n"
-	    "tls = { certificate = \"server.crt\"; key = \"server.key\"; "
-	    "client_ca = \"ca.crt\"; };\n"
-	    "ledger = { origin = \"test.example/log\"; };\n"
-	    "clients = ( { name = \"audit\"; role = \"auditor\"; "
-	    "common_name = \"audit.zj.example\"; } );\n", port, cwd);
-	fclose(f);
+	write_conf(CLIENT("audit", "audit.zj.example"));
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
