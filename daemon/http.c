@@ -1126,8 +1126,10 @@ http_req_body(struct http_req *r, size_t *len)
 	if (r->body == NULL && r->ev != NULL) {
 		in = evhttp_request_get_input_buffer(r->ev);
 		r->bodylen = evbuffer_get_length(in);
-		if ((r->body = malloc(r->bodylen + 1)) == NULL)
+		if ((r->body = malloc(r->bodylen + 1)) == NULL) {
+			*len = 0;
 			return NULL;
+		}
 		evbuffer_copyout(in, r->body, r->bodylen);
 		r->body[r->bodylen] = '\0';
 	}
