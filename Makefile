@@ -120,6 +120,7 @@ $(BUILD)/tests/test_journal: ALL_LDFLAGS += -Wl,--wrap=store_commit \
     -Wl,--wrap=store_sync -Wl,--wrap=pthread_create \
     -Wl,--wrap=sqlite3_busy_timeout
 $(BUILD)/tests/test_server: ALL_LDFLAGS += -Wl,--wrap=malloc
+$(BUILD)/tests/test_store: ALL_LDFLAGS += -Wl,--wrap=fdatasync
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
