@@ -116,15 +116,19 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 # Link-time seams: a test that stands in for the disk wraps the calls it fails.
-$(BUILD)/tests/test_journal: ALL_LDFLAGS += -Wl,--wrap=store_commit \
-    -Wl,--wrap=store_sync -Wl,--wrap=pthread_create \
-    -Wl,--wrap=sqlite3_busy_timeout
-$(BUILD)/tests/test_server: ALL_LDFLAGS += -Wl,--wrap=malloc
-$(BUILD)/tests/test_store: ALL_LDFLAGS += -Wl,--wrap=fdatasync
+$(BUILD)/tests/test_journal: ALL_LDFLAGS += -Wl,--wrap=store_commit
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+# Seams of issue 13: the journal's log sync held or failed, a thread that
+# does not start, the busy wait each connection gets; a report body that
+# finds no memory; store_sync()'s own fdatasync.
+$(BUILD)/tests/test_journal: ALL_LDFLAGS += -Wl,--wrap=store_sync \
+    -Wl,--wrap=pthread_create -Wl,--wrap=sqlite3_busy_timeout
+$(BUILD)/tests/test_server: ALL_LDFLAGS += -Wl,--wrap=malloc
+$(BUILD)/tests/test_store: ALL_LDFLAGS += -Wl,--wrap=fdatasync
 
 $(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(BUILD)/libshanhai.a
 	@mkdir -p $(@D)
