@@ -318,6 +318,63 @@ out:
 	return rc;
 }
 
+/*
+ * A client that asks for /slow and hangs up (a reset) before the answer;
+ * then SIGTERM once the answer has been given to no one.
+ */
+static void *
+hangup_client(void *arg)
+{
+	char err[512], ca[160], crt[160], key[160];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct linger lg = { 1, 0 };
+	static const char req[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+	SSL_CTX *ctx;
+	SSL *ssl = NULL;
+	int fd;
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+	snprintf(crt, sizeof(crt), "%s/auditor.crt", dir);
+	snprintf(key, sizeof(key), "%s/auditor.key", dir);
+	ctx = tls_client_ctx_new(ca, crt, key, err, sizeof(err));
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (ctx != NULL && (ssl = SSL_new(ctx)) != NULL &&
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    tls_client_set_host(ssl, "127.0.0.1") == 0 &&
+	    SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1)
+		(void)SSL_write(ssl, req, sizeof(req) - 1);
+	usleep(100000);
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	usleep(600000);		/* /slow answers after 300 ms */
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+/*
+ * The answer to a client gone: dropped, the daemon goes on. (libevent 2.1
+ * stops reading while a request waits for its answer, so the hang-up is
+ * seen only at the write; http_reply() checks for a request that lost its
+ * connection all the same, as evhttp documents it may.)
+ */
+static void
+test_answer_after_hangup(void **state)
+{
+	struct server *s = start();
+	struct slow *st = server_module_state(s, "slow");
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, hangup_client, NULL), 0);
+	assert_int_equal(server_run(s), 0);
+	pthread_join(t, NULL);
+	assert_null(st->pending);	/* answered (to no one) */
+	server_free(s);
+}
+
 /* What the report client saw; it ends the server's run with SIGTERM. */
 static char oom_answer[4096], ok_answer[4096];
 #define OOM_BODY	7777	/* a length nothing else allocates + 1 of */
@@ -428,6 +485,7 @@ main(void)
 		cmocka_unit_test(test_async_reload_and_drain),
 		cmocka_unit_test(test_reload_veto),
 		cmocka_unit_test(test_report_body_oom),
+		cmocka_unit_test(test_answer_after_hangup),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
