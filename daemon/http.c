@@ -21,7 +21,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_struct.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -33,6 +32,7 @@
 #include "shanhai/canon.h"
 #include "shanhai/config.h"
 #include "shanhai/http.h"
+#include "shanhai/http_error.h"
 #include "shanhai/log.h"
 #include "shanhai/server.h"
 #include "shanhai/tls.h"
@@ -71,6 +71,7 @@ struct http {
 	size_t			 nstats;
 	size_t			 inflight;
 	size_t			 conns;
+	int			 replying;	/* in http_reply(): our answer */
 	int			 paused;
 	int			 stopping;
 	int			 freed;
@@ -94,6 +95,9 @@ struct conn {
 	char			*client;	/* counted in h->stats under this name */
 	int			 requests;
 	int			 busy;		/* dispatched, answer not yet written */
+	int			 foreign;	/* evhttp's own answer at foreign_at */
+	size_t			 foreign_at;
+	int			 rewriting;	/* http_error_rewrite() runs */
 	LIST_ENTRY(conn)	 entry;
 };
 
@@ -241,21 +245,33 @@ conn_timeout(evutil_socket_t fd, short what, void *arg)
 	conn_cut(c);
 }
 
-/*
- * evhttp adds an answer's status line, headers and body to the output in
- * pieces, and bufferevent_openssl makes one TLS record (one write) of
- * each piece. Joined into one piece, a small answer leaves as one record.
- */
-static int bare_error(struct conn *c, struct evbuffer *buf);
+static void foreign_answer(struct conn *c, struct evbuffer *buf);
 
+/*
+ * Output added to a connection. Outside http_reply() it is evhttp's own
+ * answer (a refusal before dispatch, a 100 Continue): foreign_answer()
+ * looks at it. Then: evhttp adds an answer's status line, headers and body
+ * to the output in pieces, and bufferevent_openssl makes one TLS record
+ * (one write) of each piece. Joined into one piece, a small answer leaves
+ * as one record.
+ */
 static void
 coalesce(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
-	size_t len = evbuffer_get_length(buf);
+	struct conn *c = arg;
+	size_t len;
 
-	if (info->n_added > 0 && len <= 16384 && bare_error(arg, buf) == 0 &&
-	    evbuffer_get_contiguous_space(buf) < len)
+	if (info->n_added == 0 || c->rewriting)
+		return;
+	if (!c->h->replying && !c->foreign) {
+		c->foreign = 1;
+		c->foreign_at = info->orig_size;
+	}
+	if (c->foreign)
+		foreign_answer(c, buf);
+	len = evbuffer_get_length(buf);
+	if (len <= 16384 && evbuffer_get_contiguous_space(buf) < len)
 		(void)evbuffer_pullup(buf, -1);
 }
 
@@ -433,24 +449,32 @@ http_reply(struct http_req *r, int status, const char *ctype,
 
 	if (ev != NULL) {
 		struct evkeyvalq *hdr = evhttp_request_get_output_headers(ev);
-		struct bufferevent *bev = evhttp_connection_get_bufferevent(
-		    evhttp_request_get_connection(ev));
+		struct evhttp_connection *evcon =
+		    evhttp_request_get_connection(ev);
+		struct bufferevent *bev = evcon != NULL ?
+		    evhttp_connection_get_bufferevent(evcon) : NULL;
+		evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
 
 		if (ctype != NULL)
 			evhttp_add_header(hdr, "Content-Type", ctype);
-		if (r->h->stopping)
+		if (r->h->stopping &&
+		    evhttp_find_header(hdr, "Connection") == NULL)
 			evhttp_add_header(hdr, "Connection", "close");
 		/* One buffer, one write: headers and body leave together. */
+		r->h->replying = 1;
 		evhttp_send_reply(ev, status, reason_phrase(status), body);
+		r->h->replying = 0;
 		/*
 		 * And now: a bufferevent_openssl writes only when its write
 		 * event fires, an epoll round later (and two epoll_ctl calls
-		 * to arm and disarm it). Run that event in this pass of the
-		 * loop instead; if the socket cannot take it all, the event
-		 * stays armed as before. (doc/DESIGN.md, Benchmark.)
+		 * to arm and disarm it). Run the write events armed on its
+		 * socket in this pass of the loop instead (public API: the
+		 * bufferevent's own event is not ours to touch); if the
+		 * socket cannot take it all, the event stays armed as before.
+		 * (doc/DESIGN.md, Benchmark.)
 		 */
-		if (bev != NULL)
-			event_active(&bev->ev_write, EV_WRITE, 1);
+		if (fd >= 0)
+			event_base_active_by_fd(r->h->base, fd, EV_WRITE);
 		http_log(status >= 400 ? LOG_LVL_NOTICE : LOG_LVL_DEBUG,
 		    "%s: %s %s %d%s%s", r->peer, method_name(r->method), r->path,
 		    status, r->client ? " " : "",
@@ -527,39 +551,21 @@ problem_new(int status, char *detail)
 }
 
 /*
- * evhttp answers some requests itself, before dispatch() sees them, with a
- * text/html page: a body over the size it was told (twice
- * limits.max_body), declared or chunked; a malformed request or headers
- * over limits.max_header; an Expect other than 100-continue; a method it
- * does not know. libevent 2.1 has no hook for those pages (2.2's
- * evhttp_set_errorcb), but each sits whole in the connection's output
- * buffer until the loop writes it out, so it is replaced there by the
- * problem+json answer SPEC 7 asks for. Returns 1 when it replaced one.
+ * evhttp answers some requests itself, before dispatch() sees them: a body
+ * over the size it was told (twice limits.max_body), declared or chunked;
+ * a malformed request or headers over limits.max_header; an Expect other
+ * than 100-continue; a method it does not know; and dispatch() itself
+ * when it cannot make a request. http_error_rewrite() replaces them in the
+ * output by the problem+json answer SPEC 7 asks for, with this detail.
  */
-static int
-bare_error(struct conn *c, struct evbuffer *buf)
+static char *
+refusal_body(int status, void *arg)
 {
-	static const char tail[] = "</BODY></HTML>\n";
-	const struct config *cfg;
-	struct evbuffer *out;
-	size_t len = evbuffer_get_length(buf), hlen;
-	char *page, *json, *head, *line, *next, detail[256];
+	struct conn *c = arg;
+	const struct config *cfg = server_gen_config(c->h->gen);
+	char detail[256], *json;
 	json_t *j;
-	int major, minor, status;
 
-	if (c == NULL || len < 32 || len > 4096)
-		return 0;
-	page = (char *)evbuffer_pullup(buf, -1);
-	if (page == NULL || strncmp(page, "HTTP/", 5) != 0 ||
-	    memcmp(page + len - (sizeof(tail) - 1), tail,
-	    sizeof(tail) - 1) != 0 ||
-	    (head = memmem(page, len, "\r\n\r\n", 4)) == NULL ||
-	    memmem(page, (size_t)(head - page), "\r\nContent-Type: text/html"
-	    "\r\n", 27) == NULL ||
-	    sscanf(page, "HTTP/%d.%d %d ", &major, &minor, &status) != 3)
-		return 0;
-	hlen = (size_t)(head - page) + 2;	/* through the last header's CRLF */
-	cfg = server_gen_config(c->h->gen);
 	switch (status) {
 	case 413:
 		snprintf(detail, sizeof(detail), "body: more than "
@@ -578,40 +584,40 @@ bare_error(struct conn *c, struct evbuffer *buf)
 		snprintf(detail, sizeof(detail), "method: not one of GET, "
 		    "HEAD, POST, PUT, DELETE");
 		break;
+	case 503:
+		snprintf(detail, sizeof(detail), "server: out of memory for "
+		    "the request; try again");
+		break;
 	default:
 		snprintf(detail, sizeof(detail), "request: refused");
 		break;
 	}
-	json = NULL;
-	if ((j = problem_new(status, detail)) == NULL ||
-	    (json = json_dumps(j, JSON_COMPACT)) == NULL ||
-	    (out = evbuffer_new()) == NULL) {
-		json_decref(j);
-		free(json);
-		return 0;
-	}
+	if ((j = problem_new(status, detail)) == NULL)
+		return NULL;
+	json = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-	evbuffer_add_printf(out, "HTTP/%d.%d %d %s\r\n", major, minor, status,
-	    reason_phrase(status));
-	/* evhttp's headers but its Content-Type and Content-Length. */
-	for (line = (char *)memchr(page, '\n', hlen) + 1; line < page + hlen;
-	    line = next) {
-		next = (char *)memchr(line, '\n', (size_t)(page + hlen - line)) +
-		    1;
-		if (strncasecmp(line, "Content-Type:", 13) != 0 &&
-		    strncasecmp(line, "Content-Length:", 15) != 0)
-			evbuffer_add(out, line, (size_t)(next - line));
-	}
-	evbuffer_add_printf(out, "Content-Type: application/problem+json\r\n"
-	    "Content-Length: %zu\r\n\r\n%s\n", strlen(json) + 1, json);
-	free(json);
-	http_log(LOG_LVL_NOTICE, "%s: refused by libevent: %d %s",
-	    conn_label(c), status, detail);
-	/* Swapped whole: the callbacks this sets off find JSON, not HTML. */
-	evbuffer_drain(buf, len);
-	evbuffer_add_buffer(buf, out);
-	evbuffer_free(out);
-	return 1;
+	if (json != NULL)
+		http_log(LOG_LVL_NOTICE, "%s: refused by libevent: %d %s",
+		    conn_label(c), status, detail);
+	return json;
+}
+
+/* evhttp's own answer at c->foreign_at: replaced once whole, if a refusal. */
+static void
+foreign_answer(struct conn *c, struct evbuffer *buf)
+{
+	enum http_error_scan rc;
+	int status;
+
+	c->rewriting = 1;
+	rc = http_error_rewrite(buf, c->foreign_at, refusal_body, c, &status);
+	c->rewriting = 0;
+	if (rc == HTTP_ERROR_PARTIAL)
+		return;
+	c->foreign = 0;
+	if (rc == HTTP_ERROR_FAILED && status >= 400)
+		http_log(LOG_LVL_WARNING, "%s: libevent's own %d answer left"
+		    " as it is", conn_label(c), status);
 }
 
 void
@@ -739,7 +745,8 @@ dispatch(struct evhttp_request *ev, void *arg)
 {
 	struct http *h = arg;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	struct bufferevent *bev = evcon != NULL ?
+	    evhttp_connection_get_bufferevent(evcon) : NULL;
 	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
 	struct tls_peer *peer = ssl ? tls_peer_get0(ssl) : NULL;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
@@ -779,8 +786,17 @@ dispatch(struct evhttp_request *ev, void *arg)
 		r->client = config_client_find(cfg, fpr,
 		    tls_peer_common_name(peer));
 	}
+	/*
+	 * No configured client behind the connection (no certificate, or one
+	 * not in the config: only public routes such as /healthz answer it):
+	 * counted under no client's limits.client_connections, so it is
+	 * closed after one answer, or such connections could hold every slot
+	 * of limits.max_connections with keep-alive.
+	 */
+	if (r->client == NULL)
+		http_req_add_header(r, "Connection", "close");
 	c = tls_peer_get0_app(peer);
-	if (c != NULL && c->requests == 0)
+	if (c != NULL && c->requests == 0 && evcon != NULL)
 		evhttp_connection_set_closecb(evcon, conn_closed, NULL);
 	if (c != NULL) {
 		c->busy++;
@@ -1112,8 +1128,10 @@ http_req_body(struct http_req *r, size_t *len)
 	if (r->body == NULL && r->ev != NULL) {
 		in = evhttp_request_get_input_buffer(r->ev);
 		r->bodylen = evbuffer_get_length(in);
-		if ((r->body = malloc(r->bodylen + 1)) == NULL)
+		if ((r->body = malloc(r->bodylen + 1)) == NULL) {
+			*len = 0;
 			return NULL;
+		}
 		evbuffer_copyout(in, r->body, r->bodylen);
 		r->body[r->bodylen] = '\0';
 	}

@@ -224,7 +224,13 @@ post_report(struct http_req *r, void *arg)
 		http_problem(r, 415, "Content-Type", "must be application/json");
 		return;
 	}
-	body = http_req_body(r, &len);
+	if ((body = http_req_body(r, &len)) == NULL) {
+		static const char why[] = "body: out of memory reading it;"
+		    " send it again";
+
+		problem_503(r, why, sizeof(why) - 1);
+		return;
+	}
 	if (len > SETTLE_REPORT_MAX) {
 		http_problem(r, 413, "body", "%zu bytes, more than a report's"
 		    " %d", len, SETTLE_REPORT_MAX);

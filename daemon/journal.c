@@ -64,6 +64,12 @@
  */
 #define CKPT_PAGES	1000
 #define CKPT_TAIL	64
+/*
+ * The loop's reads wait at most this long (milliseconds) for a lock held
+ * elsewhere (a restart of the write-ahead log, a tool holding the file):
+ * the loop serves every client, so one read fails rather than all stall.
+ */
+#define RD_BUSY_MS	100
 /* A broken store is retried at most this often (seconds). */
 #define RESTORE_EVERY	1
 
@@ -1179,6 +1185,7 @@ struct replay {
 	uint64_t		 report_at;
 	char			*err;
 	size_t			 errlen;
+	int			 refused;	/* err says why the walk stopped */
 };
 
 static const char *
@@ -1329,16 +1336,13 @@ replay_key(struct replay *rp, uint64_t index, const char *body, size_t len,
 }
 
 static int
-replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
-    const unsigned char leaf[STORE_HASH_SIZE])
+replay_one(struct replay *rp, uint64_t index, const char *body, size_t len)
 {
-	struct replay *rp = ctx;
 	char msg[256];
 	const char *type;
 	json_t *e;
 	int rc;
 
-	(void)leaf;
 	if (rp->res != NULL && rp->next < settle_result_count(rp->res)) {
 		size_t elen;
 		const char *want = settle_result_entry(rp->res, rp->next++,
@@ -1380,6 +1384,23 @@ replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
 		rc = -1;
 	}
 	json_decref(e);
+	return rc;
+}
+
+/*
+ * store_foreach's callback. Its -1 is also the store's STORE_EIO, so a
+ * refusal is noted: only then does rp->err say why the walk stopped.
+ */
+static int
+replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
+    const unsigned char leaf[STORE_HASH_SIZE])
+{
+	struct replay *rp = ctx;
+	int rc;
+
+	(void)leaf;
+	if ((rc = replay_one(rp, index, body, len)) != 0)
+		rp->refused = 1;
 	return rc;
 }
 
@@ -1427,14 +1448,14 @@ replay(struct store *s, const char *origin, const char *pagedir,
 		snprintf(err, errlen, "the ledger ends inside the entries of the"
 		    " report at %llu", (unsigned long long)rp.report_at);
 		rc = -1;
-	} else if (rc < -1 || rc > 0)
+	} else if (rc != 0 && !rp.refused)
 		snprintf(err, errlen, "%s", store_errmsg(s));
 	settle_result_free(rp.res);
 	if (rc != 0) {
 		settle_free(rp.engine);
 		pagefile_free(*pages);
 		*pages = NULL;
-			pmap_clear(periods);
+		pmap_clear(periods);
 		strset_clear(announced);
 		return NULL;
 	}
@@ -1903,6 +1924,8 @@ journal_restore(struct journal *j)
 		j->broken_at = time(NULL);
 		snprintf(j->broken_why, sizeof(j->broken_why), "the disk failed"
 		    " to sync the write-ahead log; restart shanhaid");
+		/* Nothing more commits: the held period reads end now. */
+		wake_waiters(j);
 		return;
 	}
 	if ((e = replay(j->rd, j->origin, j->state_dir, &pages, &size,
@@ -1965,7 +1988,13 @@ journal_fail_all(struct journal *j, const char *why)
 	snprintf(j->broken_why, sizeof(j->broken_why), "%s", why);
 	if (j->outstanding == 0)
 		journal_restore(j);
-	/* else: restored when the last group out comes back */
+	else {
+		/*
+		 * Restored when the last group out comes back; until then
+		 * nothing the period reads wait for may commit: they end now.
+		 */
+		wake_waiters(j);
+	}
 }
 
 /*
@@ -2472,9 +2501,12 @@ thread_start(struct journal *j, pthread_t *t, int *started,
     void *(*fn)(void *), const char *what, const char *name, char *err,
     size_t errlen)
 {
-	if (pthread_create(t, NULL, fn, j) != 0) {
+	int rc;
+
+	/* pthread_create returns its error; errno is not set. */
+	if ((rc = pthread_create(t, NULL, fn, j)) != 0) {
 		snprintf(err, errlen, "journal: %s thread: %s", what,
-		    strerror(errno));
+		    strerror(rc));
 		return -1;
 	}
 	*started = 1;
@@ -2581,13 +2613,19 @@ journal_open(struct event_base *base, const char *state_dir,
 		snprintf(err, errlen, "journal: eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (thread_start(j, &j->thread, &j->thread_started, writer_main,
-	    "writer", "shanhai-writer", err, errlen) < 0 ||
+	/*
+	 * The writer last: a group it commits is answered only through the
+	 * sync thread, so once the writer runs the others must (journal_free
+	 * waits for the writer's groups to come back).
+	 */
+	if (thread_start(j, &j->sy_thread, &j->sy_started, sync_main,
+	    "sync", "shanhai-sync", err, errlen) < 0 ||
 	    thread_start(j, &j->ck_thread, &j->ck_started, ckpt_main,
 	    "checkpoint", "shanhai-walckpt", err, errlen) < 0 ||
-	    thread_start(j, &j->sy_thread, &j->sy_started, sync_main,
-	    "sync", "shanhai-sync", err, errlen) < 0)
+	    thread_start(j, &j->thread, &j->thread_started, writer_main,
+	    "writer", "shanhai-writer", err, errlen) < 0)
 		goto fail;
+	store_set_busy_timeout(j->rd, RD_BUSY_MS);
 	log_info("journal: %s: %llu %s, checkpoint %llu", path,
 	    (unsigned long long)size, size == 1 ? "entry" : "entries",
 	    (unsigned long long)j->cp_size);
@@ -2612,7 +2650,9 @@ journal_free(struct journal *j)
 	if (j == NULL)
 		return;
 	if (j->thread_started) {
-		(void)journal_flush(j);
+		/* Groups come back only through the sync thread. */
+		if (j->sy_started)
+			(void)journal_flush(j);
 		thread_stop(j, j->thread, &j->cv_todo);
 	}
 	while (j->waiters != NULL) {

@@ -2,6 +2,7 @@
  * log: stderr lines with sd-daemon priority prefixes (see log.h).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,18 @@
 
 #include "shanhai/log.h"
 
-static enum log_level log_level = LOG_LVL_INFO;
+/*
+ * Set by the event loop on reload, read by every thread that logs (the
+ * journal's writer, sync and checkpoint threads): atomic, relaxed, since
+ * nothing else is ordered by it.
+ */
+static atomic_int log_level = LOG_LVL_INFO;
 static const char *log_ident = NULL;
 
 void
 log_set_level(enum log_level level)
 {
-	log_level = level;
+	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 }
 
 void
@@ -32,7 +38,8 @@ log_emit(enum log_level level, const char *suffix, const char *fmt, va_list ap)
 	char line[2048];
 	int n, m;
 
-	if (level > log_level)
+	if ((int)level > atomic_load_explicit(&log_level,
+	    memory_order_relaxed))
 		return;
 	n = snprintf(line, sizeof(line), "<%d>%s%s", (int)level,
 	    log_ident ? log_ident : "", log_ident ? ": " : "");

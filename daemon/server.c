@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -365,6 +366,27 @@ drop_privileges(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Started as root, the daemon read the TLS key before it dropped to
+ * `user`; a reload reads it again as `user`. A key only root can read
+ * would have every reload refused: say so now, once, with the fix.
+ */
+static void
+check_key_after_drop(const struct config *c)
+{
+	const char *key = config_get0_tls_key(c);
+	int fd;
+
+	if ((fd = open(key, O_RDONLY | O_CLOEXEC)) >= 0) {
+		close(fd);
+		return;
+	}
+	log_warnx("tls.key %s: user %s cannot read it (%s): every reload"
+	    " (SIGHUP) will be refused until it can (e.g. chgrp the key to"
+	    " the user's group and chmod g+r); a restart reads it as root",
+	    key, config_get0_user(c), strerror(errno));
+}
+
 static void
 report_restart_only(void *arg, const char *msg)
 {
@@ -524,6 +546,7 @@ server_new(struct server_gen *g, const struct server_module *const *modules,
     size_t n, char *err, size_t errlen)
 {
 	struct server *s;
+	int root;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->states = calloc(n + 1, sizeof(*s->states))) == NULL ||
@@ -541,8 +564,11 @@ server_new(struct server_gen *g, const struct server_module *const *modules,
 	log_set_level(config_log_level(g->config));
 	if ((s->http = http_new(s->base, g, err, errlen)) == NULL)
 		goto fail;
+	root = geteuid() == 0;
 	if (drop_privileges(g->config, err, errlen) == -1)
 		goto fail;
+	if (root && geteuid() != 0)
+		check_key_after_drop(g->config);
 	s->ev_hup = evsignal_new(s->base, SIGHUP, on_hup, s);
 	s->ev_term = evsignal_new(s->base, SIGTERM, on_term, s);
 	s->ev_int = evsignal_new(s->base, SIGINT, on_term, s);

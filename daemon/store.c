@@ -173,6 +173,8 @@ static const char *const migrations[] = {
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
+/* How long a connection waits for a lock by default (store_set_busy_timeout). */
+#define STORE_BUSY_MS	10000
 _Static_assert(NMIGRATIONS == STORE_SCHEMA_VERSION,
     "one migration step per schema version");
 _Static_assert(STORE_HASH_MIN_LEVEL == 4,
@@ -497,7 +499,7 @@ configure(struct store *s)
 {
 	int v;
 
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if (exec(s, "PRAGMA journal_mode = WAL") < 0 ||
 	    exec(s, "PRAGMA synchronous = FULL") < 0 ||
 	    exec(s, "PRAGMA foreign_keys = ON") < 0 ||
@@ -648,6 +650,12 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	(void)name;
 	s->wal_frames = frames > 0 ? (uint64_t)frames : 0;
 	return SQLITE_OK;
+}
+
+void
+store_set_busy_timeout(struct store *s, int ms)
+{
+	sqlite3_busy_timeout(s->db, ms);
 }
 
 void

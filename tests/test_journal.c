@@ -1,7 +1,10 @@
 /*
  * test_journal: group commit, receipts, idempotent resubmission, restart by
  * replay, the rules veto, and a failed commit (through a link-time seam on
- * store_commit) answered 503 with the engine rebuilt from the store.
+ * store_commit) answered 503 with the engine rebuilt from the store. More
+ * seams: store_sync (held: nothing is answered before the log is synced;
+ * failed: held period reads end) and pthread_create (a thread that does
+ * not start).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,9 +12,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -42,6 +49,97 @@ __wrap_store_commit(struct store *s)
 		return STORE_EIO;
 	}
 	return __real_store_commit(s);
+}
+
+/*
+ * The sync seam, shared with the journal's sync thread under sync_mu:
+ * while hold_syncs is set a store_sync() waits (syncs_entered counts the
+ * calls); fail_syncs makes the next ones fail as a disk would (-EIO).
+ */
+static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
+static int hold_syncs, syncs_entered, fail_syncs;
+int __real_store_sync(const struct store *);
+int __wrap_store_sync(const struct store *s);
+
+int
+__wrap_store_sync(const struct store *s)
+{
+	int fail = 0;
+
+	pthread_mutex_lock(&sync_mu);
+	syncs_entered++;
+	pthread_cond_broadcast(&sync_cv);
+	while (hold_syncs)
+		pthread_cond_wait(&sync_cv, &sync_mu);
+	if (fail_syncs > 0) {
+		fail_syncs--;
+		fail = 1;
+	}
+	pthread_mutex_unlock(&sync_mu);
+	return fail ? -EIO : __real_store_sync(s);
+}
+
+/* Waits up to 5 s for a store_sync() call after the first `seen`. */
+static int
+sync_entered_after(int seen)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&sync_mu);
+	while (syncs_entered <= seen && rc == 0)
+		rc = pthread_cond_timedwait(&sync_cv, &sync_mu, &until);
+	rc = syncs_entered > seen;
+	pthread_mutex_unlock(&sync_mu);
+	return rc;
+}
+
+static void
+sync_hold(int on)
+{
+	pthread_mutex_lock(&sync_mu);
+	hold_syncs = on;
+	pthread_cond_broadcast(&sync_cv);
+	pthread_mutex_unlock(&sync_mu);
+}
+
+/*
+ * The thread seam: the fail_thread-th pthread_create() from now fails with
+ * EAGAIN, leaving errno as it found it (0), as glibc's does.
+ */
+static int fail_thread, threads_made;
+int __real_pthread_create(pthread_t *, const pthread_attr_t *,
+    void *(*)(void *), void *);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
+    void *(*fn)(void *), void *arg);
+
+int
+__wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
+    void *(*fn)(void *), void *arg)
+{
+	if (fail_thread > 0 && ++threads_made == fail_thread) {
+		fail_thread = 0;
+		errno = 0;
+		return EAGAIN;
+	}
+	return __real_pthread_create(t, a, fn, arg);
+}
+
+/* The busy waits the store sets, in order (milliseconds). */
+static int busy_ms[16], busy_calls;
+int __real_sqlite3_busy_timeout(sqlite3 *, int);
+int __wrap_sqlite3_busy_timeout(sqlite3 *db, int ms);
+
+int
+__wrap_sqlite3_busy_timeout(sqlite3 *db, int ms)
+{
+	if (busy_calls < 16)
+		busy_ms[busy_calls] = ms;
+	busy_calls++;
+	return __real_sqlite3_busy_timeout(db, ms);
 }
 
 struct answer {
@@ -136,6 +234,12 @@ setup(void **state)
 	char path[512], err[512], *vkey, rdir[512];
 
 	assert_non_null(f);
+	/* A test that failed half-way leaves no seam set for the next. */
+	fail_commits = 0;
+	fail_thread = 0;
+	pthread_mutex_lock(&sync_mu);
+	fail_syncs = hold_syncs = 0;
+	pthread_mutex_unlock(&sync_mu);
 	snprintf(f->dir, sizeof(f->dir), "%s/journal-XXXXXX", tmp ? tmp : "/tmp");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(path, sizeof(path), "%s/ledger.key", f->dir);
@@ -868,6 +972,199 @@ test_key_empty_ledger(void **state)
 	free(note);
 }
 
+/* The agreement and period of report i, into h. */
+static void
+period_of(struct fx *f, size_t i, struct held *h)
+{
+	json_t *r = json_loads(f->reports[i], 0, NULL);
+
+	assert_non_null(r);
+	snprintf(h->agreement, sizeof(h->agreement), "%s",
+	    json_string_value(json_object_get(r, "agreement")));
+	snprintf(h->period, sizeof(h->period), "%s",
+	    json_string_value(json_object_get(r, "period")));
+	json_decref(r);
+}
+
+/*
+ * A receipt says "on disk": none leaves while the log's sync is held, even
+ * with the group committed and its receipts built; all leave once it is
+ * let go. A store_sync() skipped, or answers sent before it, fail here.
+ */
+static void
+test_no_receipt_before_sync(void **state)
+{
+	struct fx *f = *state;
+	struct held h = { 0 };
+	char err[512];
+	int seen;
+
+	apply_rules(f);
+	assert_int_equal(journal_flush(f->j), 0);
+	period_of(f, 0, &h);
+	pthread_mutex_lock(&sync_mu);
+	seen = syncs_entered;
+	pthread_mutex_unlock(&sync_mu);
+	sync_hold(1);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(submit(f, i, &f->answers[i], err,
+		    sizeof(err)), 0);
+	journal_when_committed(f->j, h.agreement, h.period, held_ready, &h);
+	if (!sync_entered_after(seen)) {
+		sync_hold(0);
+		fail_msg("the committed group was never synced");
+	}
+	/* The writer had time to build the receipts; the loop runs. */
+	for (int i = 0; i < 20; i++) {
+		usleep(10000);
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+	}
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(f->answers[i].status, 0);
+	assert_int_equal(h.calls, 0);
+	sync_hold(0);
+	assert_int_equal(journal_flush(f->j), 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(f->answers[i].status, 201);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.ok, 1);
+}
+
+/*
+ * A failed sync of the log: the reports are answered 503, and a period
+ * read held for them ends (not ok) instead of waiting for a commit that
+ * cannot come; later reads do not wait either.
+ */
+static void
+test_failed_sync_ends_reads(void **state)
+{
+	struct fx *f = *state;
+	struct held h = { 0 }, later = { 0 };
+	char err[512];
+
+	apply_rules(f);
+	assert_int_equal(journal_flush(f->j), 0);
+	period_of(f, 0, &h);
+	memcpy(&later, &h, sizeof(later));
+	pthread_mutex_lock(&sync_mu);
+	fail_syncs = 1;
+	pthread_mutex_unlock(&sync_mu);
+	assert_int_equal(submit(f, 0, &f->answers[0], err, sizeof(err)), 0);
+	journal_when_committed(f->j, h.agreement, h.period, held_ready, &h);
+	assert_int_equal(h.calls, 0);
+	assert_int_equal(journal_flush(f->j), -1);
+	assert_int_equal(f->answers[0].status, 503);
+	assert_non_null(strstr(f->answers[0].text, "sync"));
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.ok, 0);
+	journal_when_committed(f->j, later.agreement, later.period, held_ready,
+	    &later);
+	assert_int_equal(later.calls, 1);
+	assert_int_equal(later.ok, 0);
+	/* A new report is refused at once, not held. */
+	assert_int_equal(submit(f, 1, &f->answers[1], err, sizeof(err)) != 0 ||
+	    f->answers[1].status == 503, 1);
+}
+
+/*
+ * One of the journal's threads does not start: journal_open fails at once
+ * with pthread_create's own reason (not errno's), naming the thread, and
+ * frees what it made without waiting for a thread that never ran. The
+ * next key makes a group to commit at open, which only the sync thread
+ * would hand back.
+ */
+static void
+test_thread_fails_to_start(void **state)
+{
+	struct fx *f = *state;
+	static const char *which[] = { "sync", "checkpoint", "writer" };
+	char err[512], want[128];
+
+	journal_free(f->j);
+	f->j = NULL;
+	gen_key(f, "next");
+	for (size_t i = 0; i < sizeof(which) / sizeof(which[0]); i++) {
+		threads_made = 0;
+		fail_thread = (int)i + 1;
+		alarm(20);	/* a journal_free() that waits for ever */
+		err[0] = '\0';
+		assert_null(journal_open(f->base, f->dir, ORIGIN,
+		    key_of(f, "ledger"), key_of(f, "next"), NULL, err,
+		    sizeof(err)));
+		alarm(0);
+		fail_thread = 0;
+		snprintf(want, sizeof(want), "journal: %s thread: %s",
+		    which[i], strerror(EAGAIN));
+		if (strstr(err, want) == NULL)
+			fail_msg("thread %zu: \"%s\", want \"%s\"", i + 1,
+			    err, want);
+	}
+	open_journal(f);
+}
+
+/*
+ * The store fails under the replay (a leaf hash of the wrong size, as a
+ * damaged file gives): journal_open says the store's reason, where it
+ * used to print the uninitialised buffer the replay keeps for its own.
+ */
+static void
+test_replay_store_error(void **state)
+{
+	struct fx *f = *state;
+	char err[512], path[400];
+	sqlite3 *db;
+
+	apply_rules(f);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(submit(f, i, &f->answers[i], err,
+		    sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	journal_free(f->j);
+	f->j = NULL;
+	snprintf(path, sizeof(path), "%s/shanhai.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER entry_no_update;"
+	    "PRAGMA ignore_check_constraints = ON;"
+	    "UPDATE entry SET leaf = x'00' WHERE idx = 2", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_close(db);
+	memset(err, 0x7f, sizeof(err));
+	err[sizeof(err) - 1] = '\0';
+	assert_null(journal_open(f->base, f->dir, ORIGIN, key_of(f, "ledger"),
+	    NULL, NULL, err, sizeof(err)));
+	if (strstr(err, "replaying the ledger: stored hash of unexpected"
+	    " size") == NULL)
+		fail_msg("journal_open: %s", err);
+}
+
+/*
+ * The event loop's reads wait for a lock held elsewhere at most a moment:
+ * a connection of the journal's that the loop reads on must not keep the
+ * store's 10 s wait, which would stall every client of the loop. (SQLite's
+ * own waits are what this seam sees: a test cannot make a WAL reader wait
+ * for a lock without breaking the file.)
+ */
+static void
+test_loop_read_not_stalled(void **state)
+{
+	struct fx *f = *state;
+	int lo = 0;
+
+	journal_free(f->j);
+	f->j = NULL;
+	busy_calls = 0;
+	open_journal(f);
+	for (int i = 0; i < busy_calls && i < 16; i++)
+		if (busy_ms[i] > 0 && busy_ms[i] <= 1000)
+			lo++;
+	/* The writer and the checkpoint thread may wait; the reader not. */
+	assert_true(busy_calls >= 3);
+	assert_int_equal(lo, 1);
+	apply_rules(f);
+	assert_int_equal(journal_flush(f->j), 0);
+}
+
 int
 main(void)
 {
@@ -890,6 +1187,16 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_refused, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_receipt_before_sync,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_sync_ends_reads,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread_fails_to_start,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_store_error,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_read_not_stalled,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -201,15 +201,22 @@ allocation(void **state)
 	assert_int_equal(money_alloc(INT64_MIN, w1, 3, p), -1);
 }
 
-/* Properties over generated inputs: parts sum to T, each within 1 of exact. */
+/*
+ * Properties over generated inputs: parts sum to T, and each part is
+ * floor(|T|·wi/W) plus the one leftover fen that §2 gives it: one each to
+ * the largest remainders (|T|·wi) mod W, ties to the first listed, the sign
+ * of T after. Small weights half the time, so remainders tie often.
+ */
 static void
 alloc_properties(void **state)
 {
 	uint64_t x = 0x2545F4914F6CDD1DULL;
+	size_t ties = 0;
 
 	(void)state;
 	for (int n = 0; n < 20000; n++) {
-		int64_t w[4], p[4], T, sum = 0, W = 0;
+		int64_t w[4], p[4], T, sum = 0, W = 0, A, left;
+		__int128 rem[4];
 		size_t k;
 
 		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
@@ -219,19 +226,41 @@ alloc_properties(void **state)
 			T = -T;
 		for (size_t i = 0; i < k; i++) {
 			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-			w[i] = 1 + (int64_t)(x % 1000);
+			w[i] = 1 + (int64_t)(x % (n % 2 ? 1000 : 3));
 			W += w[i];
 		}
 		assert_int_equal(money_alloc(T, w, k, p), 0);
+		A = T < 0 ? -T : T;
+		left = A;
 		for (size_t i = 0; i < k; i++) {
-			__int128 exact = (__int128)T * w[i];
-			__int128 lo = exact / W - 1, hi = exact / W + 1;
+			rem[i] = (__int128)A * w[i] % W;
+			left -= (int64_t)((__int128)A * w[i] / W);
+		}
+		assert_true(left >= 0 && left < (int64_t)k);
+		for (size_t i = 0; i < k; i++) {
+			int64_t base = (int64_t)((__int128)A * w[i] / W), want;
+			size_t ahead = 0;
 
-			assert_true(p[i] >= lo && p[i] <= hi);
+			/* Those served before i: larger remainders, or equal
+			 * and listed first. */
+			for (size_t j = 0; j < k; j++) {
+				if (rem[j] > rem[i] || (rem[j] == rem[i] && j < i))
+					ahead++;
+				ties += j < i && rem[j] == rem[i];
+			}
+			want = base + (ahead < (size_t)left ? 1 : 0);
+			if (T < 0)
+				want = -want;
+			if (p[i] != want)
+				fail_msg("alloc(%lld, k=%zu) part %zu: %lld, want"
+				    " %lld", (long long)T, k, i, (long long)p[i],
+				    (long long)want);
 			sum += p[i];
 		}
 		assert_true(sum == T);
 	}
+	/* The generator does reach the tie rule. */
+	assert_true(ties > 1000);
 }
 
 /* Parse and format are inverse on every canonical spelling. */

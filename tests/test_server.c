@@ -1,7 +1,8 @@
 /* test_server: the daemon's life in one process: a module answering
  * asynchronously, a reload during its request, SIGTERM draining it, and a
- * module vetoing a reload. The client is the project's own TLS client
- * context (tls_client_ctx_new) in a thread. */
+ * module vetoing a reload; the ingest module when memory runs out for a
+ * report's body (a link-time seam on malloc). The client is the project's
+ * own TLS client context (tls_client_ctx_new) in a thread. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,11 +25,28 @@
 
 #include "shanhai/config.h"
 #include "shanhai/http.h"
+#include "shanhai/ingest.h"
+#include "shanhai/note.h"
 #include "shanhai/server.h"
 #include "shanhai/tls.h"
 
-static char dir[64], conf[128];
+static char dir[100], conf[160];
 static int port;
+
+/* The seam: the next malloc() of exactly fail_size bytes fails. */
+static size_t fail_size;
+void *__real_malloc(size_t);
+void *__wrap_malloc(size_t size);
+
+void *
+__wrap_malloc(size_t size)
+{
+	if (fail_size != 0 && size == fail_size) {
+		fail_size = 0;
+		return NULL;
+	}
+	return __real_malloc(size);
+}
 
 /* The test module: GET /slow answers 300 ms later, after a reload. */
 struct slow {
@@ -40,6 +58,30 @@ struct slow {
 	int		 gen_kept;
 };
 
+
+/* One entry of the clients list. */
+#define CLIENT(name, cn) "{ name = \"" name "\"; role = \"auditor\"; " \
+	"common_name = \"" cn "\"; }"
+
+/* Writes shanhaid.conf with the given clients list. */
+static void
+write_conf(const char *clients)
+{
+	char cwd[256];
+	FILE *f;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_non_null(f = fopen(conf, "w"));
+	fprintf(f, "listen = [ \"127.0.0.1:%d\" ];\nrules_dir = \"%s/rules\";\n"
+	    "state_dir = \"state\";\n"
+	    "log_level = \"warning\";\n"
+	    "tls = { certificate = \"server.crt\"; key = \"server.key\"; "
+	    "client_ca = \"ca.crt\"; };\n"
+	    "ledger = { origin = \"test.example/log\"; };\n"
+	    "clients = ( %s );\n", port, cwd, clients);
+	assert_int_equal(fclose(f), 0);
+}
+
 static void
 slow_answer(evutil_socket_t fd, short what, void *arg)
 {
@@ -48,10 +90,18 @@ slow_answer(evutil_socket_t fd, short what, void *arg)
 	struct evbuffer *b = evbuffer_new();
 	char err[1024];
 
-	/* A reload while the request waits: it keeps its generation. */
+	/*
+	 * A reload while the request waits, with the clients changed: the
+	 * new generation has two, renamed; the request keeps its own (one
+	 * client, "audit"), which the new one no longer has.
+	 */
+	write_conf(CLIENT("audit-renamed", "audit.zj.example")
+	    ", " CLIENT("other", "other.zj.example"));
 	assert_int_equal(server_reload(st->s, err, sizeof(err)), 0);
-	st->gen_kept = g != server_get0_gen(st->s) &&
-	    config_client_count(server_gen_config(g)) == 1 &&
+	write_conf(CLIENT("audit", "audit.zj.example"));
+	st->gen_kept = g != NULL && g != server_get0_gen(st->s) &&
+	    config_client_count(server_gen_config(server_get0_gen(st->s))) ==
+	    2 && config_client_count(server_gen_config(g)) == 1 &&
 	    strcmp(config_client_get0_name(http_req_client(st->pending)),
 	    "audit") == 0;
 	evbuffer_add_printf(b, "late\n");
@@ -226,13 +276,176 @@ test_reload_veto(void **state)
 	server_free(s);
 }
 
+/*
+ * One request on its own TLS connection as pki client `who`; the answer
+ * (up to the server's close) into out. 0, or -1 when it could not connect.
+ */
+static int
+tls_ask(const char *who, const char *req, size_t reqlen, char *out,
+    size_t outlen)
+{
+	char err[512], ca[160], crt[160], key[160];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	SSL_CTX *ctx;
+	SSL *ssl = NULL;
+	size_t used = 0;
+	int fd = -1, n, rc = -1;
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+	snprintf(crt, sizeof(crt), "%s/%s.crt", dir, who);
+	snprintf(key, sizeof(key), "%s/%s.key", dir, who);
+	if ((ctx = tls_client_ctx_new(ca, crt, key, err, sizeof(err))) == NULL)
+		return -1;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    (ssl = SSL_new(ctx)) == NULL ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    tls_client_set_host(ssl, "127.0.0.1") == -1 ||
+	    SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1 ||
+	    SSL_write(ssl, req, (int)reqlen) != (int)reqlen)
+		goto out;
+	while (used < outlen - 1 && (n = SSL_read(ssl, out + used,
+	    (int)(outlen - 1 - used))) > 0)
+		used += (size_t)n;
+	out[used] = '\0';
+	rc = 0;
+out:
+	SSL_free(ssl);
+	if (fd >= 0)
+		close(fd);
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+/*
+ * A client that asks for /slow and hangs up (a reset) before the answer;
+ * then SIGTERM once the answer has been given to no one.
+ */
+static void *
+hangup_client(void *arg)
+{
+	char err[512], ca[160], crt[160], key[160];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct linger lg = { 1, 0 };
+	static const char req[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+	SSL_CTX *ctx;
+	SSL *ssl = NULL;
+	int fd;
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+	snprintf(crt, sizeof(crt), "%s/auditor.crt", dir);
+	snprintf(key, sizeof(key), "%s/auditor.key", dir);
+	ctx = tls_client_ctx_new(ca, crt, key, err, sizeof(err));
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (ctx != NULL && (ssl = SSL_new(ctx)) != NULL &&
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    tls_client_set_host(ssl, "127.0.0.1") == 0 &&
+	    SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1)
+		(void)SSL_write(ssl, req, sizeof(req) - 1);
+	usleep(100000);
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	usleep(600000);		/* /slow answers after 300 ms */
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+/*
+ * The answer to a client gone: dropped, the daemon goes on. (libevent 2.1
+ * stops reading while a request waits for its answer, so the hang-up is
+ * seen only at the write; http_reply() checks for a request that lost its
+ * connection all the same, as evhttp documents it may.)
+ */
+static void
+test_answer_after_hangup(void **state)
+{
+	struct server *s = start();
+	struct slow *st = server_module_state(s, "slow");
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, hangup_client, NULL), 0);
+	assert_int_equal(server_run(s), 0);
+	pthread_join(t, NULL);
+	assert_null(st->pending);	/* answered (to no one) */
+	server_free(s);
+}
+
+/* What the report client saw; it ends the server's run with SIGTERM. */
+static char oom_answer[4096], ok_answer[4096];
+#define OOM_BODY	7777	/* a length nothing else allocates + 1 of */
+
+static void *
+report_client(void *arg)
+{
+	static char req[OOM_BODY + 256];
+	int n;
+
+	n = snprintf(req, sizeof(req), "POST /v1/reports HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Type: application/json\r\nContent-Length:"
+	    " %d\r\nConnection: close\r\n\r\n{}", OOM_BODY);
+	memset(req + n, ' ', OOM_BODY - 2);
+	n += OOM_BODY - 2;
+	/* Memory runs out for the copy of the body: 503, not a crash. */
+	fail_size = OOM_BODY + 1;
+	if (tls_ask("yuhang", req, (size_t)n, oom_answer,
+	    sizeof(oom_answer)) < 0)
+		snprintf(oom_answer, sizeof(oom_answer), "connect failed");
+	fail_size = 0;
+	/* The same with memory: the report is read (and refused). */
+	if (tls_ask("yuhang", req, (size_t)n, ok_answer,
+	    sizeof(ok_answer)) < 0)
+		snprintf(ok_answer, sizeof(ok_answer), "connect failed");
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+static void
+test_report_body_oom(void **state)
+{
+	static const struct server_module *const ingest[] = { &ingest_module };
+	char err[4096], path[200];
+	struct note_signer *k;
+	struct server_gen *g;
+	struct server *s;
+	pthread_t t;
+
+	snprintf(path, sizeof(path), "%s/ledger.key", dir);
+	if (note_key_generate(path, "test.example/log", NOTE_ED25519, &k, err,
+	    sizeof(err)) < 0)
+		fail_msg("%s", err);
+	note_signer_free(k);
+	write_conf(CLIENT("audit", "audit.zj.example") ", { name = \"yuhang"
+	    "\"; role = \"bureau\"; codes = [ \"330110\" ]; common_name"
+	    " = \"yuhang-finance\"; }");
+	if ((g = server_gen_load(conf, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	if ((s = server_new(g, ingest, 1, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(pthread_create(&t, NULL, report_client, NULL), 0);
+	assert_int_equal(server_run(s), 0);
+	pthread_join(t, NULL);
+	server_free(s);
+	write_conf(CLIENT("audit", "audit.zj.example"));
+	if (strncmp(oom_answer, "HTTP/1.1 503 ", 13) != 0 ||
+	    strstr(oom_answer, "Retry-After: 1\r\n") == NULL ||
+	    strstr(oom_answer, "body: out of memory") == NULL)
+		fail_msg("out of memory: %s", oom_answer);
+	if (strncmp(ok_answer, "HTTP/1.1 4", 10) != 0 ||
+	    strstr(ok_answer, "out of memory") != NULL)
+		fail_msg("with memory: %s", ok_answer);
+}
+
 static int
 setup(void **state)
 {
 	char cmd[256], cwd[256];
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
-	FILE *f;
 	int fd;
 
 	snprintf(dir, sizeof(dir), "%s/shanhai-server-XXXXXX",
@@ -251,16 +464,7 @@ setup(void **state)
 	port = ntohs(sin.sin_port);
 	close(fd);
 	snprintf(conf, sizeof(conf), "%s/shanhaid.conf", dir);
-	if ((f = fopen(conf, "w")) == NULL)
-		return -1;
-	fprintf(f, "listen = [ \"127.0.0.1:%d\" ];\nrules_dir = \"%s/rules\";\n"
-	    "log_level = \"warning\";\n"
-	    "tls = { certificate = \"server.crt\"; key = \"server.key\"; "
-	    "client_ca = \"ca.crt\"; };\n"
-	    "ledger = { origin = \"test.example/log\"; };\n"
-	    "clients = ( { name = \"audit\"; role = \"auditor\"; "
-	    "common_name = \"audit.zj.example\"; } );\n", port, cwd);
-	fclose(f);
+	write_conf(CLIENT("audit", "audit.zj.example"));
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
@@ -280,6 +484,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_async_reload_and_drain),
 		cmocka_unit_test(test_reload_veto),
+		cmocka_unit_test(test_report_body_oom),
+		cmocka_unit_test(test_answer_after_hangup),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,9 +6,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -145,6 +149,88 @@ test_server_ctx(void **state)
 	config_free(c);
 }
 
+/* The server end of one handshake: the test PKI's server certificate. */
+struct hs_server {
+	SSL_CTX	*ctx;
+	int	 fd;
+};
+
+static void *
+hs_serve(void *arg)
+{
+	struct hs_server *sv = arg;
+	SSL *ssl = SSL_new(sv->ctx);
+
+	if (ssl != NULL && SSL_set_fd(ssl, sv->fd) == 1 &&
+	    SSL_accept(ssl) == 1)
+		(void)SSL_shutdown(ssl);
+	SSL_free(ssl);
+	close(sv->fd);
+	return NULL;
+}
+
+/*
+ * The client's host check: a server whose certificate (good CA; names
+ * localhost, 127.0.0.1 and ::1) is refused under any other name or
+ * address, with OpenSSL's reason; accepted under its own.
+ */
+static void
+test_client_host_check(void **state)
+{
+	static const struct {
+		const char	*host;
+		long		 verify;	/* X509_V_OK: accepted */
+	} cases[] = {
+		{ "localhost", X509_V_OK },
+		{ "127.0.0.1", X509_V_OK },
+		{ "::1", X509_V_OK },
+		{ "bureau.other.example", X509_V_ERR_HOSTNAME_MISMATCH },
+		{ "localhost.other.example", X509_V_ERR_HOSTNAME_MISMATCH },
+		{ "127.0.0.2", X509_V_ERR_IP_ADDRESS_MISMATCH },
+		{ "::2", X509_V_ERR_IP_ADDRESS_MISMATCH },
+	};
+	char err[512];
+	SSL_CTX *cctx;
+
+	signal(SIGPIPE, SIG_IGN);
+	cctx = tls_client_ctx_new(pki("ca.crt"), NULL, NULL, err, sizeof(err));
+	if (cctx == NULL)
+		fail_msg("%s", err);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hs_server sv;
+		pthread_t t;
+		int sv_fd[2], ok;
+		SSL *ssl;
+
+		assert_non_null(sv.ctx = SSL_CTX_new(TLS_server_method()));
+		assert_int_equal(SSL_CTX_use_certificate_chain_file(sv.ctx,
+		    pki("server.crt")), 1);
+		assert_int_equal(SSL_CTX_use_PrivateKey_file(sv.ctx,
+		    pki("server.key"), SSL_FILETYPE_PEM), 1);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv_fd), 0);
+		sv.fd = sv_fd[1];
+		assert_int_equal(pthread_create(&t, NULL, hs_serve, &sv), 0);
+		assert_non_null(ssl = SSL_new(cctx));
+		assert_int_equal(tls_client_set_host(ssl, cases[i].host), 0);
+		assert_int_equal(SSL_set_fd(ssl, sv_fd[0]), 1);
+		ok = SSL_connect(ssl) == 1;
+		if (ok != (cases[i].verify == X509_V_OK) ||
+		    SSL_get_verify_result(ssl) != cases[i].verify)
+			fail_msg("%s: handshake %s, verify result %ld (%s)",
+			    cases[i].host, ok ? "done" : "refused",
+			    SSL_get_verify_result(ssl),
+			    X509_verify_cert_error_string(
+			    SSL_get_verify_result(ssl)));
+		if (ok)
+			(void)SSL_shutdown(ssl);
+		SSL_free(ssl);
+		close(sv_fd[0]);
+		pthread_join(t, NULL);
+		SSL_CTX_free(sv.ctx);
+	}
+	SSL_CTX_free(cctx);
+}
+
 static int
 setup(void **state)
 {
@@ -174,6 +260,7 @@ main(void)
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_client_ctx),
 		cmocka_unit_test(test_server_ctx),
+		cmocka_unit_test(test_client_host_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

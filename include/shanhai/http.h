@@ -98,7 +98,10 @@ const char	*http_req_param(const struct http_req *r, const char *name);
 /* A query parameter (decoded), or NULL when absent. */
 const char	*http_req_query(const struct http_req *r, const char *name);
 const char	*http_req_header(const struct http_req *r, const char *name);
-/* The body, NUL-terminated for convenience (len excludes the NUL). */
+/*
+ * The body, NUL-terminated for convenience (len excludes the NUL); NULL
+ * (and *len 0) when there is no memory to copy it into.
+ */
 const char	*http_req_body(struct http_req *r, size_t *len);
 /* The mapped client, or NULL (only on HTTP_PUBLIC routes). */
 const struct config_client *http_req_client(const struct http_req *r);

@@ -61,6 +61,13 @@ struct store_report {
  */
 struct store	*store_open(const char *path, char *err, size_t errlen);
 void		 store_close(struct store *s);
+/*
+ * How long a statement on this connection waits for a lock another holds
+ * before failing (STORE_EIO, "database is locked"); store_open() sets 10 s.
+ * A connection an event loop reads on takes a short one, so that a lock
+ * held elsewhere costs one request an error, not every client a stall.
+ */
+void		 store_set_busy_timeout(struct store *s, int ms);
 /* The last SQLite message of this connection (borrowed). */
 const char	*store_errmsg(const struct store *s);
 /* The schema version of the open database. */

@@ -57,3 +57,21 @@ as yuhang "https://127.0.0.1:$port/v1/reports" -H 'Content-Type: application/jso
 as auditor "https://127.0.0.1:$port/v1/ledger/checkpoint" | tail -1 | grep -qx 200 ||
     fail "no checkpoint as nobody"
 echo "privilege: warned as root, refused an unknown user, runs as nobody ($uid:$gid, no capabilities) and serves"
+
+# The TLS key readable by nobody: no warning. Then root's alone (0600): the
+# start says that reloads will fail; a reload is refused naming tls.key and
+# the daemon serves on with what it has.
+grep -q 'tls.key .*cannot read it' "$T/daemon.log" && fail "warned of a key nobody can read"
+kill "$DPID"; wait_exit "$DPID" 10 >/dev/null || fail "SIGTERM exit"
+chown root "$T/etc/tls/server.key"
+chmod 600 "$T/etc/tls/server.key"
+: > "$T/daemon.log"
+start_daemon "$c"
+grep -q "tls.key $T/etc/tls/server.key: user nobody cannot read it (Permission denied): every reload (SIGHUP) will be refused" "$T/daemon.log" ||
+    fail "no warning that reloads will fail with a root-only key"
+hup
+grep -q 'reload refused: keeping' "$T/daemon.log" || fail "reload with an unreadable key not refused"
+grep 'reload refused: ' "$T/daemon.log" | grep -q 'tls.key' || fail "refusal does not name tls.key"
+as auditor "https://127.0.0.1:$port/v1/ledger/checkpoint" | tail -1 | grep -qx 200 ||
+    fail "not serving after the refused reload"
+echo "privilege: a root-only TLS key is announced at start and refuses reloads"
