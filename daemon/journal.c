@@ -37,6 +37,7 @@
 #include "shanhai/note.h"
 #include "shanhai/pagefile.h"
 #include "shanhai/rules.h"
+#include "shanhai/replay.h"
 #include "shanhai/settle.h"
 #include "shanhai/statement.h"
 #include "shanhai/store.h"
@@ -1147,24 +1148,6 @@ sync_main(void *arg)
 
 /* ---- replay: the engine rebuilt from the store ---- */
 
-/* The canonical bytes of r's `rules` entry stamped with time. */
-static char *
-rules_entry_bytes(const struct rules *r, const char *stamp, size_t *len,
-    char *err, size_t errlen)
-{
-	json_t *e = rules_entry(r);
-	char *b;
-
-	if (e == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	json_object_set_new(e, "time", json_string(stamp));
-	b = canon_dump(e, len, err, errlen);
-	json_decref(e);
-	return b;
-}
-
 /* A private copy of r, since the engine takes what it installs. */
 static struct rules *
 rules_copy(const struct rules *r, char *err, size_t errlen)
@@ -1175,14 +1158,15 @@ rules_copy(const struct rules *r, char *err, size_t errlen)
 	return rules_parse(rules_get0_text(r), name, err, errlen);
 }
 
-struct replay {
-	struct settle		*engine;
+/*
+ * The daemon's side of the replay (the replay module does the engine's):
+ * the period map, and the `key` entries, which announce verifier keys.
+ */
+struct jreplay {
+	struct replay		*rp;
 	struct pmap		*periods;
 	struct strset		*announced;
 	const char		*origin;
-	struct settle_result	*res;	/* entries still to meet */
-	size_t			 next;	/* in res */
-	uint64_t		 report_at;
 	char			*err;
 	size_t			 errlen;
 	int			 refused;	/* err says why the walk stopped */
@@ -1195,213 +1179,72 @@ json_str(const json_t *o, const char *key)
 }
 
 /*
- * Is body[0..len) exactly the `what` entry the daemon writes, again[0..alen)
- * (NULL when it could not be made, msg saying why)? Frees again. 0, or -1
- * with the reason in rp->err.
+ * A `key` entry: exactly as the daemon writes it, announcing a verifier
+ * key of this ledger's origin (the replay module's hook for other types).
  */
 static int
-replay_same(struct replay *rp, uint64_t index, const char *what, char *again,
-    size_t alen, const char *msg, const char *body, size_t len)
+replay_key(void *arg, uint64_t index, const char *body, size_t len,
+    const json_t *e, char *err, size_t errlen)
 {
+	struct jreplay *jr = arg;
+	const char *vkey = json_str(e, "key"), *stamp = json_str(e, "time"),
+	    *type = json_str(e, "type");
+	char msg[256], *again;
+	size_t alen;
 	int same;
 
-	if (again == NULL) {
-		snprintf(rp->err, rp->errlen, "entry %llu: %s",
+	if (type == NULL || strcmp(type, "key") != 0) {
+		snprintf(err, errlen, "entry %llu: a %s entry that no report "
+		    "before it caused", (unsigned long long)index,
+		    type ? type : "untyped");
+		return -1;
+	}
+	if (note_key_entry_check(vkey, stamp, json_object_size(e), jr->origin,
+	    msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "entry %llu: %s",
+		    (unsigned long long)index, msg);
+		return -1;
+	}
+	if ((again = key_entry_bytes(vkey, stamp, &alen, msg,
+	    sizeof(msg))) == NULL) {
+		snprintf(err, errlen, "entry %llu: %s",
 		    (unsigned long long)index, msg);
 		return -1;
 	}
 	same = alen == len && memcmp(again, body, len) == 0;
 	free(again);
 	if (!same) {
-		snprintf(rp->err, rp->errlen, "entry %llu: %s entry is not as"
-		    " the daemon writes it", (unsigned long long)index, what);
+		snprintf(err, errlen, "entry %llu: key entry is not as the "
+		    "daemon writes it", (unsigned long long)index);
+		return -1;
+	}
+	if (strset_add(jr->announced, vkey) < 0) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
 }
 
 static int
-replay_rules(struct replay *rp, uint64_t index, const char *body, size_t len,
-    const json_t *e)
-{
-	const char *agreement = json_str(e, "agreement"), *text =
-	    json_str(e, "text"), *stamp = json_str(e, "time");
-	char name[STORE_ID_BUFSZ + 64], msg[512], *again;
-	struct rules *r;
-	size_t alen;
-
-	if (agreement == NULL || text == NULL || stamp == NULL) {
-		snprintf(rp->err, rp->errlen, "entry %llu: rules entry without"
-		    " agreement, text or time", (unsigned long long)index);
-		return -1;
-	}
-	snprintf(name, sizeof(name), "ledger-%llu/%s.conf",
-	    (unsigned long long)index, agreement);
-	if ((r = rules_parse(text, name, msg, sizeof(msg))) == NULL) {
-		snprintf(rp->err, rp->errlen, "entry %llu: %s",
-		    (unsigned long long)index, msg);
-		return -1;
-	}
-	again = rules_entry_bytes(r, stamp, &alen, msg, sizeof(msg));
-	if (replay_same(rp, index, "rules", again, alen, msg, body,
-	    len) < 0) {
-		rules_free(r);
-		return -1;
-	}
-	if (settle_install(rp->engine, r, msg, sizeof(msg)) < 0) {
-		rules_free(r);
-		snprintf(rp->err, rp->errlen, "entry %llu: %s",
-		    (unsigned long long)index, msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-replay_report(struct replay *rp, uint64_t index, const char *body, size_t len,
-    const json_t *e)
-{
-	const json_t *report = json_object_get(e, "report");
-	const char *stamp = json_str(e, "time"), *submitter =
-	    json_str(e, "submitter");
-	char msg[512], *bytes;
-	size_t blen, elen;
-	const char *first;
-	int code;
-
-	if (!json_is_object(report) || stamp == NULL) {
-		snprintf(rp->err, rp->errlen, "entry %llu: report entry without"
-		    " report or time", (unsigned long long)index);
-		return -1;
-	}
-	if ((bytes = canon_dump(report, &blen, msg, sizeof(msg))) == NULL) {
-		snprintf(rp->err, rp->errlen, "entry %llu: %s",
-		    (unsigned long long)index, msg);
-		return -1;
-	}
-	code = settle_submit(rp->engine, bytes, blen, NULL, 0, stamp, submitter,
-	    &rp->res, msg, sizeof(msg));
-	free(bytes);
-	if (code != SETTLE_ACCEPTED) {
-		if (code >= 0)
-			snprintf(msg, sizeof(msg), "it repeats report %s",
-			    settle_result_hash(rp->res));
-		settle_result_free(rp->res);
-		rp->res = NULL;
-		snprintf(rp->err, rp->errlen, "entry %llu: the engine refuses"
-		    " this report: %s", (unsigned long long)index, msg);
-		return -1;
-	}
-	first = settle_result_entry(rp->res, 0, &elen);
-	if (elen != len || memcmp(first, body, len) != 0) {
-		snprintf(rp->err, rp->errlen, "entry %llu: the report entry"
-		    " differs from its replay", (unsigned long long)index);
-		return -1;
-	}
-	if (pmap_add_result(rp->periods, rp->res, index) < 0) {
-		snprintf(rp->err, rp->errlen, "out of memory");
-		return -1;
-	}
-	rp->next = 1;
-	rp->report_at = index;
-	return 0;
-}
-
-/*
- * A `key` entry: exactly as the daemon writes it, announcing a verifier
- * key of this ledger's origin.
- */
-static int
-replay_key(struct replay *rp, uint64_t index, const char *body, size_t len,
-    const json_t *e)
-{
-	const char *vkey = json_str(e, "key"), *stamp = json_str(e, "time");
-	char msg[256], *again;
-	size_t alen;
-
-	if (note_key_entry_check(vkey, stamp, json_object_size(e), rp->origin,
-	    msg, sizeof(msg)) < 0) {
-		snprintf(rp->err, rp->errlen, "entry %llu: %s",
-		    (unsigned long long)index, msg);
-		return -1;
-	}
-	again = key_entry_bytes(vkey, stamp, &alen, msg, sizeof(msg));
-	if (replay_same(rp, index, "key", again, alen, msg, body, len) < 0)
-		return -1;
-	if (strset_add(rp->announced, vkey) < 0) {
-		snprintf(rp->err, rp->errlen, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-replay_one(struct replay *rp, uint64_t index, const char *body, size_t len)
-{
-	char msg[256];
-	const char *type;
-	json_t *e;
-	int rc;
-
-	if (rp->res != NULL && rp->next < settle_result_count(rp->res)) {
-		size_t elen;
-		const char *want = settle_result_entry(rp->res, rp->next++,
-		    &elen);
-
-		if (elen != len || memcmp(want, body, len) != 0) {
-			snprintf(rp->err, rp->errlen, "entry %llu differs from"
-			    " the replay of the report at %llu",
-			    (unsigned long long)index,
-			    (unsigned long long)rp->report_at);
-			return -1;
-		}
-		return 0;
-	}
-	settle_result_free(rp->res);
-	rp->res = NULL;
-	if ((e = canon_parse(body, len, msg, sizeof(msg))) == NULL) {
-		snprintf(rp->err, rp->errlen, "entry %llu: %s",
-		    (unsigned long long)index, msg);
-		return -1;
-	}
-	type = json_str(e, "type");
-	if (type != NULL && strcmp(type, "rules") == 0)
-		rc = replay_rules(rp, index, body, len, e);
-	else if (type != NULL && strcmp(type, "report") == 0)
-		rc = replay_report(rp, index, body, len, e);
-	else if (type != NULL && strcmp(type, "key") == 0)
-		rc = replay_key(rp, index, body, len, e);
-	else if (type != NULL && strcmp(type, "approval") == 0) {
-		if ((rc = settle_approval_replay(rp->engine, body, len, index,
-		    NULL, msg, sizeof(msg))) < 0)
-			snprintf(rp->err, rp->errlen, "entry %llu: %s",
-			    (unsigned long long)index, msg);
-	}
-	else {
-		snprintf(rp->err, rp->errlen, "entry %llu: a %s entry that no"
-		    " report before it caused", (unsigned long long)index,
-		    type ? type : "untyped");
-		rc = -1;
-	}
-	json_decref(e);
-	return rc;
-}
-
-/*
- * store_foreach's callback. Its -1 is also the store's STORE_EIO, so a
- * refusal is noted: only then does rp->err say why the walk stopped.
- */
-static int
-replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
+replay_stored(void *ctx, uint64_t index, const char *body, size_t len,
     const unsigned char leaf[STORE_HASH_SIZE])
 {
-	struct replay *rp = ctx;
-	int rc;
+	struct jreplay *jr = ctx;
+	const struct settle_result *res;
+	uint64_t at;
 
 	(void)leaf;
-	if ((rc = replay_one(rp, index, body, len)) != 0)
-		rp->refused = 1;
-	return rc;
+	if (replay_entry(jr->rp, index, body, len, jr->err, jr->errlen) != 0) {
+		jr->refused = 1;
+		return -1;
+	}
+	if ((res = replay_get0_report(jr->rp, &at)) != NULL &&
+	    pmap_add_result(jr->periods, res, at) < 0) {
+		snprintf(jr->err, jr->errlen, "out of memory");
+		jr->refused = 1;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -1411,12 +1254,13 @@ replay_entry(void *ctx, uint64_t index, const char *body, size_t len,
  */
 static struct settle *
 replay(struct store *s, const char *origin, const char *pagedir,
-    struct pagefile **pages, uint64_t *size, struct pmap *periods, struct strset *announced, char *err, size_t errlen)
+    struct pagefile **pages, uint64_t *size, struct pmap *periods,
+    struct strset *announced, char *err, size_t errlen)
 {
-	struct replay rp = { .periods = periods,
-	    .announced = announced, .origin = origin, .err = err,
-	    .errlen = errlen };
+	struct jreplay jr = { .periods = periods, .announced = announced,
+	    .origin = origin, .err = err, .errlen = errlen };
 	struct settle_pager pg;
+	struct settle *engine;
 	char msg[512];
 	int rc;
 
@@ -1425,7 +1269,9 @@ replay(struct store *s, const char *origin, const char *pagedir,
 		snprintf(err, errlen, "%s", store_errmsg(s));
 		return NULL;
 	}
-	if ((rp.engine = settle_new()) == NULL) {
+	if ((engine = settle_new()) == NULL ||
+	    (jr.rp = replay_new(engine, replay_key, &jr)) == NULL) {
+		settle_free(engine);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -1438,28 +1284,26 @@ replay(struct store *s, const char *origin, const char *pagedir,
 		log_warnx("journal: %s; closed years stay in memory", msg);
 	else {
 		pagefile_pager(*pages, 0, &pg);
-		if (settle_set_pager(rp.engine, &pg) < 0)
+		if (settle_set_pager(engine, &pg) < 0)
 			fatalx("journal: a new engine refused its pager");
 	}
 	pmap_clear(periods);
 	strset_clear(announced);
-	rc = store_foreach(s, 0, *size, replay_entry, &rp);
-	if (rc == 0 && rp.res != NULL && rp.next < settle_result_count(rp.res)) {
-		snprintf(err, errlen, "the ledger ends inside the entries of the"
-		    " report at %llu", (unsigned long long)rp.report_at);
-		rc = -1;
-	} else if (rc != 0 && !rp.refused)
+	rc = store_foreach(s, 0, *size, replay_stored, &jr);
+	if (rc == 0)
+		rc = replay_finish(jr.rp, err, errlen);
+	else if (!jr.refused)
 		snprintf(err, errlen, "%s", store_errmsg(s));
-	settle_result_free(rp.res);
+	replay_free(jr.rp);
 	if (rc != 0) {
-		settle_free(rp.engine);
+		settle_free(engine);
 		pagefile_free(*pages);
 		*pages = NULL;
 		pmap_clear(periods);
 		strset_clear(announced);
 		return NULL;
 	}
-	return rp.engine;
+	return engine;
 }
 
 /* ---- rules ---- */
@@ -1542,7 +1386,7 @@ rules_put(struct journal *j, const struct rules *r, const char *stamp,
 
 	if ((mine = rules_copy(r, err, errlen)) == NULL)
 		return -1;
-	if ((bytes = rules_entry_bytes(mine, stamp, &len, err, errlen)) == NULL) {
+	if ((bytes = rules_entry_text(mine, stamp, &len, err, errlen)) == NULL) {
 		rules_free(mine);
 		return -1;
 	}
