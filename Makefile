@@ -12,8 +12,20 @@
 #                   tests of the threaded journal with it)
 #   V=1             show the commands
 #
-# Modules are discovered: every daemon/*.c except the two mains goes into
-# libshanhai.a; every tests/test_*.c is a cmocka binary linked against it.
+# The tree (doc/DESIGN.md opens with its map):
+#   core/     the pure modules: money, rules, settle, replay, statement,
+#             canon, merkle, note, daxie, textbuf: bytes in, bytes out, no
+#             file, socket, clock or database. `make` proves it: the core
+#             links alone with only its libraries (core-check), and none of
+#             its objects calls a file or socket function.
+#   lib/      what the daemon and the tool share that does I/O: config,
+#             store (SQLite), tls, log, pagefile, documents, rule and key
+#             files.
+#   daemon/   shanhaid: server, http, ingest, journal, metrics, notify, ...
+#   tool/     shanhai: its verbs (cmd_*.c), the client, the audit.
+# Modules are discovered: every .c of the four folders except the two mains
+# goes into libshanhai.a; every tests/test_*.c is a cmocka binary linked
+# against it.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -70,9 +82,19 @@ endif
 endif
 $(BUILD)/shanhaid $(BUILD)/bench/bare_tls: LIBS += $(MALLOC_LIBS)
 
-MAINS     = daemon/shanhaid.c daemon/shanhai.c
-LIB_SRCS  = $(filter-out $(MAINS),$(wildcard daemon/*.c))
-LIB_OBJS  = $(LIB_SRCS:daemon/%.c=$(BUILD)/obj/%.o)
+DIRS      = core lib daemon tool
+MAINS     = daemon/shanhaid.c tool/shanhai.c
+CORE_SRCS = $(wildcard core/*.c)
+LIB_SRCS  = $(filter-out $(MAINS),$(foreach d,$(DIRS),$(wildcard $(d)/*.c)))
+LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CORE_OBJS = $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+# What the core may link with, and the calls none of its objects may make.
+CORE_PKGS = openssl libsodium libconfig jansson
+empty :=
+space := $(empty) $(empty)
+CORE_FORBIDDEN = open openat fopen fdopen freopen opendir readdir fread \
+    fwrite fgets getline unlink rename mkdir stat fstat lstat socket connect \
+    bind accept time clock_gettime gettimeofday
 TEST_SRCS = $(wildcard tests/test_*.c)
 TESTS     = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS = $(wildcard bench/*.c)
@@ -92,22 +114,43 @@ endif
 
 .PHONY: all check valgrind demo bench fuzz install clean
 .SECONDARY:
-all: $(BUILD)/shanhaid $(BUILD)/shanhai
+all: $(BUILD)/shanhaid $(BUILD)/shanhai $(BUILD)/core-check
 
-$(BUILD)/obj/%.o: daemon/%.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The core alone: a program that uses it, linked with nothing but the
+# core's own libraries (no libevent, no SQLite: an undefined reference fails
+# the build), and a look at every core object's calls.
+$(BUILD)/libshanhai-core.a: $(CORE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/core-check: tests/core_check.c $(BUILD)/libshanhai-core.a
+	$(call msg,CORE,$@)
+	$(Q)bad=$$(nm -u $(CORE_OBJS) | awk '{ print $$2 }' | \
+	    grep -xE '$(subst $(space),|,$(strip $(CORE_FORBIDDEN)))(@.*)?' | \
+	    sort -u | tr '\n' ' '); \
+	if [ -n "$$bad" ]; then \
+	    echo "core/ calls what it must not (files, sockets, clocks): $$bad" >&2; \
+	    nm -A -u $(CORE_OBJS) | grep -wE "$$(echo $$bad | tr ' ' '|')" >&2; \
+	    exit 1; fi
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    $(BUILD)/libshanhai-core.a \
+	    $(shell $(PKG_CONFIG) --libs $(CORE_PKGS)) -lm
+	$(Q)$@
 
 $(BUILD)/libshanhai.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/shanhaid: $(BUILD)/obj/shanhaid.o $(BUILD)/libshanhai.a
+$(BUILD)/shanhaid: $(BUILD)/obj/daemon/shanhaid.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/shanhai: $(BUILD)/obj/shanhai.o $(BUILD)/libshanhai.a
+$(BUILD)/shanhai: $(BUILD)/obj/tool/shanhai.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -173,9 +216,9 @@ FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 FUZZ_CFLAGS = $(filter-out -Werror,$(WARN)) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -g -O1 -MMD -MP
 FUZZ_SRCS   = $(wildcard fuzz/fuzz_*.c)
 FUZZERS     = $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_OBJS   = $(LIB_SRCS:daemon/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_OBJS   = $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 
-$(FUZZ_BUILD)/obj/%.o: daemon/%.c
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call msg,FUZZCC,$<)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
@@ -234,5 +277,5 @@ install: all
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d $(BUILD)/fuzz/*.d \
-    $(FUZZ_BUILD)/obj/*.d $(FUZZ_BUILD)/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d $(BUILD)/fuzz/*.d \
+    $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/*.d)

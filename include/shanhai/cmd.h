@@ -1,6 +1,6 @@
 /*
- * cmd: the verbs of the `shanhai` tool. Each verb lives in daemon/cmd_<verb>.c
- * and is listed in the table of daemon/shanhai.c. A verb gets argv from its
+ * cmd: the verbs of the `shanhai` tool. Each verb lives in tool/cmd_<verb>.c
+ * and is listed in the table of tool/shanhai.c. A verb gets argv from its
  * own name on (argv[0] is the verb) and returns the process exit status:
  * 0 ok, 1 a check failed or input was refused, 2 usage or I/O error.
  */

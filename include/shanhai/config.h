@@ -1,5 +1,5 @@
 /*
- * config: shanhaid.conf (libconfig), SPEC §8. One key table (daemon/config.c)
+ * config: shanhaid.conf (libconfig), SPEC §8. One key table (lib/config.c)
  * says for every key its type, default, bounds, whether a reload can change
  * it, and a one-line doc; parsing, defaults, bounds, the unknown-key error,
  * `shanhaid -t` and `shanhaid -k` (the key list for the docs) all read it.

@@ -37,6 +37,19 @@ struct note_signer;
 struct note_verifier;
 
 /*
+ * The core's side of keys, in memory (core/note.c): a signer from the
+ * unencrypted PKCS#8 PEM text pem[0..len); and a new key of `type` named
+ * `name` as such PEM text (malloc'd in *pem, *pemlen bytes) with its signer.
+ */
+int	note_signer_from_pem(const char *pem, size_t len, const char *name,
+	    struct note_signer **signer, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+int	note_key_new(const char *name, int type, char **pem, size_t *pemlen,
+	    struct note_signer **signer, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Key files (lib/note_key.c).
  * Generates a new key of `type` (NOTE_ED25519 or NOTE_SM2) named `name`
  * and writes it as unencrypted PKCS#8 PEM to a new file `path` (mode 0600;
  * an existing file is never overwritten). On success *signer holds it.

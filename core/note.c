@@ -6,20 +6,22 @@
  * uncompressed point (SEC 1). The key ID hashes that encoding after the
  * name, so the two algorithms never share an ID for one name.
  */
-#include <sys/stat.h>
+
 
 #include <errno.h>
-#include <fcntl.h>
+
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/buffer.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
@@ -330,57 +332,38 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 }
 
 int
-note_key_load(const char *path, const char *name,
+note_signer_from_pem(const char *pem, size_t len, const char *name,
     struct note_signer **signer, char *err, size_t errlen)
 {
-	struct stat st;
 	EVP_PKEY *pkey;
-	FILE *f;
-	int fd;
+	BIO *b;
 
 	*signer = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if (len > INT_MAX || (b = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		seterr(err, errlen, "out of memory");
 		return NOTE_ESYS;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return NOTE_ESYS;
-	}
-	if (st.st_mode & 077) {
-		seterr(err, errlen, "%s: private key is accessible by group or "
-		    "others (mode %04o); run: chmod 600 %s", path,
-		    (unsigned)(st.st_mode & 07777), path);
-		close(fd);
-		return NOTE_ESYS;
-	}
-	if ((f = fdopen(fd, "r")) == NULL) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		return NOTE_ESYS;
-	}
-	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-	fclose(f);
+	pkey = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+	BIO_free(b);
 	if (pkey == NULL) {
-		char what[512];
-		snprintf(what, sizeof(what), "%s: not an unencrypted PKCS#8 "
-		    "PEM private key", path);
-		seterr_crypto(err, errlen, what);
+		seterr_crypto(err, errlen, "not an unencrypted PKCS#8 PEM "
+		    "private key");
 		return NOTE_EFORMAT;
 	}
 	return signer_new(pkey, name, signer, err, errlen);
 }
 
 int
-note_key_generate(const char *path, const char *name, int type,
+note_key_new(const char *name, int type, char **pem, size_t *pemlen,
     struct note_signer **signer, char *err, size_t errlen)
 {
-	EVP_PKEY *pkey = NULL;
-	FILE *f = NULL;
-	int fd, rc;
+	EVP_PKEY *pkey;
+	BUF_MEM *m;
+	BIO *b;
+	int rc;
 
 	*signer = NULL;
+	*pem = NULL;
 	if (!name_ok(name, strlen(name))) {
 		seterr(err, errlen, "key name '%s': must be non-empty, without "
 		    "spaces or '+'", name);
@@ -392,39 +375,25 @@ note_key_generate(const char *path, const char *name, int type,
 		seterr_crypto(err, errlen, "cannot generate a key");
 		return NOTE_ESYS;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		seterr(err, errlen, "%s: %s%s", path, strerror(errno),
-		    errno == EEXIST ? " (not overwriting a key)" : "");
+	if ((b = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_PrivateKey(b, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    BIO_get_mem_ptr(b, &m) != 1 ||
+	    (*pem = malloc(m->length + 1)) == NULL) {
+		seterr_crypto(err, errlen, "cannot write the key");
+		BIO_free(b);
 		EVP_PKEY_free(pkey);
 		return NOTE_ESYS;
 	}
-	if (fchmod(fd, 0600) == -1 || (f = fdopen(fd, "w")) == NULL) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		goto fail;
+	memcpy(*pem, m->data, m->length);
+	(*pem)[m->length] = '\0';
+	*pemlen = m->length;
+	BIO_free(b);
+	if ((rc = signer_new(pkey, name, signer, err, errlen)) < 0) {
+		OPENSSL_cleanse(*pem, *pemlen);
+		free(*pem);
+		*pem = NULL;
 	}
-	if (PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) != 1) {
-		seterr_crypto(err, errlen, "cannot write the key");
-		fclose(f);
-		goto fail;
-	}
-	if (fflush(f) != 0 || fsync(fileno(f)) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		fclose(f);
-		goto fail;
-	}
-	if (fclose(f) != 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if ((rc = signer_new(pkey, name, signer, err, errlen)) < 0)
-		unlink(path);
 	return rc;
-fail:
-	unlink(path);
-	EVP_PKEY_free(pkey);
-	return NOTE_ESYS;
 }
 
 void
