@@ -59,6 +59,8 @@ MALLOC_LIBS := $(shell $(PKG_CONFIG) --libs libtcmalloc_minimal)
 endif
 endif
 $(BUILD)/shanhaid $(BUILD)/bench/bare_tls: LIBS += $(MALLOC_LIBS)
+# The console's default folder is where `make install` puts it.
+$(BUILD)/obj/config.o: ALL_CFLAGS += -DSHANHAI_CONSOLE_DIR='"$(DATADIR)/console"'
 
 MAINS     = daemon/shanhaid.c daemon/shanhai.c
 LIB_SRCS  = $(filter-out $(MAINS),$(wildcard daemon/*.c))

@@ -12,6 +12,7 @@
 
 #include "shanhai/api.h"
 #include "shanhai/config.h"
+#include "shanhai/console.h"
 #include "shanhai/ingest.h"
 #include "shanhai/monitor.h"
 #include "shanhai/log.h"
@@ -21,6 +22,7 @@
 /* The daemon's modules, started in this order (one line each). */
 static const struct server_module *const modules[] = {
 	&api_module,
+	&console_module,
 	&ingest_module,
 	&monitor_module,	/* after the modules whose figures it reads */
 };
