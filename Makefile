@@ -82,7 +82,7 @@ Q = @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-.PHONY: all check valgrind demo bench fuzz install clean
+.PHONY: all check valgrind demo bench fuzz install clean console
 .SECONDARY:
 all: $(BUILD)/shanhaid $(BUILD)/shanhai
 
@@ -133,7 +133,23 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-check: all $(TESTS) $(REPLAYS)
+# The web console (console/, issue 16): npm ci from the committed lockfile,
+# then esbuild into $(BUILD)/console with content-hashed names. `make all`
+# does not need it (nor node); `make check` builds it for the browser test.
+CONSOLE_SRCS = $(wildcard console/src/*.js console/src/*/*.js console/src/*.css \
+    console/src/*.html) console/build.mjs
+console: $(BUILD)/console/index.html
+
+console/node_modules/.package-lock.json: console/package.json console/package-lock.json
+	$(call msg,NPM,console)
+	$(Q)cd console && npm ci --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+$(BUILD)/console/index.html: $(CONSOLE_SRCS) console/node_modules/.package-lock.json
+	$(call msg,ESBUILD,$(BUILD)/console)
+	$(Q)node console/build.mjs $(BUILD)/console
+
+check: all $(TESTS) $(REPLAYS) console
 	@BUILD=$(BUILD) ASAN=$(ASAN) TSAN=$(TSAN) sh tests/run.sh 2>&1
 
 # The unit binaries under valgrind's memcheck (not with ASAN=1: they clash).
@@ -212,6 +228,12 @@ install: all
 	done
 	install -m 0644 doc/shanhaid.conf.example $(DESTDIR)$(DATADIR)/
 	install -m 0644 rules/*.conf $(DESTDIR)$(DATADIR)/rules/
+	# The console, where console_dir points by default (when it is built).
+	if [ -f $(BUILD)/console/index.html ]; then \
+	    install -d $(DESTDIR)$(DATADIR)/console && \
+	    install -m 0644 $(BUILD)/console/*.html $(BUILD)/console/*.js \
+	        $(BUILD)/console/*.css $(DESTDIR)$(DATADIR)/console/; \
+	else echo "make install: the console is not built (make console); not installed"; fi
 
 clean:
 	rm -rf build
