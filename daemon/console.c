@@ -114,7 +114,8 @@ refuse(struct http_req *r)
 		return;
 	}
 	evbuffer_add_printf(b, "<!doctype html>\n<html lang=\"zh-CN\">"
-	    "<head><meta charset=\"utf-8\"><title>需要客户端证书 · "
+	    "<head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\">"
+	    "<title>需要客户端证书 · "
 	    "Client certificate required</title></head><body>\n"
 	    "<h1>需要客户端证书 / Client certificate required</h1>\n");
 	if (fpr == NULL)
