@@ -36,10 +36,16 @@ export function formatTime(iso) {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'zh-CN', {
-    timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit',
-    day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
-    hour12: false }).format(d);
+  return timeFormat().format(d);
+}
+
+// One formatter per language: making one costs more than using it.
+const timeFormats = {};
+function timeFormat() {
+  return (timeFormats[lang] ??= new Intl.DateTimeFormat(
+    lang === 'en' ? 'en-GB' : 'zh-CN', { timeZone: 'Asia/Shanghai',
+      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit',
+      minute: '2-digit', second: '2-digit', hour12: false }));
 }
 
 // Integers (counts, indexes) with separators.

@@ -350,7 +350,7 @@ async function auditor(rc1) {
   check(rows === 1000, `1000 entries shown, not ${rows}`);
   await shot(page, 'auditor-ledger');
   await open(page, '#/ledger?start=0&n=1000&agreement=kecheng-yuhang&type=adjustment', 'ledger');
-  const types = await page.$$eval('#entries tbody tr', (trs) => [...new Set(trs.map((r) => r.dataset.type))]);
+  const types = await page.$$eval('#entries .erow[data-type]', (trs) => [...new Set(trs.map((r) => r.dataset.type))]);
   check(types.length === 1 && types[0] === 'adjustment', `filter by type: ${types}`);
 }
 

@@ -156,7 +156,7 @@ export default {
   'ledger.prev': '← Previous',
   'ledger.next': 'Next →',
   'ledger.rendered': '{rows} rows, rendered in {ms} ms',
-  'ledger.show': 'show',
+  'ledger.show': 'entry',
   'ledger.col.index': 'Index',
   'ledger.col.type': 'Type',
   'ledger.col.agreement': 'Agreement',

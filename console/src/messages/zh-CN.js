@@ -156,7 +156,7 @@ export default {
   'ledger.prev': '← 上一页',
   'ledger.next': '下一页 →',
   'ledger.rendered': '本页 {rows} 条, 渲染 {ms} 毫秒',
-  'ledger.show': '展开',
+  'ledger.show': '条目内容',
   'ledger.col.index': '序号',
   'ledger.col.type': '类型',
   'ledger.col.agreement': '协议',
