@@ -113,8 +113,7 @@ static const struct config_key keys[] = {
 	{ "rules_dir", CK_PATH, "rules", 0, 0, 0, C(rules_dir), NULL,
 	  "folder of the agreements, one <id>.conf each" },
 	{ "console_dir", CK_PATH, SHANHAI_CONSOLE_DIR, 0, 0, 0, C(console_dir),
-	  NULL, "folder of the built web console that shanhaid serves under "
-	  "/console/ (`make console`, `make install`)" },
+	  NULL, "folder of the built web console, served under /console/" },
 	{ "user", CK_STRING, "", 0, 0, CK_RESTART, C(user), NULL,
 	  "when started as root: the user to switch to once the sockets are "
 	  "bound" },
