@@ -159,8 +159,13 @@ valgrind: all $(TESTS)
 
 demo: all
 	@BUILD=$(BUILD) sh tests/demo.sh
+	@if ls $(BUILD)/console-shots/console-*.png >/dev/null 2>&1; then \
+	    echo "web console screenshots (from make check): $(BUILD)/console-shots/"; \
+	    ls $(BUILD)/console-shots/console-*.png | sed 's/^/  /'; \
+	else echo "web console screenshots: none yet; CHECK_ONLY=console make check" \
+	    "puts them in $(BUILD)/console-shots/"; fi
 
-bench: all $(BENCHES)
+bench: all $(BENCHES) console
 	@BUILD=$(BUILD) sh bench/run.sh
 
 # libFuzzer: every fuzz/fuzz_*.c is a target linked against the library

@@ -108,6 +108,14 @@ async function persona(who, { lang } = {}) {
   const ctx = await browser.newContext(opts);
   contexts.push(ctx);
   if (lang) await ctx.addInitScript((l) => localStorage.setItem('shanhai.lang', l), lang);
+  // Layout shifts not caused by the user (the data arriving must not move
+  // what is already shown): summed as Chromium reports them.
+  await ctx.addInitScript(() => {
+    window.__cls = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (!e.hadRecentInput) window.__cls += e.value;
+    }).observe({ type: 'layout-shift', buffered: true });
+  });
   ctx.on('request', (req) => {
     const u = new URL(req.url());
     if (!['blob:', 'data:'].includes(u.protocol) && u.origin !== ORIGIN)
@@ -163,6 +171,18 @@ async function bureau() {
   check(await page.locator('#agreements tbody tr').count() === 1, 'only its own agreement');
   check((await page.textContent('#agreements')).includes('杭州市余杭区财政局'), 'side names in Chinese');
   await shot(page, 'bureau-agreements');
+
+  step = 'bureau: keyboard';
+  for (let i = 0; i < 15; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(() => document.activeElement?.getAttribute('href')) ===
+        '#/agreements/kecheng-yuhang') break;
+  }
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('main[data-view="agreement"] #periods');
+  figures.cls_agreement = await page.evaluate(() => window.__cls);
+  await page.goBack();
+  await page.waitForSelector('main[data-view="agreements"] #agreements');
 
   await page.click('#agreements a[href="#/agreements/kecheng-yuhang"]');
   await page.waitForSelector('main[data-view="agreement"] #periods');
@@ -240,6 +260,16 @@ async function bureau() {
   const hash = (await page.textContent('#approve-hash')).trim();
   check(/^[0-9a-f]{64}$/.test(hash), 'statement hash shown');
   await shot(page, 'bureau-year', true);
+  figures.cls_bureau = await page.evaluate(() => window.__cls);
+  check(figures.cls_bureau < 0.1, `layout shift ${figures.cls_bureau} (good is < 0.1)`);
+
+  step = 'bureau: narrow window';
+  await page.setViewportSize({ width: 400, height: 800 });
+  await page.waitForTimeout(200);
+  const over = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+  check(over <= 0, `the page is ${over} px wider than a 400 px window`);
+  await shot(page, 'bureau-year-narrow', true);
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   step = 'bureau: XLSX';
   expecting = [/40[0-9]|415/];
@@ -433,6 +463,7 @@ async function main() {
   const size = existsSync(join(process.env.CONSOLE_DIR || '', 'size.txt')) ?
     readFileSync(join(process.env.CONSOLE_DIR, 'size.txt'), 'utf8').trim().split(' ') : null;
   if (size) { figures.bundle_bytes = Number(size[0]); figures.bundle_gzip_bytes = Number(size[1]); }
+  check(!size || figures.bundle_gzip_bytes < 1 << 20, 'bundle over 1 MiB compressed');
   writeFileSync(join(OUT, 'console-figures.json'), JSON.stringify(figures, null, 1) + '\n');
   console.log(JSON.stringify(figures));
 }

@@ -83,14 +83,14 @@ async function fetchDoc(url, kind, type, out, name) {
     const got = (res.headers.get('Content-Type') || '').split(';')[0].trim();
     if (got !== type) {
       await res.arrayBuffer();
-      throw new ApiError(406, t('doc.wrongtype', { got: got || '—', want: type }));
+      throw new Error(t('doc.wrongtype', { got: got || '—', want: type }));
     }
     download(`${name}.${kind}`, await res.blob(), type);
     out.textContent = t('doc.saved', { name: `${name}.${kind}` });
   } catch (e) {
     out.className = 'docmsg bad';
     out.textContent = t('doc.failed', { kind: kind.toUpperCase(),
-      detail: e instanceof ApiError ? `${e.status} ${e.detail}` : String(e) });
+      detail: e instanceof ApiError ? `${e.status} ${e.detail}` : e.message });
   }
 }
 
