@@ -306,6 +306,21 @@ async function bureau() {
   await page.waitForSelector('body[data-ready="1"] #approve-done');
   check((await page.textContent('#lang')) === '中文', 'English remembered');
   await page.click('#lang');
+  await page.waitForSelector('#approve-done');
+
+  step = 'bureau: JSON file';
+  await open(page, '#/agreements/kecheng-yuhang/periods/2027-01', 'period');
+  const bad = join(OUT, 'console-not-json.json');
+  writeFileSync(bad, 'vat = 1234\n');
+  await page.setInputFiles('#report-file', bad);
+  await page.waitForSelector('#report-form .formerr:not([hidden])');
+  check((await page.textContent('#report-form .formerr')).includes('不是 JSON'), 'a file that is not JSON');
+  const jan = { ...cases[0], report_id: 'yh-2027-01', period: '2027-01' };
+  const file = join(OUT, 'console-upload-2027-01.json');
+  writeFileSync(file, JSON.stringify(jan, null, 2));
+  await page.setInputFiles('#report-file', file);
+  await page.waitForSelector('#receipt');
+  await page.waitForSelector('#period-status[data-status="settled"]');
   return { rc1, rc2, decReport, hash };
 }
 
