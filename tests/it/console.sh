@@ -12,6 +12,28 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 [ -f "$BUILD/console/index.html" ] || fail "the console is not built: make console"
 [ -d "$TOP/console/node_modules/playwright-core" ] || fail "no playwright-core: make console runs npm ci"
+# The console's pure modules (amounts, the auditor's checks) under node's
+# test runner, against receipts `shanhai fixture` signs for every report
+# entry of a ledger at three tree sizes each.
+fx=$T/fixtures
+mkdir -p "$fx"
+"$BUILD/shanhai" keygen --origin test.example/shanhai --out "$fx/k.key" >/dev/null
+"$BUILD/shanhai" fixture build --rules "$TOP/rules" \
+    "$TOP/tests/cases/example-kecheng-yuhang-2026/reports.jsonl" > "$fx/ledger.jsonl" ||
+    fail "fixture build"
+n=$(wc -l < "$fx/ledger.jsonl")
+for i in $(grep -n '"type":"report"' "$fx/ledger.jsonl" | cut -d: -f1); do
+	i=$((i - 1))
+	for s in $((i + 1)) $(((i + 1 + n) / 2)) "$n"; do
+		"$BUILD/shanhai" fixture receipt --key "$fx/k.key" \
+		    --origin test.example/shanhai --index $i --size $s \
+		    "$fx/ledger.jsonl" > "$fx/receipt-$i-$s.json" || fail "fixture receipt $i $s"
+	done
+done
+FIXTURES=$fx VKEY=$fx/k.key.vkey node --test "$TOP/console/test/units.test.mjs" \
+    > "$T/units.out" 2>&1 || { cat "$T/units.out"; fail "console unit tests"; }
+grep '^# pass\|^# fail' "$T/units.out"
+
 pki
 port=$(free_port)
 c=$T/etc/shanhaid.conf
