@@ -27,7 +27,13 @@ export function t(key, vars) {
     console.warn(`no message ${key}`);
     return key;
   }
-  if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m));
+  // A slot left unfilled is a fault of the page: logged as an error, which
+  // the browser test counts.
+  s = s.replace(/\{(\w+)\}/g, (m, k) => {
+    if (vars && k in vars) return vars[k];
+    console.error(`message ${key}: no value for {${k}}`);
+    return m;
+  });
   return s;
 }
 

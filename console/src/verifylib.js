@@ -77,7 +77,7 @@ export async function verifyNote(text, vkeyLine) {
     if (raw.length !== 68 || hex(raw.slice(0, 4)) !== vk.id) continue;
     const ok = await crypto.subtle.verify({ name: 'Ed25519' }, key,
       raw.slice(4), enc.encode(note.body));
-    return ok ? { ok: true, reason: 'sig.ok', note } :
+    return ok ? { ok: true, reason: 'sig.ok', note, size: note.size } :
       { ok: false, reason: 'sig.bad', note };
   }
   return { ok: false, reason: 'sig.none', note };

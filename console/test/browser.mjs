@@ -353,6 +353,7 @@ async function auditor(rc1) {
   await page.waitForSelector('#checkpoint-result[data-result]');
   check(await page.getAttribute('#checkpoint-result', 'data-result') === 'pass',
     `checkpoint: ${await page.textContent('#checkpoint-result')}`);
+  check(/账本 \d+ 条/.test(await page.textContent('#checkpoint-result')), 'says the size it checked');
   await page.setInputFiles('#receipt-file', join(OUT, 'console-receipt.json'));
   await page.click('#verify-receipt');
   await page.waitForSelector('#receipt-result[data-result]');
