@@ -81,6 +81,8 @@ MALLOC_LIBS := $(shell $(PKG_CONFIG) --libs libtcmalloc_minimal)
 endif
 endif
 $(BUILD)/shanhaid $(BUILD)/bench/bare_tls: LIBS += $(MALLOC_LIBS)
+# The console's default folder is where `make install` puts it.
+$(BUILD)/obj/config.o: ALL_CFLAGS += -DSHANHAI_CONSOLE_DIR='"$(DATADIR)/console"'
 
 DIRS      = core lib daemon tool
 MAINS     = daemon/shanhaid.c tool/shanhai.c
@@ -112,7 +114,7 @@ Q = @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-.PHONY: all check valgrind demo bench fuzz install clean
+.PHONY: all check valgrind demo bench fuzz install clean console
 .SECONDARY:
 all: $(BUILD)/shanhaid $(BUILD)/shanhai $(BUILD)/core-check
 
@@ -192,7 +194,23 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libshanhai.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-check: all $(TESTS) $(REPLAYS)
+# The web console (console/, issue 16): npm ci from the committed lockfile,
+# then esbuild into $(BUILD)/console with content-hashed names. `make all`
+# does not need it (nor node); `make check` builds it for the browser test.
+CONSOLE_SRCS = $(wildcard console/src/*.js console/src/*/*.js console/src/*.css \
+    console/src/*.html) console/build.mjs
+console: $(BUILD)/console/index.html
+
+console/node_modules/.package-lock.json: console/package.json console/package-lock.json
+	$(call msg,NPM,console)
+	$(Q)cd console && npm ci --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+$(BUILD)/console/index.html: $(CONSOLE_SRCS) console/node_modules/.package-lock.json
+	$(call msg,ESBUILD,$(BUILD)/console)
+	$(Q)node console/build.mjs $(BUILD)/console
+
+check: all $(TESTS) $(REPLAYS) console
 	@BUILD=$(BUILD) ASAN=$(ASAN) TSAN=$(TSAN) sh tests/run.sh 2>&1
 
 # The unit binaries under valgrind's memcheck (not with ASAN=1: they clash).
@@ -202,8 +220,13 @@ valgrind: all $(TESTS)
 
 demo: all
 	@BUILD=$(BUILD) sh tests/demo.sh
+	@if ls $(BUILD)/console-shots/console-*.png >/dev/null 2>&1; then \
+	    echo "web console screenshots (from make check): $(BUILD)/console-shots/"; \
+	    ls $(BUILD)/console-shots/console-*.png | sed 's/^/  /'; \
+	else echo "web console screenshots: none yet; CHECK_ONLY=console make check" \
+	    "puts them in $(BUILD)/console-shots/"; fi
 
-bench: all $(BENCHES)
+bench: all $(BENCHES) console
 	@BUILD=$(BUILD) sh bench/run.sh
 
 # libFuzzer: every fuzz/fuzz_*.c is a target linked against the library
@@ -273,6 +296,12 @@ install: all
 	install -m 0644 systemd/shanhaid.sysusers $(DESTDIR)$(SYSUSERSDIR)/shanhai.conf
 	install -m 0644 doc/shanhaid.conf.example $(DESTDIR)$(DATADIR)/
 	install -m 0644 rules/*.conf $(DESTDIR)$(DATADIR)/rules/
+	# The console, where console_dir points by default (when it is built).
+	if [ -f $(BUILD)/console/index.html ]; then \
+	    install -d $(DESTDIR)$(DATADIR)/console && \
+	    install -m 0644 $(BUILD)/console/*.html $(BUILD)/console/*.js \
+	        $(BUILD)/console/*.css $(DESTDIR)$(DATADIR)/console/; \
+	else echo "make install: the console is not built (make console); not installed"; fi
 
 clean:
 	rm -rf build

@@ -12,16 +12,20 @@
 
 #include "shanhai/api.h"
 #include "shanhai/config.h"
+#include "shanhai/console.h"
 #include "shanhai/ingest.h"
 #include "shanhai/monitor.h"
 #include "shanhai/log.h"
 #include "shanhai/server.h"
+#include "shanhai/sidereport.h"
 #include "shanhai/version.h"
 
 /* The daemon's modules, started in this order (one line each). */
 static const struct server_module *const modules[] = {
 	&api_module,
+	&console_module,
 	&ingest_module,
+	&sidereport_module,	/* reads ingest's journal */
 	&monitor_module,	/* after the modules whose figures it reads */
 };
 

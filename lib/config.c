@@ -25,6 +25,10 @@
 
 /* Room for the rows of keys[] (checked at compile time below). */
 #define CONFIG_MAXKEYS	48
+/* Where `make install` puts the console; the Makefile passes its DATADIR. */
+#ifndef SHANHAI_CONSOLE_DIR
+#define SHANHAI_CONSOLE_DIR	"/usr/local/share/shanhai/console"
+#endif
 
 struct strlist {
 	char		**v;
@@ -46,6 +50,7 @@ struct config {
 	struct strlist	 listen;
 	char		*state_dir;
 	char		*rules_dir;
+	char		*console_dir;
 	char		*user;
 	long long	 log_level;
 	char		*tls_certificate;
@@ -114,6 +119,8 @@ static const struct config_key keys[] = {
 	  C(state_dir), NULL, "folder of the SQLite database" },
 	{ "rules_dir", CK_PATH, "rules", 0, 0, 0, C(rules_dir), NULL,
 	  "folder of the agreements, one <id>.conf each" },
+	{ "console_dir", CK_PATH, SHANHAI_CONSOLE_DIR, 0, 0, 0, C(console_dir),
+	  NULL, "folder of the built web console, served under /console/" },
 	{ "user", CK_STRING, "", 0, 0, CK_RESTART, C(user), check_user,
 	  "when started as root: the user to switch to once the sockets are "
 	  "bound" },
@@ -1137,6 +1144,7 @@ config_get0_##field(const struct config *c)			\
 GET0(path)
 GET0(state_dir)
 GET0(rules_dir)
+GET0(console_dir)
 GET0(user)
 GET0(tls_certificate)
 GET0(tls_key)

@@ -78,6 +78,7 @@ size_t		 config_listen_count(const struct config *c);
 const char	*config_get0_listen(const struct config *c, size_t i);
 const char	*config_get0_state_dir(const struct config *c);
 const char	*config_get0_rules_dir(const struct config *c);
+const char	*config_get0_console_dir(const struct config *c);
 const char	*config_get0_user(const struct config *c);	/* NULL: unset */
 enum log_level	 config_log_level(const struct config *c);
 const char	*config_get0_tls_certificate(const struct config *c);
