@@ -22,6 +22,7 @@
 #include "shanhai/journal.h"
 #include "shanhai/log.h"
 #include "shanhai/note.h"
+#include "shanhai/offload.h"
 #include "shanhai/rules.h"
 #include "shanhai/server.h"
 #include "shanhai/settle.h"
@@ -469,7 +470,56 @@ statement_format(struct http_req *r, enum document_format *fmt,
 	return -1;
 }
 
-/* The year's document, rendered from the model (a 409 while incomplete). */
+/* A document being rendered off the loop (offload.h). */
+struct docjob {
+	struct http_req		*r;
+	json_t			*model;		/* the worker's alone */
+	enum document_format	 fmt;
+	enum document_lang	 lang;
+	struct textbuf		 out;
+	int			 rc;
+	char			 err[512];
+	char			 disp[160];
+};
+
+static void
+docjob_render(void *arg)
+{
+	struct docjob *d = arg;
+
+	d->rc = document_render(d->model, d->fmt, d->lang, &d->out, d->err,
+	    sizeof(d->err));
+}
+
+/* Back on the loop: the document, or why not. */
+static void
+docjob_reply(void *arg)
+{
+	struct docjob *d = arg;
+	struct evbuffer *b = NULL;
+
+	if (d->rc != 0 || (b = evbuffer_new()) == NULL ||
+	    evbuffer_add(b, d->out.p, d->out.len) != 0)
+		http_problem(d->r, 500, NULL, "%s", d->rc != 0 ? d->err :
+		    "out of memory");
+	else {
+		http_req_add_header(d->r, "Content-Disposition", d->disp);
+		http_reply(d->r, 200, d->fmt == DOCUMENT_TABLE ?
+		    "text/plain; charset=utf-8" : d->fmt == DOCUMENT_CSV ?
+		    "text/csv; charset=utf-8" : document_media_type(d->fmt), b);
+	}
+	if (b != NULL)
+		evbuffer_free(b);
+	textbuf_release(&d->out);
+	json_decref(d->model);
+	free(d);
+}
+
+/*
+ * The year's document (a 409 while incomplete): the model is built on the
+ * loop, from the engine, and drawn on a thread of its own (a PDF takes tens
+ * of milliseconds), or here when no thread can be had.
+ */
 static void
 reply_document(struct http_req *r, struct journal *j, enum document_format fmt,
     enum document_lang lang)
@@ -479,42 +529,40 @@ reply_document(struct http_req *r, struct journal *j, enum document_format fmt,
 	    [DOCUMENT_TABLE] = "txt", [DOCUMENT_JSON] = "json" };
 	const char *id = http_req_param(r, "id"), *year = http_req_param(r,
 	    "year");
-	struct textbuf out = TEXTBUF_INIT;
-	struct evbuffer *b;
-	json_t *m = NULL;
-	char err[512], disp[160];
+	struct docjob *d;
+	char err[512];
 	int rc;
 
-	if ((rc = journal_year_model(j, id, year, &m, err, sizeof(err))) != 0) {
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		http_problem(r, 500, NULL, "out of memory");
+		return;
+	}
+	if ((rc = journal_year_model(j, id, year, &d->model, err,
+	    sizeof(err))) != 0) {
+		free(d);
 		http_problem(r, rc, NULL, "%s", err);
 		return;
 	}
-	if (json_is_null(json_object_get(m, "statement"))) {
-		json_decref(m);
+	if (json_is_null(json_object_get(d->model, "statement"))) {
+		json_decref(d->model);
+		free(d);
 		http_problem(r, 409, "year", "%s %s is incomplete: not every "
 		    "period of the year has settled, so there is no statement "
 		    "to render yet", id, year);
 		return;
 	}
-	rc = document_render(m, fmt, lang, &out, err, sizeof(err));
-	json_decref(m);
-	if (rc != 0 || (b = evbuffer_new()) == NULL ||
-	    evbuffer_add(b, out.p, out.len) != 0) {
-		textbuf_release(&out);
-		http_problem(r, 500, NULL, "%s", rc != 0 ? err :
-		    "out of memory");
-		return;
-	}
-	textbuf_release(&out);
-	snprintf(disp, sizeof(disp), "%s; filename=\"%s-%s%s.%s\"",
+	d->r = r;
+	d->fmt = fmt;
+	d->lang = lang;
+	snprintf(d->disp, sizeof(d->disp), "%s; filename=\"%s-%s%s.%s\"",
 	    fmt == DOCUMENT_TABLE || fmt == DOCUMENT_JSON ? "inline" :
 	    "attachment", id, year, lang == DOCUMENT_EN ? "-en" : "",
 	    ext[fmt]);
-	http_req_add_header(r, "Content-Disposition", disp);
-	http_reply(r, 200, fmt == DOCUMENT_TABLE ? "text/plain; charset=utf-8" :
-	    fmt == DOCUMENT_CSV ? "text/csv; charset=utf-8" :
-	    document_media_type(fmt), b);
-	evbuffer_free(b);
+	if (offload_run(journal_get0_base(j), docjob_render, docjob_reply,
+	    d) != 0) {
+		docjob_render(d);
+		docjob_reply(d);
+	}
 }
 
 /* The year's statement once every entry queued before the read is on disk. */

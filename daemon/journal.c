@@ -2252,6 +2252,12 @@ journal_year_model(struct journal *j, const char *agreement,
 	return *out == NULL ? -code : 0;
 }
 
+struct event_base *
+journal_get0_base(const struct journal *j)
+{
+	return j->base;
+}
+
 int
 journal_year(struct journal *j, const char *agreement, const char *year,
     json_t **out, char *err, size_t errlen)

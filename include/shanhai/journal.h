@@ -173,6 +173,8 @@ typedef void journal_observe_fn(void *arg, size_t reports, size_t entries,
     double write_seconds, double commit_seconds);
 void		 journal_set_observer(struct journal *j, journal_observe_fn *fn,
 		    void *arg);
+/* The event loop the journal answers on. */
+struct event_base *journal_get0_base(const struct journal *j);
 /* The engine in force (borrowed, event loop only, until the next call). */
 const struct settle *journal_get0_engine(const struct journal *j);
 /*
