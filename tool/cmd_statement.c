@@ -228,69 +228,21 @@ done:
 }
 
 /*
- * shanhai statement --model FILE --format pdf|xlsx|csv|json|table
- * [--lang zh|en] [--out FILE]: renders a statement document model (the
- * statement endpoint's answer, include/shanhai/document.h) as a document.
- * Documented in shanhai(1), not in the usage: it is for rendering a
+ * --model FILE: renders a statement document model (the statement
+ * endpoint's answer plus what a document needs, include/shanhai/document.h)
+ * as a document. Documented in shanhai(1), not in the usage: it is for a
  * statement fetched as JSON, and for the tests of the documents.
  */
 static int
-statement_model_cmd(int argc, char **argv)
+from_model(const char *model, enum document_format fmt,
+    enum document_lang lang, const char *outpath)
 {
-	static const struct option opts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "lang", required_argument, NULL, 'l' },
-		{ "out", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *model = NULL, *outpath = NULL;
-	enum document_format fmt = DOCUMENT_TABLE;
-	enum document_lang lang = DOCUMENT_ZH;
 	struct textbuf out = TEXTBUF_INIT;
 	json_error_t jerr;
 	json_t *m;
 	char err[512];
-	FILE *f;
-	int ch, rc = CMD_USAGE;
+	int rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'm':
-			model = optarg;
-			break;
-		case 'f':
-			if (document_format_parse(optarg, &fmt) != 0) {
-				fprintf(stderr, "shanhai statement: --format "
-				    "'%s': pdf, xlsx, csv, json or table\n",
-				    optarg);
-				return CMD_USAGE;
-			}
-			break;
-		case 'l':
-			if (document_lang_parse(optarg, &lang) != 0) {
-				fprintf(stderr, "shanhai statement: --lang "
-				    "'%s': zh or en\n", optarg);
-				return CMD_USAGE;
-			}
-			break;
-		case 'o':
-			outpath = optarg;
-			break;
-		default:
-			fputs("usage: shanhai statement --model FILE --format "
-			    "pdf|xlsx|csv|json|table [--lang zh|en] "
-			    "[--out FILE]\n", stderr);
-			return CMD_USAGE;
-		}
-	}
-	if (model == NULL || optind != argc) {
-		fputs("usage: shanhai statement --model FILE --format "
-		    "pdf|xlsx|csv|json|table [--lang zh|en] [--out FILE]\n",
-		    stderr);
-		return CMD_USAGE;
-	}
 	if ((m = strcmp(model, "-") == 0 ? json_loadf(stdin,
 	    JSON_REJECT_DUPLICATES, &jerr) : json_load_file(model,
 	    JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
@@ -301,28 +253,8 @@ statement_model_cmd(int argc, char **argv)
 	if (document_render(m, fmt, lang, &out, err, sizeof(err)) != 0) {
 		fprintf(stderr, "shanhai statement: %s: %s\n", model, err);
 		rc = CMD_FAILED;
-		goto done;
-	}
-	if (outpath != NULL && strcmp(outpath, "-") != 0) {
-		if ((f = fopen(outpath, "wb")) == NULL) {
-			fprintf(stderr, "shanhai statement: %s: %s\n",
-			    outpath, strerror(errno));
-			goto done;
-		}
 	} else
-		f = stdout;
-	if (fwrite(out.p, 1, out.len, f) != out.len || fflush(f) != 0 ||
-	    ferror(f))
-		fprintf(stderr, "shanhai statement: %s: %s\n", f == stdout ?
-		    "stdout" : outpath, strerror(errno));
-	else
-		rc = CMD_OK;
-	if (f != stdout && fclose(f) != 0 && rc == CMD_OK) {
-		fprintf(stderr, "shanhai statement: %s: %s\n", outpath,
-		    strerror(errno));
-		rc = CMD_USAGE;
-	}
-done:
+		rc = write_out(outpath, out.p, out.len);
 	textbuf_release(&out);
 	json_decref(m);
 	return rc;
@@ -343,19 +275,17 @@ cmd_statement(int argc, char **argv)
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "cacert", required_argument, NULL, 'C' },
+		{ "model", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *agreement = NULL, *entries = NULL, *url = NULL, *year = NULL;
+	const char *model = NULL;
 	const char *cert = NULL, *key = NULL, *cacert = NULL, *rules = NULL;
 	const char *outpath = NULL;
 	enum document_format fmt = DOCUMENT_TABLE;
 	enum document_lang lang = DOCUMENT_ZH;
 	int ch;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--model") == 0 ||
-		    strncmp(argv[i], "--model=", 8) == 0)
-			return statement_model_cmd(argc, argv);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -392,6 +322,9 @@ cmd_statement(int argc, char **argv)
 		case 'o':
 			outpath = optarg;
 			break;
+		case 'm':
+			model = optarg;
+			break;
 		case 'f':
 			if (document_format_parse(optarg, &fmt) != 0) {
 				fprintf(stderr, "shanhai statement: --format "
@@ -412,7 +345,10 @@ cmd_statement(int argc, char **argv)
 			return CMD_USAGE;
 		}
 	}
-	if (agreement == NULL || year == NULL || optind != argc ||
+	if (model != NULL && optind == argc && agreement == NULL &&
+	    year == NULL && entries == NULL && url == NULL)
+		return from_model(model, fmt, lang, outpath);
+	if (model != NULL || agreement == NULL || year == NULL || optind != argc ||
 	    strlen(agreement) > 64 || strchr(agreement, '/') != NULL ||
 	    (entries == NULL) == (url == NULL) || (url != NULL &&
 	    (cert == NULL || key == NULL || cacert == NULL || rules != NULL))) {
