@@ -20,7 +20,7 @@ static const struct verb verbs[] = {
 	{ "version", cmd_version, "version" },
 	{ "settle", cmd_settle, "settle --rules DIR REPORTS.jsonl" },
 	{ "rules", cmd_rules, "rules check DIR" },
-	{ "keygen", cmd_keygen, "keygen --origin ORIGIN --out FILE [--sm2]" },
+	{ "keygen", cmd_keygen, "keygen --origin ORIGIN --out FILE [--sm2 | --witness]" },
 	{ "statement", cmd_statement, "statement --agreement A --year Y "
 	    "(--entries FILE | --url URL --cert C --key K --cacert CA)\n"
 	    "              [--format table|csv|json]" },
@@ -28,6 +28,7 @@ static const struct verb verbs[] = {
 	    "[--format text|json]" },
 	{ "verify", cmd_verify, "verify --vkey FILE [--vkey FILE ...] --checkpoint FILE\n"
 	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]" },
+	{ "witness", cmd_witness, "witness [-t] -c FILE" },
 	/* Test fixtures (doc/DESIGN.md, Ledger): not listed. */
 	{ "fixture", cmd_fixture, NULL },
 	{ "submit", cmd_submit, "submit --url URL --cert FILE --key FILE"

@@ -27,5 +27,7 @@ int	cmd_verify(int argc, char **argv);
 int	cmd_fixture(int argc, char **argv);
 /* shanhai submit --url URL --cert C --key K --cacert CA [--out F] REPORT */
 int	cmd_submit(int argc, char **argv);
+/* shanhai witness [-t] -c FILE: a tlog-witness server (cmd_witness.c) */
+int	cmd_witness(int argc, char **argv);
 
 #endif
