@@ -27,7 +27,8 @@ static const struct verb verbs[] = {
 	{ "status", cmd_status, "status --url URL --cert C --key K --cacert CA "
 	    "[--format text|json]" },
 	{ "verify", cmd_verify, "verify --vkey FILE [--vkey FILE ...] --checkpoint FILE\n"
-	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]" },
+	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]\n"
+	    "              [--witness FILE ... [--quorum N]]" },
 	{ "witness", cmd_witness, "witness [-t] -c FILE" },
 	/* Test fixtures (doc/DESIGN.md, Ledger): not listed. */
 	{ "fixture", cmd_fixture, NULL },
