@@ -180,7 +180,8 @@ DATADIR        ?= $(PREFIX)/share/shanhai
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 UNITS     = $(wildcard systemd/*.service systemd/*.socket)
 MANPAGES  = $(wildcard man/*.[158])
-# The units are installed with ExecStart= naming the daemon where it goes.
+# The units are installed with ExecStart= naming the daemon (or, for the
+# witness, the tool) where it goes.
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
@@ -193,7 +194,8 @@ install: all
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
 	done
 	for u in $(UNITS); do \
-	    sed 's|/usr/sbin/shanhaid|$(SBINDIR)/shanhaid|g' $$u \
+	    sed -e 's|/usr/sbin/shanhaid|$(SBINDIR)/shanhaid|g' \
+	        -e 's|/usr/bin/shanhai |$(BINDIR)/shanhai |g' $$u \
 	        > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
 	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
 	done
