@@ -50,6 +50,7 @@ struct config {
 	char		*ledger_signing_key;
 	char		*ledger_next_key;
 	char		*ledger_sm2_key;
+	char		*ledger_tiles_dir;
 	long long	 max_body;
 	long long	 max_header;
 	long long	 request_timeout;
@@ -136,6 +137,10 @@ static const struct config_key keys[] = {
 	  "the next Ed25519 key of a key rotation, announced in the ledger" },
 	{ "ledger.sm2_key", CK_PATH, "", 0, 0, CK_RESTART, C(ledger_sm2_key),
 	  NULL, "optional SM2 PEM key for a second checkpoint signature" },
+	{ "ledger.tiles_dir", CK_PATH, "", 0, 0, CK_RESTART,
+	  C(ledger_tiles_dir), NULL,
+	  "optional folder where the ledger is published as C2SP tlog-tiles "
+	  "(a static mirror; entries are then limited to 65,535 bytes)" },
 
 	{ "limits", CK_GROUP, "", 0, 0, 0, 0, NULL,
 	  "sizes, times and counts that bound what a client can take" },
@@ -871,6 +876,7 @@ GET0(ledger_origin)
 GET0(ledger_signing_key)
 GET0(ledger_next_key)
 GET0(ledger_sm2_key)
+GET0(ledger_tiles_dir)
 
 #define GETINT(field)						\
 long long							\

@@ -75,6 +75,7 @@ const char	*config_get0_ledger_origin(const struct config *c);
 const char	*config_get0_ledger_signing_key(const struct config *c);
 const char	*config_get0_ledger_next_key(const struct config *c); /* NULL: unset */
 const char	*config_get0_ledger_sm2_key(const struct config *c); /* NULL: unset */
+const char	*config_get0_ledger_tiles_dir(const struct config *c); /* NULL: unset */
 
 /* limits { }: sizes in bytes, times in seconds, 0 where noted = no limit. */
 long long	 config_max_body(const struct config *c);
