@@ -883,7 +883,8 @@ note_sigs(const char *msg, size_t len, size_t *textlen, note_sig_fn *fn,
 			.sig = sig + 4,
 			.siglen = (size_t)slen - 4,
 		};
-		if ((rc = fn(arg, msg, split, &ns, err, errlen)) < 0)
+		if (fn != NULL && (rc = fn(arg, msg, split, &ns, err,
+		    errlen)) < 0)
 			return rc;
 		pos += ll + 1;
 	}

@@ -15,13 +15,16 @@
 #include "shanhai/ingest.h"
 #include "shanhai/monitor.h"
 #include "shanhai/log.h"
+#include "shanhai/mirror.h"
 #include "shanhai/server.h"
 #include "shanhai/version.h"
 
 /* The daemon's modules, started in this order (one line each). */
 static const struct server_module *const modules[] = {
 	&api_module,
+	&mirror_guard_module,	/* before ingest: never sign on from a fork */
 	&ingest_module,
+	&mirror_module,		/* after ingest: fed by its commits */
 	&monitor_module,	/* after the modules whose figures it reads */
 };
 

@@ -136,7 +136,8 @@ typedef int note_sig_fn(void *arg, const char *text, size_t textlen,
 
 /*
  * The one parser of signed notes: checks the whole note's syntax strictly
- * and hands each signature line to fn. *textlen is the text's length.
+ * and hands each signature line to fn (NULL: none). *textlen is the
+ * text's length.
  */
 int	note_sigs(const char *msg, size_t len, size_t *textlen,
 	    note_sig_fn *fn, void *arg, char *err, size_t errlen)

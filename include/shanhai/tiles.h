@@ -24,6 +24,12 @@ struct store;
 #define TILES_WIDTH		256
 /* Longest entry an entry bundle holds: its length is a uint16. */
 #define TILES_MAX_ENTRY		65535
+/*
+ * Longest report body taken while tiles are published: a report entry is
+ * the report's canonical JSON (never longer than the body) in an envelope
+ * of at most 256 bytes (report hash, submitter, time, type), so it fits.
+ */
+#define TILES_MAX_REPORT	(TILES_MAX_ENTRY - 256)
 /* Level of entry bundles in tiles_path(). */
 #define TILES_ENTRIES		(-1)
 /* Longest relative path tiles_path() writes, with its NUL. */
