@@ -139,8 +139,7 @@ static const struct config_key keys[] = {
 	  NULL, "optional SM2 PEM key for a second checkpoint signature" },
 	{ "ledger.tiles_dir", CK_PATH, "", 0, 0, CK_RESTART,
 	  C(ledger_tiles_dir), NULL,
-	  "optional folder where the ledger is published as C2SP tlog-tiles "
-	  "(a static mirror; entries are then limited to 65,535 bytes)" },
+	  "optional folder to publish the ledger in as C2SP tlog-tiles" },
 
 	{ "limits", CK_GROUP, "", 0, 0, 0, 0, NULL,
 	  "sizes, times and counts that bound what a client can take" },
