@@ -33,10 +33,12 @@ struct client {
 	char		 port[8];
 	char		 hostport[272];	/* for the Host header */
 	char		 path[1024];	/* the URL's path, no trailing '/' */
-	SSL_CTX		*ctx;
+	SSL_CTX		*ctx;		/* NULL: plain http:// */
 	SSL		*ssl;
 	int		 fd;
+	int		 up;		/* connected */
 	int		 used;		/* requests answered on this connection */
+	int		 plain;		/* http:// */
 	char		 rbuf[16384];
 	size_t		 rpos, rlen;
 };
@@ -63,9 +65,13 @@ parse_url(struct client *c, const char *url, char *err, size_t errlen)
 	const char *p, *end;
 	size_t n;
 
-	if (strncasecmp(url, "https://", 8) != 0)
+	if (strncasecmp(url, "https://", 8) == 0)
+		p = url + 8;
+	else if (strncasecmp(url, "http://", 7) == 0) {
+		p = url + 7;
+		c->plain = 1;
+	} else
 		goto bad;
-	p = url + 8;
 	if (*p == '[') {
 		if ((end = strchr(p, ']')) == NULL)
 			goto bad;
@@ -80,7 +86,7 @@ parse_url(struct client *c, const char *url, char *err, size_t errlen)
 		goto bad;
 	memcpy(c->host, p, n);
 	c->host[n] = '\0';
-	snprintf(c->port, sizeof(c->port), "443");
+	snprintf(c->port, sizeof(c->port), c->plain ? "80" : "443");
 	if (*end == ':') {
 		n = strspn(end + 1, "0123456789");
 		if (n == 0 || n > 5)
@@ -103,7 +109,7 @@ parse_url(struct client *c, const char *url, char *err, size_t errlen)
 	    strchr(c->host, ':') ? "]" : "", c->port);
 	return 0;
 bad:
-	snprintf(err, errlen, "%s: not https://HOST[:PORT][/PATH]", url);
+	snprintf(err, errlen, "%s: not http(s)://HOST[:PORT][/PATH]", url);
 	return -1;
 }
 
@@ -120,6 +126,8 @@ client_new(const char *url, const char *cert, const char *key,
 	c->fd = -1;
 	if (parse_url(c, url, err, errlen) != 0)
 		goto fail;
+	if (c->plain)
+		return c;
 	if ((c->ctx = tls_client_ctx_new(cacert, cert, key, err, errlen)) ==
 	    NULL)
 		goto fail;
@@ -143,6 +151,7 @@ disconnect(struct client *c)
 		close(c->fd);
 		c->fd = -1;
 	}
+	c->up = 0;
 	c->used = 0;
 	c->rpos = c->rlen = 0;
 }
@@ -204,6 +213,10 @@ connect_tls(struct client *c, char *err, size_t errlen)
 
 	if (dial(c, err, errlen) != 0)
 		return -1;
+	if (c->plain) {
+		c->up = 1;
+		return 0;
+	}
 	if ((c->ssl = SSL_new(c->ctx)) == NULL ||
 	    SSL_set_fd(c->ssl, c->fd) != 1 ||
 	    tls_client_set_host(c->ssl, c->host) != 0) {
@@ -224,6 +237,7 @@ connect_tls(struct client *c, char *err, size_t errlen)
 			tls_err(err, errlen, what);
 		goto fail;
 	}
+	c->up = 1;
 	return 0;
 fail:
 	disconnect(c);
@@ -236,7 +250,8 @@ write_all(struct client *c, const void *buf, size_t len)
 	const char *p = buf;
 
 	while (len > 0) {
-		int n = SSL_write(c->ssl, p, len > 1 << 30 ? 1 << 30 :
+		int n = c->plain ? (int)write(c->fd, p, len > 1 << 30 ? 1 << 30 :
+		    len) : SSL_write(c->ssl, p, len > 1 << 30 ? 1 << 30 :
 		    (int)len);
 
 		if (n <= 0)
@@ -256,6 +271,12 @@ fill(struct client *c)
 	c->rpos = 0;
 	c->rlen = 0;
 	errno = 0;
+	if (c->plain) {
+		ssize_t r = read(c->fd, c->rbuf, sizeof(c->rbuf));
+		if (r > 0)
+			c->rlen = (size_t)r;
+		return r > 0 ? 1 : r == 0 ? 0 : -1;
+	}
 	n = SSL_read(c->ssl, c->rbuf, sizeof(c->rbuf));
 	if (n > 0) {
 		c->rlen = (size_t)n;
@@ -426,9 +447,9 @@ client_request(struct client *c, const char *method, const char *path,
 	memcpy(head + n, "\r\n", 3);
 	n += 2;
 	for (int attempt = 0; ; attempt++) {
-		int reused = c->ssl != NULL && c->used > 0;
+		int reused = c->up && c->used > 0;
 
-		if (c->ssl == NULL && connect_tls(c, err, errlen) != 0)
+		if (!c->up && connect_tls(c, err, errlen) != 0)
 			return -1;
 		/*
 		 * A server may answer before it has read the whole body (413)

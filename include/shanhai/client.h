@@ -24,7 +24,9 @@ struct client_resp {
  * A client of url ("https://HOST[:PORT][/PATH]", HOST a name, an IPv4
  * address or "[v6]", PORT 443 when absent), trusting cacert for the server
  * and presenting cert and key (PEM files; cert NULL: no client
- * certificate). Connects lazily. NULL with the reason in err.
+ * certificate). "http://" (PORT 80) speaks plain HTTP and ignores the
+ * TLS files (witnesses, SPEC 6.6). Connects lazily. NULL with the reason
+ * in err.
  */
 struct client	*client_new(const char *url, const char *cert, const char *key,
 		    const char *cacert, char *err, size_t errlen)

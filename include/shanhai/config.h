@@ -87,6 +87,19 @@ long long	 config_client_connections(const struct config *c);
 long long	 config_client_rate(const struct config *c);	/* 0: no limit */
 long long	 config_shutdown_timeout(const struct config *c);
 
+/*
+ * Witnesses (SPEC 6.6), in file order, i < config_witness_count(): name,
+ * verifier key text, url prefix, and the CA file of an https url (NULL:
+ * none). The quorum is witness_quorum, or every witness when it is 0.
+ */
+size_t		 config_witness_count(const struct config *c);
+const char	*config_witness_get0_name(const struct config *c, size_t i);
+const char	*config_witness_get0_key(const struct config *c, size_t i);
+const char	*config_witness_get0_url(const struct config *c, size_t i);
+const char	*config_witness_get0_cacert(const struct config *c, size_t i);
+long long	 config_witness_quorum(const struct config *c);
+long long	 config_witness_interval(const struct config *c);
+
 /* Clients, in file order. */
 size_t		 config_client_count(const struct config *c);
 const struct config_client *config_get0_client(const struct config *c,
