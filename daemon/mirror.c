@@ -32,6 +32,7 @@ struct mirror {
 	pthread_cond_t	 cv;
 	/* under mu */
 	int		 pending;	/* a commit since the last publication */
+	int		 witnessed;	/* checkpoint: the witnessed one only */
 	uint64_t	 published;
 	uint64_t	 errors;
 	int		 stop;
@@ -158,7 +159,8 @@ publish(struct mirror *m, uint64_t from, uint64_t *size)
 		    store_errmsg(m->st));
 		return -1;
 	}
-	rc = tiles_publish(m->st, m->dir, from, *size, note, err, sizeof(err));
+	rc = tiles_publish(m->st, m->dir, from, *size, m->witnessed ? NULL :
+	    note, err, sizeof(err));
 	free(note);
 	if (rc < 0) {
 		log_warnx("mirror: publishing size %" PRIu64 " in %s: %s; "
@@ -259,6 +261,8 @@ mirror_start(struct server *s, void **statep, char *err, size_t errlen)
 	}
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);
+	/* With witnesses, witnessing.c writes `checkpoint` (SPEC 6.6). */
+	m->witnessed = config_witness_count(c) > 0;
 	if (tiles_published(dir, &published, NULL, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "ledger.tiles_dir: %s", why);
 		goto fail;

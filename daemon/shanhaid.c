@@ -18,13 +18,16 @@
 #include "shanhai/mirror.h"
 #include "shanhai/server.h"
 #include "shanhai/version.h"
+#include "shanhai/witnessing.h"
 
 /* The daemon's modules, started in this order (one line each). */
 static const struct server_module *const modules[] = {
 	&api_module,
 	&mirror_guard_module,	/* before ingest: never sign on from a fork */
+	&witnessing_guard_module,
 	&ingest_module,
 	&mirror_module,		/* after ingest: fed by its commits */
+	&witnessing_module,
 	&monitor_module,	/* after the modules whose figures it reads */
 };
 

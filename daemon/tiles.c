@@ -131,7 +131,10 @@ write_atomic(const char *path, const void *data, size_t len, char *err,
 	char *tmp;
 	int fd;
 
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1) {
+	static unsigned long seq;	/* two threads may write one tile */
+	unsigned long k = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+
+	if (asprintf(&tmp, "%s.tmp.%ld.%lu", path, (long)getpid(), k) == -1) {
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
@@ -309,7 +312,9 @@ tiles_publish(struct store *s, const char *dir, uint64_t from, uint64_t size,
 			goto done;
 	}
 	/* Last: the checkpoint, which may be replaced (by a bigger one). */
-	{
+	if (note == NULL)
+		rc = 0;		/* the witnessed checkpoint is written apart */
+	else {
 		char *path;
 		if (asprintf(&path, "%s/checkpoint", dir) == -1) {
 			seterr(err, errlen, "out of memory");
@@ -321,6 +326,22 @@ tiles_publish(struct store *s, const char *dir, uint64_t from, uint64_t size,
 done:
 	free(w.hashes);
 	free(w.bundle);
+	return rc;
+}
+
+int
+tiles_put_checkpoint(const char *dir, const char *note, char *err,
+    size_t errlen)
+{
+	char *path;
+	int rc;
+
+	if (asprintf(&path, "%s/checkpoint", dir) == -1) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = write_atomic(path, note, strlen(note), err, errlen);
+	free(path);
 	return rc;
 }
 

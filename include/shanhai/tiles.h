@@ -55,12 +55,16 @@ int	tiles_put(const char *dir, const char *rel, const void *data,
  * Publishes the ledger in store s from the published size `from` (0 when
  * nothing is) to the signed checkpoint `note` of size `size`: every full
  * tile and bundle completed between them, the partial ones of `size`,
- * then `checkpoint`. A tile or bundle that exists must have the same
+ * then `checkpoint` (unless note is NULL: with witnesses, `checkpoint` is
+ * the witnessed one, written apart). A tile or bundle that exists must have the same
  * bytes. An entry longer than TILES_MAX_ENTRY stops it.
  */
 int	tiles_publish(struct store *s, const char *dir, uint64_t from,
 	    uint64_t size, const char *note, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
+/* Replaces dir/checkpoint atomically with note. */
+int	tiles_put_checkpoint(const char *dir, const char *note, char *err,
+	    size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * The size of the checkpoint published in dir (its second line; the
