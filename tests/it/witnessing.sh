@@ -145,6 +145,13 @@ metric 'shanhai_witness_errors_total{witness="witness2.test.example"}' | grep -q
 metric 'shanhai_witness_cosigned_size{witness="witness1.test.example"}' | grep -q " $S3$" ||
 	fail "witness 1 size: $(metric shanhai_witness)"
 grep -q "witnessing: witness2.test.example: connect" "$T/daemon.log" || fail "no log line for witness 2"
+"$SH" status --url "$base" --cert "$T/pki/operator.crt" --key "$T/pki/operator.key" \
+	--cacert "$T/pki/ca.crt" >"$T/status" || fail "status: $(cat "$T/status")"
+grep -q "witnessed checkpoint: size $S2, $((S3 - S2)) entries and [0-9]* s behind" "$T/status" ||
+	fail "status: $(cat "$T/status")"
+grep -Eq "witness1.test.example +$S3 +0 " "$T/status" || fail "status: $(cat "$T/status")"
+grep -Eq "witness2.test.example +$S2 +[1-9]" "$T/status" || fail "status: $(cat "$T/status")"
+grep -q "tile mirror: size $S3 published" "$T/status" || fail "status: $(cat "$T/status")"
 # Ingest did not wait: ten reports, no slower than twice the time with both.
 awk -v a="$took_one" -v b="$took_both" 'BEGIN { exit !(a < 2 * b + 1) }' ||
 	fail "ingest slowed down: $took_one s against $took_both s"
