@@ -39,6 +39,7 @@ struct client {
 	int		 up;		/* connected */
 	int		 used;		/* requests answered on this connection */
 	int		 plain;		/* http:// */
+	int		 timeout;	/* seconds without progress */
 	char		 rbuf[16384];
 	size_t		 rpos, rlen;
 };
@@ -60,14 +61,15 @@ tls_err(char *err, size_t errlen, const char *what)
  * path is kept without its trailing slashes.
  */
 static int
-parse_url(struct client *c, const char *url, char *err, size_t errlen)
+parse_url(struct client *c, const char *url, int plain_ok, char *err,
+    size_t errlen)
 {
 	const char *p, *end;
 	size_t n;
 
 	if (strncasecmp(url, "https://", 8) == 0)
 		p = url + 8;
-	else if (strncasecmp(url, "http://", 7) == 0) {
+	else if (plain_ok && strncasecmp(url, "http://", 7) == 0) {
 		p = url + 7;
 		c->plain = 1;
 	} else
@@ -109,13 +111,14 @@ parse_url(struct client *c, const char *url, char *err, size_t errlen)
 	    strchr(c->host, ':') ? "]" : "", c->port);
 	return 0;
 bad:
-	snprintf(err, errlen, "%s: not http(s)://HOST[:PORT][/PATH]", url);
+	snprintf(err, errlen, "%s: not %shttps://HOST[:PORT][/PATH]", url,
+	    plain_ok ? "http:// or " : "");
 	return -1;
 }
 
-struct client *
-client_new(const char *url, const char *cert, const char *key,
-    const char *cacert, char *err, size_t errlen)
+static struct client *
+client_make(const char *url, const char *cert, const char *key,
+    const char *cacert, int plain_ok, char *err, size_t errlen)
 {
 	struct client *c;
 
@@ -124,7 +127,8 @@ client_new(const char *url, const char *cert, const char *key,
 		return NULL;
 	}
 	c->fd = -1;
-	if (parse_url(c, url, err, errlen) != 0)
+	c->timeout = CLIENT_TIMEOUT;
+	if (parse_url(c, url, plain_ok, err, errlen) != 0)
 		goto fail;
 	if (c->plain)
 		return c;
@@ -137,6 +141,20 @@ client_new(const char *url, const char *cert, const char *key,
 fail:
 	client_free(c);
 	return NULL;
+}
+
+struct client *
+client_new(const char *url, const char *cert, const char *key,
+    const char *cacert, char *err, size_t errlen)
+{
+	return client_make(url, cert, key, cacert, 0, err, errlen);
+}
+
+struct client *
+client_new_http(const char *url, const char *cacert, char *err,
+    size_t errlen)
+{
+	return client_make(url, NULL, NULL, cacert, 1, err, errlen);
 }
 
 static void
@@ -157,6 +175,12 @@ disconnect(struct client *c)
 }
 
 void
+client_set_timeout(struct client *c, int seconds)
+{
+	c->timeout = seconds;
+}
+
+void
 client_free(struct client *c)
 {
 	if (c == NULL)
@@ -170,7 +194,7 @@ static int
 dial(struct client *c, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res, *ai;
-	struct timeval tv = { CLIENT_TIMEOUT, 0 };
+	struct timeval tv = { c->timeout, 0 };
 	int rc, one = 1;
 
 	memset(&hints, 0, sizeof(hints));

@@ -100,9 +100,10 @@ guard_start(struct server *s, void **statep, char *err, size_t errlen)
 		    "size %" PRIu64 " but the database in %s holds only %" PRIu64
 		    " entries: this state is older than what was published "
 		    "(restored from an old backup?), and signing on from it "
-		    "would fork the ledger. Recover the state with `shanhai "
-		    "restore --from %s`, or start from a newer backup",
-		    dir, psize, config_get0_state_dir(c), dsize, dir);
+		    "would fork the ledger. Recover a state holding at least "
+		    "those %" PRIu64 " entries (a newer backup, or rebuilt "
+		    "from the entry bundles of %s)",
+		    dir, psize, config_get0_state_dir(c), dsize, psize, dir);
 		goto done;
 	}
 	/* The same tree at that size: the published root must be ours. */

@@ -24,6 +24,9 @@
 #include "shanhai/tiles.h"
 #include "shanhai/witnessing.h"
 
+/* Seconds a witness may stay silent before its request fails. */
+#define WITNESS_TIMEOUT	10
+
 struct wit {
 	char			*name;
 	struct note_verifier	*key;
@@ -468,12 +471,13 @@ load_witnesses(struct witnessing *g, const struct config *c, char *err,
 			    "named '%s'", name, name);
 			return -1;
 		}
-		if ((w->cl = client_new(config_witness_get0_url(c, i), NULL, NULL,
+		if ((w->cl = client_new_http(config_witness_get0_url(c, i),
 		    config_witness_get0_cacert(c, i), why, sizeof(why))) ==
 		    NULL) {
 			snprintf(err, errlen, "witness '%s': url: %s", name, why);
 			return -1;
 		}
+		client_set_timeout(w->cl, WITNESS_TIMEOUT);
 	}
 	return 0;
 }

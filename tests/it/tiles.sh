@@ -160,7 +160,8 @@ set -e
 [ $rc != 0 ] || fail "an old state started"
 grep -q "published size $size but the database in .* holds only $old entries" "$T/fork.log" ||
 	fail "refusal does not name the sizes: $(cat "$T/fork.log")"
-grep -q "shanhai restore" "$T/fork.log" || fail "refusal does not say how to recover"
+grep -q "Recover a state holding at least those $size entries" "$T/fork.log" ||
+	fail "refusal does not say how to recover"
 # The new state starts again and the mirror stays as it was.
 rm -rf "$d/state"
 mv "$T/state.new" "$d/state"
