@@ -21,6 +21,11 @@
 
 /* After a failed publication, the thread tries again this much later. */
 #define RETRY_SECONDS	5
+/*
+ * At most one publication this often: under load each one covers many
+ * commit groups, and the mirror's fsyncs do not crowd the journal's.
+ */
+#define PERIOD_MSEC	500
 
 struct mirror {
 	char		*dir;
@@ -202,6 +207,19 @@ mirror_main(void *arg)
 		}
 		pthread_mutex_lock(&m->mu);
 		m->published = size;
+		{
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += PERIOD_MSEC * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!m->stop && pthread_cond_timedwait(&m->cv,
+			    &m->mu, &until) != ETIMEDOUT)
+				;
+		}
 	}
 	pthread_mutex_unlock(&m->mu);
 	return NULL;

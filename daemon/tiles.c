@@ -123,10 +123,58 @@ same_bytes(const char *path, const void *data, size_t len)
 	return same && off == len;
 }
 
-/* Writes path atomically: temporary file, fsync, rename, fsync folder. */
+/*
+ * The folders whose renames are not yet synced: tiles_publish() syncs each
+ * once, before the checkpoint that needs them, rather than once a file.
+ */
+#define MAX_DIRTY	32
+struct dirty {
+	char	*dir[MAX_DIRTY];
+	size_t	 n;
+};
+
 static int
-write_atomic(const char *path, const void *data, size_t len, char *err,
-    size_t errlen)
+dirty_add(struct dirty *d, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash != NULL ? (size_t)(slash - path) : 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		if (strlen(d->dir[i]) == len && strncmp(d->dir[i], path, len) == 0)
+			return 0;
+	if (d->n == MAX_DIRTY)
+		return -1;	/* the caller syncs this one at once */
+	if ((d->dir[d->n] = strndup(path, len)) == NULL)
+		return -1;
+	d->n++;
+	return 0;
+}
+
+/* Syncs and forgets every dirty folder: 0, or -1 with errno. */
+static int
+dirty_sync(struct dirty *d)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		int fd = open(d->dir[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd == -1 || fsync(fd) == -1)
+			rc = -1;
+		if (fd != -1)
+			close(fd);
+		free(d->dir[i]);
+	}
+	d->n = 0;
+	return rc;
+}
+
+/*
+ * Writes path atomically: temporary file, fsync, rename, and the folder
+ * synced now, or noted in d (not NULL) for dirty_sync().
+ */
+static int
+write_atomic(const char *path, const void *data, size_t len,
+    struct dirty *d, char *err, size_t errlen)
 {
 	char *tmp;
 	int fd;
@@ -152,7 +200,7 @@ write_atomic(const char *path, const void *data, size_t len, char *err,
 		off += (size_t)n;
 	}
 	if (fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1 ||
-	    sync_dir_of(path) == -1)
+	    ((d == NULL || dirty_add(d, path) < 0) && sync_dir_of(path) == -1))
 		goto fail;
 	free(tmp);
 	return 0;
@@ -163,9 +211,9 @@ fail:
 	return -1;
 }
 
-int
-tiles_put(const char *dir, const char *rel, const void *data, size_t len,
-    char *err, size_t errlen)
+static int
+put(const char *dir, const char *rel, const void *data, size_t len,
+    struct dirty *d, char *err, size_t errlen)
 {
 	char *path;
 	int rc = -1;
@@ -188,10 +236,17 @@ tiles_put(const char *dir, const char *rel, const void *data, size_t len,
 			break;
 		}
 		if (make_parents(path, err, errlen) == 0)
-			rc = write_atomic(path, data, len, err, errlen);
+			rc = write_atomic(path, data, len, d, err, errlen);
 	}
 	free(path);
 	return rc;
+}
+
+int
+tiles_put(const char *dir, const char *rel, const void *data, size_t len,
+    char *err, size_t errlen)
+{
+	return put(dir, rel, data, len, NULL, err, errlen);
 }
 
 /* Level-0 tiles and bundles are made from one walk over the entries. */
@@ -199,6 +254,7 @@ struct walk {
 	unsigned char	*hashes;	/* TILES_WIDTH hashes */
 	unsigned char	*bundle;	/* TILES_WIDTH * (2 + TILES_MAX_ENTRY) */
 	size_t		 nh, blen;
+	struct dirty	 dirty;
 	char		*err;
 	size_t		 errlen;
 };
@@ -245,10 +301,11 @@ put_level0(struct store *s, const char *dir, uint64_t n, unsigned width,
 		return -1;
 	}
 	if (tiles_path(rel, TILES_ENTRIES, n, width) < 0 ||
-	    tiles_put(dir, rel, w->bundle, w->blen, w->err, w->errlen) < 0)
+	    put(dir, rel, w->bundle, w->blen, &w->dirty, w->err, w->errlen) < 0)
 		return -1;
 	if (tiles_path(rel, 0, n, width) < 0 ||
-	    tiles_put(dir, rel, w->hashes, HASH * width, w->err, w->errlen) < 0)
+	    put(dir, rel, w->hashes, HASH * width, &w->dirty, w->err,
+	    w->errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -256,7 +313,8 @@ put_level0(struct store *s, const char *dir, uint64_t n, unsigned width,
 /* Tile n of level l >= 1: hashes of subtrees of 256^l leaves. */
 static int
 put_level(struct store *s, const char *dir, int l, uint64_t n,
-    unsigned width, unsigned char *buf, char *err, size_t errlen)
+    unsigned width, unsigned char *buf, struct dirty *d, char *err,
+    size_t errlen)
 {
 	char rel[TILES_PATH_BUFSZ];
 
@@ -270,16 +328,19 @@ put_level(struct store *s, const char *dir, int l, uint64_t n,
 		}
 	if (tiles_path(rel, l, n, width) < 0)
 		return -1;
-	return tiles_put(dir, rel, buf, HASH * width, err, errlen);
+	return put(dir, rel, buf, HASH * width, d, err, errlen);
 }
 
 int
 tiles_publish(struct store *s, const char *dir, uint64_t from, uint64_t size,
     const char *note, char *err, size_t errlen)
 {
-	struct walk w = { NULL, NULL, 0, 0, err, errlen };
+	struct walk w;
 	int rc = -1;
 
+	memset(&w, 0, sizeof(w));
+	w.err = err;
+	w.errlen = errlen;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (from > size) {
@@ -304,12 +365,19 @@ tiles_publish(struct store *s, const char *dir, uint64_t from, uint64_t size,
 			break;
 		for (uint64_t n = had / TILES_WIDTH; n < full; n++)
 			if ((l == 0 ? put_level0(s, dir, n, TILES_WIDTH, &w) :
-			    put_level(s, dir, l, n, TILES_WIDTH, w.hashes, err,
-			    errlen)) < 0)
+			    put_level(s, dir, l, n, TILES_WIDTH, w.hashes,
+			    &w.dirty, err, errlen)) < 0)
 				goto done;
 		if (part > 0 && (l == 0 ? put_level0(s, dir, full, part, &w) :
-		    put_level(s, dir, l, full, part, w.hashes, err, errlen)) < 0)
+		    put_level(s, dir, l, full, part, w.hashes, &w.dirty, err,
+		    errlen)) < 0)
 			goto done;
+	}
+	/* Every rename on disk before the checkpoint that needs them. */
+	if (dirty_sync(&w.dirty) < 0) {
+		seterr(err, errlen, "%s: syncing its folders: %s", dir,
+		    strerror(errno));
+		goto done;
 	}
 	/* Last: the checkpoint, which may be replaced (by a bigger one). */
 	if (note == NULL)
@@ -320,10 +388,11 @@ tiles_publish(struct store *s, const char *dir, uint64_t from, uint64_t size,
 			seterr(err, errlen, "out of memory");
 			goto done;
 		}
-		rc = write_atomic(path, note, strlen(note), err, errlen);
+		rc = write_atomic(path, note, strlen(note), NULL, err, errlen);
 		free(path);
 	}
 done:
+	(void)dirty_sync(&w.dirty);
 	free(w.hashes);
 	free(w.bundle);
 	return rc;
@@ -340,7 +409,7 @@ tiles_put_checkpoint(const char *dir, const char *note, char *err,
 		seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = write_atomic(path, note, strlen(note), err, errlen);
+	rc = write_atomic(path, note, strlen(note), NULL, err, errlen);
 	free(path);
 	return rc;
 }
