@@ -30,6 +30,7 @@ static const struct verb verbs[] = {
 	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]\n"
 	    "              [--witness FILE ... [--quorum N]]" },
 	{ "witness", cmd_witness, "witness [-t] -c FILE" },
+	{ "backup", cmd_backup, "backup -c CONF --to FILE" },
 	/* Test fixtures (doc/DESIGN.md, Ledger): not listed. */
 	{ "fixture", cmd_fixture, NULL },
 	{ "submit", cmd_submit, "submit --url URL --cert FILE --key FILE"

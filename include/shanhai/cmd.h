@@ -27,6 +27,8 @@ int	cmd_verify(int argc, char **argv);
 int	cmd_fixture(int argc, char **argv);
 /* shanhai submit --url URL --cert C --key K --cacert CA [--out F] REPORT */
 int	cmd_submit(int argc, char **argv);
+/* shanhai backup -c CONF --to FILE: a verified copy of the live database */
+int	cmd_backup(int argc, char **argv);
 /* shanhai witness [-t] -c FILE: a tlog-witness server (cmd_witness.c) */
 int	cmd_witness(int argc, char **argv);
 
