@@ -31,6 +31,9 @@ static const struct verb verbs[] = {
 	    "              [--witness FILE ... [--quorum N]]" },
 	{ "witness", cmd_witness, "witness [-t] -c FILE" },
 	{ "backup", cmd_backup, "backup -c CONF --to FILE" },
+	{ "restore", cmd_restore, "restore --from DIR|https://URL --vkey FILE "
+	    "--state DIR\n"
+	    "              [--cacert FILE] [--witness FILE ... [--quorum N]]" },
 	/* Test fixtures (doc/DESIGN.md, Ledger): not listed. */
 	{ "fixture", cmd_fixture, NULL },
 	{ "submit", cmd_submit, "submit --url URL --cert FILE --key FILE"

@@ -147,6 +147,69 @@ printf 'X' | dd of="$T/bad/tile/0/000" bs=1 seek=40 conv=notrunc 2>/dev/null
 ! python3 "$TOP/tests/tiles_read.py" "$T/bad" >/dev/null 2>"$T/read.err" || fail "a changed tile was read"
 grep -q "tile/entries/000: entry 1 does not hash" "$T/read.err" || fail "$(cat "$T/read.err")"
 
+# Restore from the folder and from nginx: the same ledger, and on from it.
+"$SH" restore --from "$d/tiles" --vkey "$d/ledger.key.vkey" --state "$T/restored" >"$T/restore.out" 2>&1 ||
+	fail "restore: $(cat "$T/restore.out")"
+grep -q "restored .*: $size entries of test.example/shanhai, every bundle and tile checked" "$T/restore.out" ||
+	fail "$(cat "$T/restore.out")"
+"$SH" restore --from "$u/" --cacert "$T/pki/ca.crt" --vkey "$d/ledger.key.vkey" \
+	--state "$T/restored2" >"$T/restore2.out" 2>&1 || fail "restore over HTTPS: $(cat "$T/restore2.out")"
+sqlite3 "$T/restored/shanhai.db" .dump >"$T/restored.dump"
+sqlite3 "$T/restored2/shanhai.db" .dump | cmp -s - "$T/restored.dump" || fail "the two restores differ"
+grep -q "INSERT INTO report" "$T/restored.dump" || fail "no report index restored"
+set +e
+"$SH" restore --from "$d/tiles" --vkey "$d/ledger.key.vkey" --state "$T/restored" >"$T/again.out" 2>&1; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "exists: restore builds a new state only" "$T/again.out" || fail "restored over a state"
+port3=$(free_port)
+sed -e "s|127.0.0.1:$port|127.0.0.1:$port3|" -e "s|^state_dir = .*|state_dir = \"$T/restored\";|" \
+    -e 's| tiles_dir = "tiles";||' "$c" >"$d/restored.conf"
+MAINPID=$DPID
+start_daemon "$d/restored.conf"
+base3=https://127.0.0.1:$port3
+curl -s -f --cacert "$T/pki/ca.crt" --cert "$T/pki/auditor.crt" --key "$T/pki/auditor.key" \
+	-o "$T/r.jsonl" "$base3/v1/ledger/entries?start=0&end=$size" || fail "GET entries from the restored"
+cmp -s "$T/r.jsonl" "$T/api.jsonl" || fail "the restored daemon serves other entries"
+curl -s -f --cacert "$T/pki/ca.crt" --cert "$T/pki/auditor.crt" --key "$T/pki/auditor.key" \
+	-o "$T/rcp" "$base3/v1/ledger/checkpoint" || fail "GET checkpoint from the restored"
+cmp -s "$T/rcp" "$d/tiles/checkpoint" || fail "the restored checkpoint: $(cat "$T/rcp")"
+# A report already in the ledger: 200 with a receipt that verifies.
+sed -n 1p "$T/reports.jsonl" >"$T/old.json"
+out=$(as "$(bureau_of "$T/old.json")" "$base3/v1/reports" -H "Content-Type: application/json" --data-binary @"$T/old.json")
+[ "$(printf '%s\n' "$out" | tail -1)" = 200 ] || fail "resubmission to the restored: $out"
+printf '%s\n' "$out" | sed '$d' >"$T/receipt.json"
+"$SH" verify --vkey "$d/ledger.key.vkey" --receipt "$T/receipt.json" >"$T/rv.out" 2>&1 ||
+	fail "receipt from the restored: $(cat "$T/rv.out")"
+# A new one: it goes on from the restored size.
+python3 -c 'import json; print(json.dumps({"report_id": "yh-2036-12b", "supersedes": "yh-2036-12", "agreement": "kecheng-yuhang", "period": "2036-12", "role": "host", "taxes": {"vat": "1.00", "cit": "1.00", "pit": "1.00"}, "statistics": {"industrial_output": "1.00", "gdp": "1.00"}}))' >"$T/new.json"
+out=$(as yuhang "$base3/v1/reports" -H "Content-Type: application/json" --data-binary @"$T/new.json")
+[ "$(printf '%s\n' "$out" | tail -1)" = 201 ] || fail "new report to the restored: $out"
+printf '%s\n' "$out" | grep -q "\"index\":$size" || fail "the new report is not entry $size: $out"
+kill -TERM "$DPID"
+wait_exit "$DPID" 10 || fail "restored shanhaid exit status $?"
+DPID=$MAINPID
+# A lying mirror is refused, naming the first bad file, and leaves nothing.
+set +e
+"$SH" restore --from "$T/bad" --vkey "$d/ledger.key.vkey" --state "$T/nope" >"$T/bad.out" 2>&1; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "refused: tile/entries/000: entry 1 does not hash to its leaf in tile/0/000" "$T/bad.out" ||
+	fail "a lying mirror: $rc $(cat "$T/bad.out")"
+[ ! -e "$T/nope/shanhai.db" ] || fail "a refused restore left a database"
+cp -a "$d/tiles" "$T/bad1"
+printf 'X' | dd of="$T/bad1/tile/1/000.p/1" bs=1 seek=3 conv=notrunc 2>/dev/null
+set +e
+"$SH" restore --from "$T/bad1" --vkey "$d/ledger.key.vkey" --state "$T/nope" >"$T/bad.out" 2>&1; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "refused: tile/1/000.p/1: hash 0 is not the root of the tile below it" "$T/bad.out" ||
+	fail "a bad level-1 tile: $rc $(cat "$T/bad.out")"
+# Signed by another key: refused before anything is read.
+"$SH" keygen --origin test.example/shanhai --out "$T/other.key" >/dev/null
+set +e
+"$SH" restore --from "$d/tiles" --vkey "$T/other.key.vkey" --state "$T/nope" >"$T/bad.out" 2>&1; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "no signature by a known key" "$T/bad.out" || fail "another key: $(cat "$T/bad.out")"
+cat "$T/restore.out"
+
 # Never a fork: the old state refuses to start, naming both sizes.
 kill -TERM "$DPID"
 wait_exit "$DPID" 10 || fail "shanhaid exit status $?"
