@@ -45,12 +45,35 @@
 /* Entries a transaction: bounded memory for the write-ahead log. */
 #define BATCH		65536
 
+/*
+ * The tree's right edge: the latest complete subtree of each level, all
+ * merkle_append() reads when a leaf is added (its left siblings), so the
+ * rebuild never reads the database back.
+ */
+struct edge {
+	uint64_t	 index[MERKLE_MAX_DEPTH + 1];
+	unsigned char	 hash[MERKLE_MAX_DEPTH + 1][MERKLE_HASH_SIZE];
+};
+
+static int
+edge_get(void *ctx, unsigned level, uint64_t index,
+    unsigned char out[MERKLE_HASH_SIZE])
+{
+	struct edge *e = ctx;
+
+	if (level > MERKLE_MAX_DEPTH || e->index[level] != index)
+		return -1;
+	memcpy(out, e->hash[level], MERKLE_HASH_SIZE);
+	return 0;
+}
+
 struct restore {
 	const char		*from;
 	struct client		*cl;		/* https mirrors */
 	struct note_verifier	*vs[MAX_KEYS], *ws[MAX_KEYS];
 	size_t			 nvs, nws;
 	struct store		*st;
+	struct edge		 edge;
 	/* the report row being counted */
 	struct store_report	 rep;
 	int			 in_report;
@@ -303,12 +326,17 @@ restore_entries(struct restore *r, uint64_t size)
 				    "canonical: %s", rel, idx, err);
 			}
 			if (store_append(r->st, idx, e, el, leaf) < 0 ||
-			    (k = merkle_append(idx, leaf, store_get_hash, r->st,
+			    (k = merkle_append(idx, leaf, edge_get, &r->edge,
 			    sub)) < 0) {
 				free(tile);
 				free(bundle);
 				return bad(r, "entry %" PRIu64 ": %s", idx,
 				    store_errmsg(r->st));
+			}
+			for (int m = 0; m < k; m++) {
+				r->edge.index[sub[m].level] = sub[m].index;
+				memcpy(r->edge.hash[sub[m].level], sub[m].hash,
+				    MERKLE_HASH_SIZE);
 			}
 			for (int m = 0; m < k; m++)
 				if (sub[m].level >= STORE_HASH_MIN_LEVEL &&
@@ -535,6 +563,7 @@ cmd_restore(int argc, char **argv)
 	char err[512];
 
 	memset(&r, 0, sizeof(r));
+	memset(r.edge.index, 0xff, sizeof(r.edge.index));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
