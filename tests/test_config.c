@@ -205,6 +205,7 @@ test_witnesses(void **state)
 		if (cases[i].want == NULL) {
 			if (c == NULL)
 				fail_msg("case %zu: %s", i, err);
+			config_free(c);
 			continue;
 		}
 		if (c != NULL || strstr(err, cases[i].want) == NULL)
