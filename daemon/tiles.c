@@ -131,6 +131,14 @@ same_bytes(const char *path, const void *data, size_t len)
 struct dirty {
 	char	*dir[MAX_DIRTY];
 	size_t	 n;
+	/*
+	 * Written, not yet synced nor renamed: a publication syncs the file
+	 * system once (syncfs) for all of them instead of once a file, then
+	 * renames them.
+	 */
+	char	**tmp, **path;
+	size_t	 npend, cappend;
+	int	 fsfd;		/* a descriptor on the tiles' file system */
 };
 
 static int
@@ -168,9 +176,82 @@ dirty_sync(struct dirty *d)
 	return rc;
 }
 
+/* Remembers tmp (taken) to become path once synced; -1 out of memory. */
+static int
+pending_add(struct dirty *d, char *tmp, const char *path)
+{
+	char *p;
+
+	if (d->npend == d->cappend) {
+		size_t cap = d->cappend ? 2 * d->cappend : 64;
+		char **a = reallocarray(d->tmp, cap, sizeof(*a));
+		char **b = a ? reallocarray(d->path, cap, sizeof(*b)) : NULL;
+		if (a != NULL)
+			d->tmp = a;
+		if (b == NULL)
+			return -1;
+		d->path = b;
+		d->cappend = cap;
+	}
+	if ((p = strdup(path)) == NULL)
+		return -1;
+	d->tmp[d->npend] = tmp;
+	d->path[d->npend++] = p;
+	return 0;
+}
+
+/* Drops what is pending: the temporary files go. */
+static void
+pending_drop(struct dirty *d)
+{
+	for (size_t i = 0; i < d->npend; i++) {
+		unlink(d->tmp[i]);
+		free(d->tmp[i]);
+		free(d->path[i]);
+	}
+	d->npend = 0;
+}
+
+/*
+ * Syncs every pending file with one syncfs(), then renames each into
+ * place (their folders to be synced by dirty_sync()). 0, or -1 (err).
+ */
+static int
+pending_commit(struct dirty *d, char *err, size_t errlen)
+{
+	if (d->npend == 0)
+		return 0;
+	if (syncfs(d->fsfd) == -1) {
+		seterr(err, errlen, "syncfs: %s", strerror(errno));
+		pending_drop(d);
+		return -1;
+	}
+	for (size_t i = 0; i < d->npend; i++) {
+		if (rename(d->tmp[i], d->path[i]) == -1) {
+			seterr(err, errlen, "%s: %s", d->path[i],
+			    strerror(errno));
+			pending_drop(d);
+			return -1;
+		}
+		if (dirty_add(d, d->path[i]) < 0 && sync_dir_of(d->path[i]) ==
+		    -1) {
+			seterr(err, errlen, "%s: %s", d->path[i],
+			    strerror(errno));
+			pending_drop(d);	/* the rest stay unwritten */
+			return -1;
+		}
+		free(d->tmp[i]);
+		free(d->path[i]);
+		d->tmp[i] = d->path[i] = NULL;
+	}
+	d->npend = 0;
+	return 0;
+}
+
 /*
  * Writes path atomically: temporary file, fsync, rename, and the folder
- * synced now, or noted in d (not NULL) for dirty_sync().
+ * synced now; or, with d (a publication), the temporary file only, synced
+ * and renamed by pending_commit().
  */
 static int
 write_atomic(const char *path, const void *data, size_t len,
@@ -199,6 +280,15 @@ write_atomic(const char *path, const void *data, size_t len,
 		}
 		off += (size_t)n;
 	}
+	if (d != NULL && d->fsfd != -1) {
+		if (close(fd) == -1)
+			goto fail;
+		if (pending_add(d, tmp, path) < 0) {
+			errno = ENOMEM;
+			goto fail;	/* tmp is still ours */
+		}
+		return 0;
+	}
 	if (fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1 ||
 	    ((d == NULL || dirty_add(d, path) < 0) && sync_dir_of(path) == -1))
 		goto fail;
@@ -206,7 +296,8 @@ write_atomic(const char *path, const void *data, size_t len,
 	return 0;
 fail:
 	seterr(err, errlen, "%s: %s", path, strerror(errno));
-	unlink(tmp);
+	if (tmp != NULL)
+		unlink(tmp);
 	free(tmp);
 	return -1;
 }
@@ -341,6 +432,7 @@ tiles_publish(struct store *s, const char *dir, uint64_t from, uint64_t size,
 	memset(&w, 0, sizeof(w));
 	w.err = err;
 	w.errlen = errlen;
+	w.dirty.fsfd = -1;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (from > size) {
@@ -352,6 +444,13 @@ tiles_publish(struct store *s, const char *dir, uint64_t from, uint64_t size,
 	    (w.bundle = malloc((size_t)TILES_WIDTH * (2 + TILES_MAX_ENTRY))) ==
 	    NULL) {
 		seterr(err, errlen, "out of memory");
+		goto done;
+	}
+	/* Made if missing: syncfs() needs a descriptor on its file system. */
+	if ((mkdir(dir, 0755) == -1 && errno != EEXIST) ||
+	    (w.dirty.fsfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		seterr(err, errlen, "%s: %s", dir, strerror(errno));
 		goto done;
 	}
 	/* Level l holds floor(size / 256^l) hashes; its tiles 256 each. */
@@ -373,7 +472,9 @@ tiles_publish(struct store *s, const char *dir, uint64_t from, uint64_t size,
 		    errlen)) < 0)
 			goto done;
 	}
-	/* Every rename on disk before the checkpoint that needs them. */
+	/* Every file and rename on disk before the checkpoint needs them. */
+	if (pending_commit(&w.dirty, err, errlen) < 0)
+		goto done;
 	if (dirty_sync(&w.dirty) < 0) {
 		seterr(err, errlen, "%s: syncing its folders: %s", dir,
 		    strerror(errno));
@@ -392,6 +493,11 @@ tiles_publish(struct store *s, const char *dir, uint64_t from, uint64_t size,
 		free(path);
 	}
 done:
+	pending_drop(&w.dirty);
+	free(w.dirty.tmp);
+	free(w.dirty.path);
+	if (w.dirty.fsfd != -1)
+		close(w.dirty.fsfd);
 	(void)dirty_sync(&w.dirty);
 	free(w.hashes);
 	free(w.bundle);
