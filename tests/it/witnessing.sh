@@ -162,6 +162,24 @@ witnessed_is "$S3"
 "$SH" verify --vkey "$d/ledger.key.vkey" --checkpoint "$T/wcp" \
 	--witness "$T/wit.vkey" --quorum 2 >"$T/v.out" || fail "verify: $(cat "$T/v.out")"
 
+# Restore from the mirror, its checkpoint cosigned by both witnesses.
+i=0
+until cmp -s "$T/wcp" "$d/tiles/checkpoint"; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "tiles/checkpoint is not the witnessed one"
+	sleep 0.05
+done
+"$SH" restore --from "$d/tiles" --vkey "$d/ledger.key.vkey" --witness "$T/wit.vkey" \
+	--quorum 2 --state "$T/restored" >"$T/r.out" 2>&1 || fail "restore: $(cat "$T/r.out")"
+grep -q "checked against the signed checkpoint and its cosignatures" "$T/r.out" || fail "$(cat "$T/r.out")"
+"$SH" keygen --witness --origin witness3.test.example --out "$T/w3.key" >/dev/null
+set +e
+"$SH" restore --from "$d/tiles" --vkey "$d/ledger.key.vkey" --witness "$T/w1/w.key.vkey" \
+	--witness "$T/w3.key.vkey" --quorum 2 --state "$T/restored3" >"$T/r.out" 2>&1; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "cosigned by 1 of the given witnesses, the quorum is 2" "$T/r.out" ||
+	fail "restore short of the quorum: $rc $(cat "$T/r.out")"
+[ ! -e "$T/restored3/shanhai.db" ] || fail "a refused restore left a database"
+
 # Never a fork: the old state, without the mirror to tell (tiles moved
 # away), is refused because the witnesses cosigned more.
 kill -TERM "$DPID"
