@@ -195,8 +195,8 @@ static const struct config_key keys[] = {
 	{ "clients.common_name", CK_STRING, "", 0, 0, CK_MEMBER,
 	  M(common_name), NULL, "the certificate's subject CN" },
 
-	{ "witnesses", CK_WITNESSES, "", 0, 0, 0, 0, NULL,
-	  "third parties that cosign checkpoints; read at start" },
+	{ "witnesses", CK_WITNESSES, "", 0, 0, CK_RESTART, 0, NULL,
+	  "third parties that cosign checkpoints" },
 	{ "witnesses.name", CK_STRING, NULL, 0, 0, CK_MEMBER, W(name),
 	  check_name, "the witness's key name" },
 	{ "witnesses.key", CK_STRING, NULL, 0, 0, CK_MEMBER, W(key), NULL,
@@ -861,6 +861,48 @@ config_free(struct config *c)
 	free(c);
 }
 
+static int
+str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * The witnesses are read at start: a reload keeps the running list. 1 when
+ * next already had the same one.
+ */
+static bool
+witnesses_keep(struct config *next, const struct config *old)
+{
+	struct config_witness *copy;
+	bool same = next->nwitnesses == old->nwitnesses;
+
+	for (size_t i = 0; same && i < old->nwitnesses; i++) {
+		const struct config_witness *x = &next->witnesses[i];
+		const struct config_witness *y = &old->witnesses[i];
+		same = str_same(x->name, y->name) && str_same(x->key, y->key) &&
+		    str_same(x->url, y->url) && str_same(x->cacert, y->cacert);
+	}
+	if (same)
+		return true;
+	if ((copy = calloc(old->nwitnesses + 1, sizeof(*copy))) == NULL)
+		return false;	/* next's list stays; the change is reported */
+	for (size_t i = 0; i < old->nwitnesses; i++) {
+		const struct config_witness *y = &old->witnesses[i];
+		copy[i].name = y->name ? strdup(y->name) : NULL;
+		copy[i].key = y->key ? strdup(y->key) : NULL;
+		copy[i].url = y->url ? strdup(y->url) : NULL;
+		copy[i].cacert = y->cacert ? strdup(y->cacert) : NULL;
+		copy[i].line = y->line;
+	}
+	for (size_t i = 0; i < next->nwitnesses; i++)
+		witness_clear(&next->witnesses[i]);
+	free(next->witnesses);
+	next->witnesses = copy;
+	next->nwitnesses = old->nwitnesses;
+	return false;
+}
+
 int
 config_keep_restart_only(struct config *next, const struct config *old,
     void (*report)(void *, const char *), void *arg)
@@ -877,6 +919,9 @@ config_keep_restart_only(struct config *next, const struct config *old,
 		if (!(k->flags & CK_RESTART))
 			continue;
 		switch (k->type) {
+		case CK_WITNESSES:
+			same = witnesses_keep(next, old);
+			break;
 		case CK_STRING:
 		case CK_PATH: {
 			char **sa = a, *const *sb = b;

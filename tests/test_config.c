@@ -168,6 +168,14 @@ test_clients(void **state)
 	config_free(c);
 }
 
+static int reports;
+static void
+count_report(void *arg, const char *msg)
+{
+	assert_non_null(strstr(msg, "takes effect only after a restart"));
+	reports++;
+}
+
 /* witnesses, witness_quorum, witness_interval (SPEC 6.6, 8). */
 static void
 test_witnesses(void **state)
@@ -236,15 +244,33 @@ test_witnesses(void **state)
 		assert_null(config_get0_ledger_tiles_dir(c));
 		config_free(c);
 	}
+	/* Read at start: a reload keeps the running list, and says so. */
+	{
+		char err[512] = "";
+		struct config *old = load("witnesses = ( { name = \"a\"; key = "
+		    "\"k\"; url = \"http://a/\"; } );\n", err, sizeof(err));
+		struct config *next = load("witnesses = ( { name = \"b\"; key = "
+		    "\"k\"; url = \"http://b/\"; }, { name = \"c\"; key = "
+		    "\"k\"; url = \"http://c/\"; } );\n", err, sizeof(err));
+
+		assert_non_null(old);
+		assert_non_null(next);
+		reports = 0;
+		assert_int_equal(config_keep_restart_only(next, old,
+		    count_report, NULL), 1);
+		assert_int_equal(reports, 1);
+		assert_int_equal(config_witness_count(next), 1);
+		assert_string_equal(config_witness_get0_name(next, 0), "a");
+		assert_string_equal(config_witness_get0_url(next, 0),
+		    "http://a/");
+		reports = 0;
+		assert_int_equal(config_keep_restart_only(next, old,
+		    count_report, NULL), 0);
+		config_free(old);
+		config_free(next);
+	}
 }
 
-static int reports;
-static void
-count_report(void *arg, const char *msg)
-{
-	assert_non_null(strstr(msg, "takes effect only after a restart"));
-	reports++;
-}
 
 static void
 test_restart_only(void **state)
