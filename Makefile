@@ -271,8 +271,9 @@ UNITS     = $(wildcard systemd/*.service systemd/*.socket)
 MANPAGES  = $(wildcard man/*.[1578])
 # The documents the manual pages cite, under DOCDIR.
 DOCS      = doc/AUDIT.md doc/DESIGN.md
-# The units are installed with ExecStart= naming the daemon where it goes,
-# the manual pages naming the documents where they go.
+# The units are installed with ExecStart= naming the daemon (or, for the
+# witness, the tool) where it goes, the manual pages naming the documents
+# where they go.
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
@@ -289,7 +290,8 @@ install: all
 	done
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 	for u in $(UNITS); do \
-	    sed 's|/usr/sbin/shanhaid|$(SBINDIR)/shanhaid|g' $$u \
+	    sed -e 's|/usr/sbin/shanhaid|$(SBINDIR)/shanhaid|g' \
+	        -e 's|/usr/bin/shanhai |$(BINDIR)/shanhai |g' $$u \
 	        > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
 	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
 	done

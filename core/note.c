@@ -56,6 +56,9 @@ struct note_verifier {
 	uint32_t	 id;
 };
 
+static int	verify_one(const struct note_verifier *, const char *, size_t,
+		    const unsigned char *, size_t);
+
 static void __attribute__((format(printf, 3, 4)))
 seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -393,6 +396,8 @@ note_key_new(const char *name, int type, char **pem, size_t *pemlen,
 		free(*pem);
 		*pem = NULL;
 	}
+	else if (type == NOTE_COSIG_ED25519)
+		(void)note_signer_set_cosigner(*signer);
 	return rc;
 }
 
@@ -411,6 +416,38 @@ int
 note_signer_type(const struct note_signer *s)
 {
 	return s->type;
+}
+
+int
+note_signer_set_cosigner(struct note_signer *s)
+{
+	if (s->type != NOTE_ED25519 && s->type != NOTE_COSIG_ED25519)
+		return -1;
+	s->type = NOTE_COSIG_ED25519;
+	s->key[0] = NOTE_COSIG_ED25519;
+	s->id = note_key_id(s->name, s->key, s->keylen);
+	return 0;
+}
+
+const char *
+note_signer_name(const struct note_signer *s)
+{
+	return s->name;
+}
+
+uint32_t
+note_signer_id(const struct note_signer *s)
+{
+	return s->id;
+}
+
+int
+note_signer_sign_ed25519(const struct note_signer *s, const void *msg,
+    size_t len, unsigned char sig[NOTE_ED25519_SIG_SIZE])
+{
+	if (s->type != NOTE_ED25519 && s->type != NOTE_COSIG_ED25519)
+		return -1;
+	return crypto_sign_detached(sig, NULL, msg, len, s->sk) == 0 ? 0 : -1;
 }
 
 char *
@@ -509,7 +546,8 @@ note_verifier_parse(const char *text, struct note_verifier **out,
 		note_verifier_free(v);
 		return NOTE_EFORMAT;
 	}
-	if (v->type == NOTE_ED25519 && klen == 33)
+	if ((v->type == NOTE_ED25519 || v->type == NOTE_COSIG_ED25519) &&
+	    klen == 33)
 		v->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
 		    key + 1, 32);
 	else if (v->type == NOTE_SM2 && klen == 66)
@@ -572,6 +610,19 @@ uint32_t
 note_verifier_id(const struct note_verifier *v)
 {
 	return v->id;
+}
+
+int
+note_verifier_type(const struct note_verifier *v)
+{
+	return v->type;
+}
+
+int
+note_verifier_check(const struct note_verifier *v, const void *msg,
+    size_t len, const unsigned char *sig, size_t siglen)
+{
+	return verify_one(v, msg, len, sig, siglen) ? 0 : NOTE_EVERIFY;
 }
 
 /*
@@ -684,6 +735,12 @@ note_sign(const char *text, size_t len, struct note_signer *const *signers,
 		    NOTE_MAX_SIGS);
 		return NOTE_EFORMAT;
 	}
+	for (size_t i = 0; i < nsigners; i++)
+		if (signers[i]->type == NOTE_COSIG_ED25519) {
+			seterr(err, errlen, "%s is a cosigner key: it signs "
+			    "cosignatures, not notes", signers[i]->name);
+			return NOTE_EFORMAT;
+		}
 	cap = len + 1 + nsigners * (strlen(EM_DASH) + 512) + 1;
 	for (size_t i = 0; i < nsigners; i++)
 		cap += strlen(signers[i]->name);
@@ -723,14 +780,13 @@ note_sign(const char *text, size_t len, struct note_signer *const *signers,
 }
 
 int
-note_open(const char *msg, size_t len, struct note_verifier *const *vs,
-    size_t nvs, size_t *textlen, int *verified, char *err, size_t errlen)
+note_sigs(const char *msg, size_t len, size_t *textlen, note_sig_fn *fn,
+    void *arg, char *err, size_t errlen)
 {
-	size_t split, pos, nsigs = 0, good = 0;
+	size_t split, pos, nsigs = 0;
+	int rc;
 
 	*textlen = 0;
-	if (verified != NULL)
-		memset(verified, 0, nvs * sizeof(*verified));
 	if (!text_ok(msg, len)) {
 		seterr(err, errlen, "note: not UTF-8, or holds control "
 		    "characters");
@@ -786,32 +842,84 @@ note_open(const char *msg, size_t len, struct note_verifier *const *vs,
 			    nsigs);
 			return NOTE_EFORMAT;
 		}
-		uint32_t id = (uint32_t)sig[0] << 24 | (uint32_t)sig[1] << 16 |
-		    (uint32_t)sig[2] << 8 | sig[3];
-		size_t nl = (size_t)(sp - name);
-		for (size_t i = 0; i < nvs; i++) {
-			const struct note_verifier *v = vs[i];
-			if (v->id != id || strlen(v->name) != nl ||
-			    memcmp(v->name, name, nl) != 0)
-				continue;
-			if (!verify_one(v, msg, split, sig + 4,
-			    (size_t)slen - 4)) {
-				seterr(err, errlen, "note: the signature by "
-				    "%s+%08" PRIx32 " does not verify",
-				    v->name, v->id);
-				return NOTE_EVERIFY;
-			}
-			good++;
-			if (verified != NULL)
-				verified[i] = 1;
-		}
+		struct note_sig ns = {
+			.line = line,
+			.linelen = ll + 1,
+			.name = name,
+			.namelen = (size_t)(sp - name),
+			.id = (uint32_t)sig[0] << 24 | (uint32_t)sig[1] << 16 |
+			    (uint32_t)sig[2] << 8 | sig[3],
+			.sig = sig + 4,
+			.siglen = (size_t)slen - 4,
+		};
+		if (fn != NULL && (rc = fn(arg, msg, split, &ns, err,
+		    errlen)) < 0)
+			return rc;
 		pos += ll + 1;
 	}
-	if (good == 0) {
+	*textlen = split;
+	return 0;
+}
+
+int
+note_sig_by(const struct note_sig *ns, const struct note_verifier *v)
+{
+	return v->id == ns->id && strlen(v->name) == ns->namelen &&
+	    memcmp(v->name, ns->name, ns->namelen) == 0;
+}
+
+struct open_ctx {
+	struct note_verifier *const *vs;
+	size_t		 nvs;
+	int		*verified;
+	size_t		 good;
+};
+
+/* note_open's check of one line: a known key's signature must verify. */
+static int
+open_sig(void *arg, const char *text, size_t textlen,
+    const struct note_sig *ns, char *err, size_t errlen)
+{
+	struct open_ctx *o = arg;
+
+	for (size_t i = 0; i < o->nvs; i++) {
+		const struct note_verifier *v = o->vs[i];
+		/* Cosignatures sign another message: cosig.h checks them. */
+		if (v->type == NOTE_COSIG_ED25519 || !note_sig_by(ns, v))
+			continue;
+		if (!verify_one(v, text, textlen, ns->sig, ns->siglen)) {
+			seterr(err, errlen, "note: the signature by "
+			    "%s+%08" PRIx32 " does not verify", v->name, v->id);
+			return NOTE_EVERIFY;
+		}
+		o->good++;
+		if (o->verified != NULL)
+			o->verified[i] = 1;
+	}
+	return 0;
+}
+
+int
+note_open(const char *msg, size_t len, struct note_verifier *const *vs,
+    size_t nvs, size_t *textlen, int *verified, char *err, size_t errlen)
+{
+	struct open_ctx o = { vs, nvs, verified, 0 };
+	size_t tl;
+	int rc;
+
+	*textlen = 0;
+	if (verified != NULL)
+		memset(verified, 0, nvs * sizeof(*verified));
+	if ((rc = note_sigs(msg, len, &tl, open_sig, &o, err, errlen)) < 0) {
+		if (verified != NULL)
+			memset(verified, 0, nvs * sizeof(*verified));
+		return rc;
+	}
+	if (o.good == 0) {
 		seterr(err, errlen, "note: no signature by a known key");
 		return NOTE_EVERIFY;
 	}
-	*textlen = split;
+	*textlen = tl;
 	return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "shanhai/server.h"
 #include "shanhai/settle.h"
 #include "shanhai/textbuf.h"
+#include "shanhai/tiles.h"
 
 /* How long a client should wait after a 503 before it tries again. */
 #define RETRY_AFTER	"1"
@@ -235,6 +236,14 @@ post_report(struct http_req *r, void *arg)
 	if (len > SETTLE_REPORT_MAX) {
 		http_problem(r, 413, "body", "%zu bytes, more than a report's"
 		    " %d", len, SETTLE_REPORT_MAX);
+		return;
+	}
+	if (len > TILES_MAX_REPORT && config_get0_ledger_tiles_dir(
+	    server_gen_config(http_req_gen(r))) != NULL) {
+		http_problem(r, 413, "body", "%zu bytes: with ledger.tiles_dir "
+		    "set, a report's ledger entry must fit a tlog-tiles entry "
+		    "bundle (%d bytes), so a report has at most %d bytes", len,
+		    TILES_MAX_ENTRY, TILES_MAX_REPORT);
 		return;
 	}
 	if ((sub = calloc(1, sizeof(*sub))) == NULL) {

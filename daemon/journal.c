@@ -43,7 +43,7 @@
 #include "shanhai/store.h"
 #include "shanhai/textbuf.h"
 
-#define DB_NAME		"shanhai.db"
+#define DB_NAME		JOURNAL_DB_NAME
 #define TIME_BUFSZ	32
 /* Direct-mapped cache of subtree hashes for the writer: 2^16 slots. */
 #define CACHE_BITS	16
@@ -198,6 +198,8 @@ struct journal {
 	size_t			 out_keys;	/* and their key entries */
 	journal_observe_fn	*observe;	/* metrics, on the loop */
 	void			*observe_arg;
+	journal_commit_fn	*on_commit;
+	void			*on_commit_arg;
 	int			 broken;	/* engine not rebuilt yet */
 	time_t			 broken_at;
 	char			 broken_why[512];
@@ -1932,6 +1934,8 @@ journal_finish(struct journal *j, struct group *g)
 		j->observe(j->observe_arg, reports, g->nentries, g->write_s,
 		    g->commit_s);
 	}
+	if (j->on_commit != NULL && g->nentries > 0)
+		j->on_commit(j->on_commit_arg, j->committed);
 	answer_items(g, 0, NULL);
 	group_free(g);
 	wake_waiters(j);
@@ -2035,6 +2039,13 @@ journal_set_observer(struct journal *j, journal_observe_fn *fn, void *arg)
 {
 	j->observe = fn;
 	j->observe_arg = arg;
+}
+
+void
+journal_set_commit_hook(struct journal *j, journal_commit_fn *fn, void *arg)
+{
+	j->on_commit = fn;
+	j->on_commit_arg = arg;
 }
 
 const struct settle *

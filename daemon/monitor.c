@@ -14,11 +14,13 @@
 #include "shanhai/ingest.h"
 #include "shanhai/journal.h"
 #include "shanhai/metrics.h"
+#include "shanhai/mirror.h"
 #include "shanhai/monitor.h"
 #include "shanhai/rules.h"
 #include "shanhai/server.h"
 #include "shanhai/settle.h"
 #include "shanhai/version.h"
+#include "shanhai/witnessing.h"
 
 /* Seconds: from a fast keep-alive answer to a slow commit. */
 static const double latency_bounds[] = {
@@ -53,6 +55,9 @@ struct monitor {
 	struct metrics_family	*info, *start_time, *uptime, *conns;
 	struct metrics_family	*inflight, *gen_time, *agr_time;
 	struct metrics_family	*ledger, *periods;
+	/* the witnesses and the tile mirror (SPEC 6.5, 6.6) */
+	struct metrics_family	*w_size, *w_errors, *w_ok, *wd_size, *wd_lag,
+				*wd_lag_s, *tiles_size, *tiles_errors;
 };
 
 static void
@@ -133,6 +138,39 @@ checkpoint_size(struct journal *j)
 	return size;
 }
 
+/* The witnesses' and the mirror's gauges, when there are any. */
+static void
+scrape_witnesses(struct monitor *mo)
+{
+	struct witnessing_stat st[64];
+	uint64_t wsize, lag, published, errors;
+	double lag_s;
+	size_t n;
+
+	n = witnessing_stats(mo->s, st, 64, &wsize, &lag, &lag_s);
+	metrics_clear(mo->w_size);
+	metrics_clear(mo->w_errors);
+	metrics_clear(mo->w_ok);
+	for (size_t i = 0; i < n && i < 64; i++) {
+		metrics_set(mo->w_size, (double)st[i].cosigned, "witness",
+		    st[i].name, NULL);
+		metrics_set(mo->w_errors, (double)st[i].errors, "witness",
+		    st[i].name, NULL);
+		metrics_set(mo->w_ok, (double)st[i].last_ok, "witness",
+		    st[i].name, NULL);
+	}
+	if (n > 0) {
+		metrics_set(mo->wd_size, (double)wsize, NULL);
+		metrics_set(mo->wd_lag, (double)lag, NULL);
+		metrics_set(mo->wd_lag_s, lag_s, NULL);
+	}
+	mirror_stats(mo->s, &published, &errors);
+	if (server_module_state(mo->s, "mirror") != NULL) {
+		metrics_set(mo->tiles_size, (double)published, NULL);
+		metrics_set(mo->tiles_errors, (double)errors, NULL);
+	}
+}
+
 /* Reads every gauge anew. */
 static void
 scrape(struct monitor *mo)
@@ -176,6 +214,7 @@ scrape(struct monitor *mo)
 		if (size >= 0)
 			metrics_set(mo->ledger, (double)size, NULL);
 	}
+	scrape_witnesses(mo);
 }
 
 static void
@@ -253,6 +292,25 @@ monitor_start(struct server *s, void **statep, char *err, size_t errlen)
 	    "checkpoint.") ||
 	    !FAMILY(periods, "shanhai_periods", METRICS_GAUGE,
 	    "Periods with reports, by agreement and status.") ||
+	    !FAMILY(w_size, "shanhai_witness_cosigned_size", METRICS_GAUGE,
+	    "Size of the latest checkpoint each witness cosigned.") ||
+	    !FAMILY(w_errors, "shanhai_witness_errors_total", METRICS_COUNTER,
+	    "Failed add-checkpoint requests and bad answers, by witness.") ||
+	    !FAMILY(w_ok, "shanhai_witness_last_cosigned_timestamp_seconds",
+	    METRICS_GAUGE, "When each witness last cosigned (Unix time; 0: "
+	    "never since start).") ||
+	    !FAMILY(wd_size, "shanhai_witnessed_checkpoint_size", METRICS_GAUGE,
+	    "Size of the witnessed checkpoint (witness_quorum cosignatures; "
+	    "0: none yet).") ||
+	    !FAMILY(wd_lag, "shanhai_witnessed_lag_entries", METRICS_GAUGE,
+	    "Entries the witnessed checkpoint is behind the latest signed.") ||
+	    !FAMILY(wd_lag_s, "shanhai_witnessed_lag_seconds", METRICS_GAUGE,
+	    "Seconds since the latest signed checkpoint not yet witnessed "
+	    "was first sent (0: witnessed).") ||
+	    !FAMILY(tiles_size, "shanhai_tiles_published_size", METRICS_GAUGE,
+	    "Size published in ledger.tiles_dir.") ||
+	    !FAMILY(tiles_errors, "shanhai_tiles_errors_total", METRICS_COUNTER,
+	    "Failed publications of the tile mirror.") ||
 	    !FAMILY(conns, "shanhai_connections", METRICS_GAUGE,
 	    "Open client connections.") ||
 	    !FAMILY(inflight, "shanhai_requests_in_flight", METRICS_GAUGE,

@@ -16,16 +16,22 @@
 #include "shanhai/ingest.h"
 #include "shanhai/monitor.h"
 #include "shanhai/log.h"
+#include "shanhai/mirror.h"
 #include "shanhai/server.h"
 #include "shanhai/sidereport.h"
 #include "shanhai/version.h"
+#include "shanhai/witnessing.h"
 
 /* The daemon's modules, started in this order (one line each). */
 static const struct server_module *const modules[] = {
 	&api_module,
 	&console_module,
+	&mirror_guard_module,	/* before ingest: never sign on from a fork */
+	&witnessing_guard_module,
 	&ingest_module,
 	&sidereport_module,	/* reads ingest's journal */
+	&mirror_module,		/* after ingest: fed by its commits */
+	&witnessing_module,
 	&monitor_module,	/* after the modules whose figures it reads */
 };
 

@@ -44,6 +44,15 @@ struct config_client {
 	int		 line;
 };
 
+/* A witness the daemon sends its checkpoints to (SPEC 6.6). */
+struct config_witness {
+	char		*name;
+	char		*key;
+	char		*url;
+	char		*cacert;
+	int		 line;
+};
+
 struct config {
 	char		*path;
 	char		*dir;		/* absolute folder of path */
@@ -61,6 +70,7 @@ struct config {
 	char		*ledger_signing_key;
 	char		*ledger_next_key;
 	char		*ledger_sm2_key;
+	char		*ledger_tiles_dir;
 	long long	 max_body;
 	long long	 max_header;
 	long long	 request_timeout;
@@ -72,11 +82,16 @@ struct config {
 	struct config_client *clients;
 	size_t		 nclients;
 	int		 lines[CONFIG_MAXKEYS]; /* keys[i]'s line, 0: default */
+	struct config_witness *witnesses;
+	size_t		 nwitnesses;
+	long long	 witness_quorum;
+	long long	 witness_interval;
 };
 
 enum ck_type {
 	CK_GROUP,	/* a { } group of further keys; no storage */
 	CK_CLIENTS,	/* the ( ) list of client groups */
+	CK_WITNESSES,	/* the ( ) list of witness groups */
 	CK_STRING,
 	CK_PATH,	/* a string resolved against the config's folder */
 	CK_INT,
@@ -86,7 +101,7 @@ enum ck_type {
 };
 
 #define CK_RESTART	0x01	/* a reload keeps the running value */
-#define CK_MEMBER	0x02	/* member of a clients entry */
+#define CK_MEMBER	0x02	/* member of a clients or witnesses entry */
 
 struct config_key {
 	const char	*name;	/* dotted: "tls.key", "clients.name" */
@@ -109,6 +124,7 @@ static int	check_user(const char *, char *, size_t);
 
 #define C(f)	offsetof(struct config, f)
 #define M(f)	offsetof(struct config_client, f)
+#define W(f)	offsetof(struct config_witness, f)
 #define KB	1024LL
 
 static const struct config_key keys[] = {
@@ -151,6 +167,9 @@ static const struct config_key keys[] = {
 	  "the next Ed25519 key of a key rotation, announced in the ledger" },
 	{ "ledger.sm2_key", CK_PATH, "", 0, 0, CK_RESTART, C(ledger_sm2_key),
 	  NULL, "optional SM2 PEM key for a second checkpoint signature" },
+	{ "ledger.tiles_dir", CK_PATH, "", 0, 0, CK_RESTART,
+	  C(ledger_tiles_dir), NULL,
+	  "optional folder to publish the ledger in as C2SP tlog-tiles" },
 
 	{ "limits", CK_GROUP, "", 0, 0, 0, 0, NULL,
 	  "sizes, times and counts that bound what a client can take" },
@@ -190,6 +209,21 @@ static const struct config_key keys[] = {
 	  "SHA-256 of the certificate (DER), hex, colons allowed" },
 	{ "clients.common_name", CK_STRING, "", 0, 0, CK_MEMBER,
 	  M(common_name), NULL, "the certificate's subject CN" },
+
+	{ "witnesses", CK_WITNESSES, "", 0, 0, CK_RESTART, 0, NULL,
+	  "third parties that cosign checkpoints" },
+	{ "witnesses.name", CK_STRING, NULL, 0, 0, CK_MEMBER, W(name),
+	  check_name, "the witness's key name" },
+	{ "witnesses.key", CK_STRING, NULL, 0, 0, CK_MEMBER, W(key), NULL,
+	  "its verifier key (signed-note text, type 0x04)" },
+	{ "witnesses.url", CK_STRING, NULL, 0, 0, CK_MEMBER, W(url), NULL,
+	  "prefix of its add-checkpoint endpoint, http:// or https://" },
+	{ "witnesses.cacert", CK_PATH, "", 0, 0, CK_MEMBER, W(cacert), NULL,
+	  "https only: PEM CA certificate of the witness's server" },
+	{ "witness_quorum", CK_INT, "0", 0, 64, CK_RESTART, C(witness_quorum),
+	  NULL, "cosignatures a witnessed checkpoint needs; 0: all" },
+	{ "witness_interval", CK_INT, "10", 1, 86400, CK_RESTART,
+	  C(witness_interval), NULL, "seconds between witnessing rounds" },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= CONFIG_MAXKEYS, "raise CONFIG_MAXKEYS");
@@ -792,6 +826,7 @@ store_value(struct parse *p, const struct config *c, const struct config_key *k,
 	}
 	case CK_GROUP:
 	case CK_CLIENTS:
+	case CK_WITNESSES:
 		break;
 	}
 	return fail(p, line, "'%s': internal error: no storage", k->name);
@@ -825,8 +860,8 @@ read_group(struct parse *p, struct config *c, const config_setting_t *g,
 		    config_setting_get_member(g, member) : NULL;
 		if (s == NULL && k->def == NULL)
 			return fail(p, gline, "missing key '%s'", k->name);
-		if (k->type == CK_CLIENTS)
-			continue;	/* read by read_clients() */
+		if (k->type == CK_CLIENTS || k->type == CK_WITNESSES)
+			continue;	/* read by read_clients(), read_witnesses() */
 		if (k->type == CK_GROUP) {
 			char sub[64];
 			if (s != NULL && config_setting_type(s) !=
@@ -909,6 +944,61 @@ read_clients(struct parse *p, struct config *c, const config_setting_t *l)
 				    cl->name, o->name, o->line);
 		}
 	}
+	return 0;
+}
+
+static void
+witness_clear(struct config_witness *w)
+{
+	free(w->name);
+	free(w->key);
+	free(w->url);
+	free(w->cacert);
+}
+
+static int
+read_witnesses(struct parse *p, struct config *c, const config_setting_t *l)
+{
+	int n;
+
+	if (l == NULL)
+		return 0;
+	if (config_setting_type(l) != CONFIG_TYPE_LIST)
+		return fail(p, config_setting_source_line(l),
+		    "'witnesses' must be a list ( { … }, … )");
+	n = config_setting_length(l);
+	if ((c->witnesses = calloc((size_t)n + 1, sizeof(*c->witnesses))) ==
+	    NULL)
+		return fail(p, 0, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(l,
+		    (unsigned)i);
+		struct config_witness *w = &c->witnesses[i];
+		int line = (int)config_setting_source_line(e);
+
+		c->nwitnesses++;
+		w->line = line;
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return fail(p, line, "witnesses: entry %d must be a "
+			    "group { name = …; key = …; url = …; }", i + 1);
+		if (read_group(p, c, e, line, "witnesses.", w) == -1)
+			return -1;
+		if (strncmp(w->url, "http://", 7) != 0 &&
+		    strncmp(w->url, "https://", 8) != 0)
+			return fail(p, line, "witness '%s': url '%s' is not "
+			    "http:// or https://", w->name, w->url);
+		if (strncmp(w->url, "https://", 8) == 0 && w->cacert == NULL)
+			return fail(p, line, "witness '%s': an https:// url "
+			    "needs 'cacert', the CA of its server", w->name);
+		for (int j = 0; j < i; j++)
+			if (strcmp(c->witnesses[j].name, w->name) == 0)
+				return fail(p, line, "witness '%s': name "
+				    "already used at line %d", w->name,
+				    c->witnesses[j].line);
+	}
+	if (c->witness_quorum > (long long)c->nwitnesses)
+		return fail(p, 0, "witness_quorum %lld: only %zu witnesses "
+		    "are listed", c->witness_quorum, c->nwitnesses);
 	return 0;
 }
 
@@ -996,7 +1086,8 @@ config_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	if (read_group(&p, c, config_root_setting(&cf), 0, "", c) == -1 ||
-	    read_clients(&p, c, config_lookup(&cf, "clients")) == -1)
+	    read_clients(&p, c, config_lookup(&cf, "clients")) == -1 ||
+	    read_witnesses(&p, c, config_lookup(&cf, "witnesses")) == -1)
 		goto fail;
 	config_destroy(&cf);
 	return c;
@@ -1023,9 +1114,54 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->nclients; i++)
 		client_clear(&c->clients[i]);
 	free(c->clients);
+	for (size_t i = 0; i < c->nwitnesses; i++)
+		witness_clear(&c->witnesses[i]);
+	free(c->witnesses);
 	free(c->path);
 	free(c->dir);
 	free(c);
+}
+
+static int
+str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * The witnesses are read at start: a reload keeps the running list. 1 when
+ * next already had the same one.
+ */
+static bool
+witnesses_keep(struct config *next, const struct config *old)
+{
+	struct config_witness *copy;
+	bool same = next->nwitnesses == old->nwitnesses;
+
+	for (size_t i = 0; same && i < old->nwitnesses; i++) {
+		const struct config_witness *x = &next->witnesses[i];
+		const struct config_witness *y = &old->witnesses[i];
+		same = str_same(x->name, y->name) && str_same(x->key, y->key) &&
+		    str_same(x->url, y->url) && str_same(x->cacert, y->cacert);
+	}
+	if (same)
+		return true;
+	if ((copy = calloc(old->nwitnesses + 1, sizeof(*copy))) == NULL)
+		return false;	/* next's list stays; the change is reported */
+	for (size_t i = 0; i < old->nwitnesses; i++) {
+		const struct config_witness *y = &old->witnesses[i];
+		copy[i].name = y->name ? strdup(y->name) : NULL;
+		copy[i].key = y->key ? strdup(y->key) : NULL;
+		copy[i].url = y->url ? strdup(y->url) : NULL;
+		copy[i].cacert = y->cacert ? strdup(y->cacert) : NULL;
+		copy[i].line = y->line;
+	}
+	for (size_t i = 0; i < next->nwitnesses; i++)
+		witness_clear(&next->witnesses[i]);
+	free(next->witnesses);
+	next->witnesses = copy;
+	next->nwitnesses = old->nwitnesses;
+	return false;
 }
 
 int
@@ -1044,6 +1180,9 @@ config_keep_restart_only(struct config *next, const struct config *old,
 		if (!(k->flags & CK_RESTART))
 			continue;
 		switch (k->type) {
+		case CK_WITNESSES:
+			same = witnesses_keep(next, old);
+			break;
 		case CK_STRING:
 		case CK_PATH: {
 			char **sa = a, *const *sb = b;
@@ -1086,6 +1225,7 @@ type_name(enum ck_type t)
 	switch (t) {
 	case CK_GROUP:		return "group";
 	case CK_CLIENTS:	return "list";
+	case CK_WITNESSES:	return "list";
 	case CK_STRING:		return "string";
 	case CK_PATH:		return "path";
 	case CK_INT:		return "integer";
@@ -1154,6 +1294,7 @@ GET0(ledger_origin)
 GET0(ledger_signing_key)
 GET0(ledger_next_key)
 GET0(ledger_sm2_key)
+GET0(ledger_tiles_dir)
 
 #define GETINT(field)						\
 long long							\
@@ -1257,4 +1398,47 @@ config_role_name(enum config_role role)
 		if (roles[i].role == role)
 			return roles[i].name;
 	return "none";
+}
+
+size_t
+config_witness_count(const struct config *c)
+{
+	return c->nwitnesses;
+}
+
+const char *
+config_witness_get0_name(const struct config *c, size_t i)
+{
+	return c->witnesses[i].name;
+}
+
+const char *
+config_witness_get0_key(const struct config *c, size_t i)
+{
+	return c->witnesses[i].key;
+}
+
+const char *
+config_witness_get0_url(const struct config *c, size_t i)
+{
+	return c->witnesses[i].url;
+}
+
+const char *
+config_witness_get0_cacert(const struct config *c, size_t i)
+{
+	return c->witnesses[i].cacert;
+}
+
+long long
+config_witness_quorum(const struct config *c)
+{
+	return c->witness_quorum != 0 ? c->witness_quorum :
+	    (long long)c->nwitnesses;
+}
+
+long long
+config_witness_interval(const struct config *c)
+{
+	return c->witness_interval;
 }

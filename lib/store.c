@@ -1089,3 +1089,69 @@ store_meta(struct store *s, const char *key, char **value)
 	row_done(st);
 	return rc;
 }
+
+int
+store_backup(struct store *s, const char *path, char *err, size_t errlen)
+{
+	sqlite3 *to = NULL;
+	sqlite3_backup *b;
+	sqlite3_stmt *st = NULL;
+	int rc, fd;
+
+	/* Never over an existing file: a backup is not a place to write twice. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) ==
+	    -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return STORE_EIO;
+	}
+	close(fd);
+	if (sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	if ((b = sqlite3_backup_init(to, "main", s->db, "main")) == NULL)
+		goto fail;
+	/*
+	 * All pages in one step: one read transaction, so the copy is the
+	 * database as of one commit while the writer goes on in the WAL.
+	 */
+	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY ||
+	    rc == SQLITE_LOCKED)
+		sqlite3_sleep(10);
+	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE)
+		goto fail;
+	/* The copy, as a file on its own: checked page by page, on disk. */
+	if (sqlite3_exec(to, "PRAGMA journal_mode=DELETE", NULL, NULL,
+	    NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(to, "PRAGMA integrity_check", -1, &st, NULL) !=
+	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		goto fail;
+	if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+		snprintf(err, errlen, "%s: integrity check: %s", path,
+		    sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+		sqlite3_close(to);
+		unlink(path);
+		return STORE_EIO;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_close(to) != SQLITE_OK) {
+		to = NULL;
+		goto fail;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fsync(fd) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		unlink(path);
+		return STORE_EIO;
+	}
+	close(fd);
+	return 0;
+fail:
+	snprintf(err, errlen, "backup to %s: %s", path, to != NULL ?
+	    sqlite3_errmsg(to) : sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	sqlite3_close(to);
+	unlink(path);
+	return STORE_EIO;
+}

@@ -266,6 +266,102 @@ count_report(void *arg, const char *msg)
 	reports++;
 }
 
+/* witnesses, witness_quorum, witness_interval (SPEC 6.6, 8). */
+static void
+test_witnesses(void **state)
+{
+	static const struct {
+		const char	*extra;
+		const char	*want;		/* NULL: loads */
+	} cases[] = {
+		{ "witnesses = { name = \"w\"; };\n",
+		  ":3: 'witnesses' must be a list" },
+		{ "witnesses = ( { name = \"w\"; key = \"k\"; } );\n",
+		  "missing key 'witnesses.url'" },
+		{ "witnesses = ( { name = \"w\"; key = \"k\"; url = \"ftp://x/\"; } );\n",
+		  ":3: witness 'w': url 'ftp://x/' is not http:// or https://" },
+		{ "witnesses = ( { name = \"w\"; key = \"k\"; url = \"https://x/\"; } );\n",
+		  ":3: witness 'w': an https:// url needs 'cacert'" },
+		{ "witnesses = ( { name = \"w\"; key = \"k\"; url = \"http://x/\"; colour = 1; } );\n",
+		  ":3: unknown key 'witnesses.colour'" },
+		{ "witnesses = ( { name = \"w\"; key = \"k\"; url = \"http://x/\"; },\n"
+		  "  { name = \"w\"; key = \"k\"; url = \"http://y/\"; } );\n",
+		  ":4: witness 'w': name already used at line 3" },
+		{ "witnesses = ( { name = \"w\"; key = \"k\"; url = \"http://x/\"; } );\n"
+		  "witness_quorum = 2;\n",
+		  "witness_quorum 2: only 1 witnesses are listed" },
+		{ "witness_interval = 0;\n", "'witness_interval' = 0 is out of range" },
+		{ "witnesses = ( { name = \"w1\"; key = \"k1\"; url = \"http://x:7380/\"; },\n"
+		  "  { name = \"w2\"; key = \"k2\"; url = \"https://y/w\"; cacert = \"ca.pem\"; } );\n"
+		  "witness_interval = 3;\n", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[512] = "";
+		struct config *c = load(cases[i].extra, err, sizeof(err));
+
+		if (cases[i].want == NULL) {
+			if (c == NULL)
+				fail_msg("case %zu: %s", i, err);
+			config_free(c);
+			continue;
+		}
+		if (c != NULL || strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu: got '%s', want '%s'", i, err,
+			    cases[i].want);
+	}
+	/* The good one, read back; the quorum defaults to all. */
+	{
+		char err[512] = "", want[300];
+		struct config *c = load(cases[sizeof(cases) /
+		    sizeof(cases[0]) - 1].extra, err, sizeof(err));
+
+		assert_non_null(c);
+		assert_int_equal(config_witness_count(c), 2);
+		assert_string_equal(config_witness_get0_name(c, 1), "w2");
+		assert_string_equal(config_witness_get0_key(c, 0), "k1");
+		assert_string_equal(config_witness_get0_url(c, 0),
+		    "http://x:7380/");
+		assert_null(config_witness_get0_cacert(c, 0));
+		snprintf(want, sizeof(want), "%s/ca.pem", dir);
+		assert_string_equal(config_witness_get0_cacert(c, 1), want);
+		assert_int_equal(config_witness_quorum(c), 2);
+		assert_int_equal(config_witness_interval(c), 3);
+		config_free(c);
+		c = load("", err, sizeof(err));
+		assert_int_equal(config_witness_count(c), 0);
+		assert_int_equal(config_witness_interval(c), 10);
+		assert_null(config_get0_ledger_tiles_dir(c));
+		config_free(c);
+	}
+	/* Read at start: a reload keeps the running list, and says so. */
+	{
+		char err[512] = "";
+		struct config *old = load("witnesses = ( { name = \"a\"; key = "
+		    "\"k\"; url = \"http://a/\"; } );\n", err, sizeof(err));
+		struct config *next = load("witnesses = ( { name = \"b\"; key = "
+		    "\"k\"; url = \"http://b/\"; }, { name = \"c\"; key = "
+		    "\"k\"; url = \"http://c/\"; } );\n", err, sizeof(err));
+
+		assert_non_null(old);
+		assert_non_null(next);
+		reports = 0;
+		assert_int_equal(config_keep_restart_only(next, old,
+		    count_report, NULL), 1);
+		assert_int_equal(reports, 1);
+		assert_int_equal(config_witness_count(next), 1);
+		assert_string_equal(config_witness_get0_name(next, 0), "a");
+		assert_string_equal(config_witness_get0_url(next, 0),
+		    "http://a/");
+		reports = 0;
+		assert_int_equal(config_keep_restart_only(next, old,
+		    count_report, NULL), 0);
+		config_free(old);
+		config_free(next);
+	}
+}
+
+
 static void
 test_restart_only(void **state)
 {
@@ -327,6 +423,7 @@ main(void)
 		cmocka_unit_test(test_listen_parse),
 		cmocka_unit_test(test_clients),
 		cmocka_unit_test(test_restart_only),
+		cmocka_unit_test(test_witnesses),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,9 @@
 /*
  * shanhai keygen: a new ledger signing key. The private key goes to FILE as
  * PKCS#8 PEM (mode 0600, never over an existing file); the verifier key
- * line goes to FILE.vkey and to stdout, for auditors and bureaus.
+ * line goes to FILE.vkey and to stdout, for auditors and bureaus. With
+ * --witness, a witness's cosigning key (Ed25519, tlog-cosignature v1: the
+ * verifier key has type 0x04); --origin is then the witness's name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +20,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: shanhai keygen --origin ORIGIN --out FILE "
-	    "[--sm2]\n");
+	    "[--sm2 | --witness]\n");
 	return CMD_USAGE;
 }
 
@@ -29,12 +31,13 @@ cmd_keygen(int argc, char **argv)
 		{ "origin", required_argument, NULL, 'o' },
 		{ "out", required_argument, NULL, 'f' },
 		{ "sm2", no_argument, NULL, 's' },
+		{ "witness", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *origin = NULL, *out = NULL;
 	struct note_signer *signer;
 	char err[512], *vpath = NULL, *vkey = NULL;
-	int type = NOTE_ED25519, ch, fd, rc = CMD_USAGE;
+	int type = NOTE_ED25519, ntypes = 0, ch, fd, rc = CMD_USAGE;
 	FILE *f;
 
 	optind = 1;
@@ -42,11 +45,12 @@ cmd_keygen(int argc, char **argv)
 		switch (ch) {
 		case 'o': origin = optarg; break;
 		case 'f': out = optarg; break;
-		case 's': type = NOTE_SM2; break;
+		case 's': type = NOTE_SM2; ntypes++; break;
+		case 'w': type = NOTE_COSIG_ED25519; ntypes++; break;
 		default: return usage();
 		}
 	}
-	if (optind != argc || origin == NULL || out == NULL)
+	if (optind != argc || origin == NULL || out == NULL || ntypes > 1)
 		return usage();
 	if (asprintf(&vpath, "%s.vkey", out) == -1)
 		return CMD_USAGE;

@@ -225,6 +225,53 @@ noun(double n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+/* The value of name{label="v"}, or def. */
+static double
+labelled(const struct samples *ss, const char *name, const char *key,
+    const char *v, double def)
+{
+	char buf[256];
+
+	for (size_t i = 0; i < ss->n; i++)
+		if (strcmp(ss->v[i].name, name) == 0 &&
+		    label(ss->v[i].labels, key, buf, sizeof(buf)) == 0 &&
+		    strcmp(buf, v) == 0)
+			return ss->v[i].value;
+	return def;
+}
+
+/* Witnesses and the tile mirror (SPEC 6.5, 6.6), when the daemon has them. */
+static void
+print_witnesses(const struct samples *ss, char (*rows)[256])
+{
+	char t1[64];
+	size_t n = distinct(ss, "shanhai_witness_cosigned_size", "witness",
+	    rows, MAX_ROWS);
+
+	if (n > 0) {
+		printf("\nwitnesses: %zu; witnessed checkpoint: size %.0f, "
+		    "%.0f entries and %.0f s behind the latest\n", n,
+		    value(ss, "shanhai_witnessed_checkpoint_size", 0),
+		    value(ss, "shanhai_witnessed_lag_entries", 0),
+		    value(ss, "shanhai_witnessed_lag_seconds", 0));
+		printf("  %-32s %12s %8s  %s\n", "witness", "cosigned",
+		    "errors", "last cosigned");
+		for (size_t i = 0; i < n; i++) {
+			double at = labelled(ss, "shanhai_witness_last_cosigned"
+			    "_timestamp_seconds", "witness", rows[i], 0);
+			printf("  %-32s %12.0f %8.0f  %s\n", rows[i],
+			    labelled(ss, "shanhai_witness_cosigned_size",
+			    "witness", rows[i], 0), labelled(ss,
+			    "shanhai_witness_errors_total", "witness", rows[i],
+			    0), at > 0 ? utc(at, t1, sizeof(t1)) : "never");
+		}
+	}
+	if (value(ss, "shanhai_tiles_published_size", -1) >= 0)
+		printf("\ntile mirror: size %.0f published, %.0f failed "
+		    "publications\n", value(ss, "shanhai_tiles_published_size",
+		    0), value(ss, "shanhai_tiles_errors_total", 0));
+}
+
 static void
 print_text(const struct samples *ss, const struct checkpoint *cp,
     const char *url)
@@ -338,6 +385,7 @@ print_text(const struct samples *ss, const struct checkpoint *cp,
 			    write / groups * 1e3, fsync / groups * 1e3);
 		printf("\n");
 	}
+	print_witnesses(ss, rows);
 	free(rows);
 }
 
@@ -403,6 +451,29 @@ print_json(const struct samples *ss, const struct checkpoint *cp)
 	json_object_set_new(doc, "commit_groups", json_integer(
 	    (json_int_t)value(ss, "shanhai_commit_group_reports_count", 0)));
 	json_object_set(doc, "agreements", list);
+	n = distinct(ss, "shanhai_witness_cosigned_size", "witness", rows,
+	    MAX_ROWS);
+	if (n > 0) {
+		json_t *ws = json_array();
+
+		for (size_t i = 0; ws != NULL && i < n; i++)
+			json_array_append_new(ws, json_pack("{s:s, s:I, s:I, "
+			    "s:I}", "name", rows[i], "cosigned", (json_int_t)
+			    labelled(ss, "shanhai_witness_cosigned_size",
+			    "witness", rows[i], 0), "errors", (json_int_t)
+			    labelled(ss, "shanhai_witness_errors_total",
+			    "witness", rows[i], 0), "last_cosigned",
+			    (json_int_t)labelled(ss, "shanhai_witness_last_"
+			    "cosigned_timestamp_seconds", "witness", rows[i],
+			    0)));
+		json_object_set_new(doc, "witnesses", ws);
+		json_object_set_new(doc, "witnessed", json_pack("{s:I, s:I, "
+		    "s:f}", "size", (json_int_t)value(ss,
+		    "shanhai_witnessed_checkpoint_size", 0), "lag_entries",
+		    (json_int_t)value(ss, "shanhai_witnessed_lag_entries", 0),
+		    "lag_seconds", value(ss, "shanhai_witnessed_lag_seconds",
+		    0)));
+	}
 	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ==
 	    0) {
 		putchar('\n');

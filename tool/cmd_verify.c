@@ -14,7 +14,11 @@
  *     proof's signed checkpoint; with --entries, it is also entry `index`
  *     (a receipt without the entry needs --entries). Alone (no
  *     --checkpoint), a bureau's check of its receipt;
- *   with --from and --proof, a consistency proof from an older checkpoint.
+ *   with --from and --proof, a consistency proof from an older checkpoint;
+ *   with --witness (cosigner verifier keys, type 0x04) and --quorum N
+ *     (default: all of them), that the checkpoint carries valid
+ *     tlog-cosignature v1 cosignatures by at least N distinct witnesses,
+ *     none dated in the future (SPEC 6.6).
  *
  * Exit 0 when everything asked for verified, 1 when something did not (the
  * message names the entry and why), 2 for usage and I/O errors. --entries -
@@ -27,12 +31,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "shanhai/audit.h"
 #include "shanhai/canon.h"
 #include "shanhai/cmd.h"
+#include "shanhai/cosig.h"
 #include "shanhai/merkle.h"
 #include "shanhai/note.h"
 
@@ -49,6 +55,12 @@ struct checkpoint {
 struct verify {
 	struct note_verifier	*vs[MAX_VKEYS];
 	size_t			 nvs;
+	/* --witness: cosigner keys, and what their cosignatures showed */
+	struct note_verifier	*ws[MAX_VKEYS];
+	size_t			 nws;
+	int			 wvalid[MAX_VKEYS];
+	uint64_t		 wtime[MAX_VKEYS];
+	size_t			 ncosig;
 	struct checkpoint	 cp;		/* the checkpoint under audit */
 	struct checkpoint	 old;		/* --from */
 	int			 have_old;
@@ -95,6 +107,7 @@ usage(void)
 	    "--checkpoint FILE\n"
 	    "       [--entries FILE] [--receipt FILE] "
 	    "[--from OLDCHECKPOINT --proof FILE]\n"
+	    "       [--witness FILE ... [--quorum N]]\n"
 	    "       shanhai verify --vkey FILE [--vkey FILE ...] "
 	    "--receipt FILE\n");
 	return CMD_USAGE;
@@ -146,10 +159,15 @@ fail:
 	return NULL;
 }
 
-/* Every non-empty line of the file is one verifier key. */
+/*
+ * Every non-empty line of the file is one verifier key: a log's (into
+ * v->vs) or, with witness, a cosigner's (into v->ws, type 0x04 only).
+ */
 static int
-load_vkeys(struct verify *v, const char *path)
+load_vkeys(struct verify *v, const char *path, int witness)
 {
+	struct note_verifier **to = witness ? v->ws : v->vs;
+	size_t *n = witness ? &v->nws : &v->nvs;
 	size_t len;
 	char *buf = slurp(path, 65536, &len), *line, *save = NULL;
 	char err[512];
@@ -158,19 +176,28 @@ load_vkeys(struct verify *v, const char *path)
 		return -1;
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
-		if (v->nvs == MAX_VKEYS) {
+		if (*n == MAX_VKEYS) {
 			fprintf(stderr, "shanhai verify: more than %d verifier "
 			    "keys\n", MAX_VKEYS);
 			free(buf);
 			return -1;
 		}
-		if (note_verifier_parse(line, &v->vs[v->nvs], err,
-		    sizeof(err)) < 0) {
+		if (note_verifier_parse(line, &to[*n], err, sizeof(err)) < 0) {
 			fprintf(stderr, "shanhai verify: %s: %s\n", path, err);
 			free(buf);
 			return -1;
 		}
-		v->nvs++;
+		if (witness != (note_verifier_type(to[*n]) ==
+		    NOTE_COSIG_ED25519)) {
+			fprintf(stderr, "shanhai verify: %s: %s is %s\n", path,
+			    note_verifier_name(to[*n]), witness ?
+			    "not a witness's key (type 0x04): give it with "
+			    "--vkey" : "a witness's key: give it with --witness");
+			note_verifier_free(to[*n]);
+			free(buf);
+			return -1;
+		}
+		(*n)++;
 	}
 	free(buf);
 	return 0;
@@ -192,6 +219,31 @@ load_checkpoint(struct verify *v, const char *path, struct checkpoint *cp)
 		return fail(v, "%s: %s", path, err);
 	}
 	free(buf);
+	return 0;
+}
+
+/*
+ * The cosignatures on the checkpoint file by the --witness keys: at least
+ * quorum distinct witnesses. 0, -1 not enough or a bad one (v->why), -2 I/O.
+ */
+static int
+check_cosigs(struct verify *v, const char *path, size_t quorum)
+{
+	char err[512];
+	size_t len;
+	char *buf = slurp(path, MAX_NOTE, &len);
+	int rc;
+
+	if (buf == NULL)
+		return -2;
+	rc = cosig_verify(buf, len, v->ws, v->nws, (uint64_t)time(NULL),
+	    v->wvalid, v->wtime, &v->ncosig, err, sizeof(err));
+	free(buf);
+	if (rc < 0)
+		return fail(v, "%s: %s", path, err);
+	if (v->ncosig < quorum)
+		return fail(v, "%s: cosigned by %zu of the given witnesses, "
+		    "the quorum is %zu", path, v->ncosig, quorum);
 	return 0;
 }
 
@@ -745,6 +797,8 @@ verify_free(struct verify *v)
 	json_decref(v->receipt);
 	for (size_t i = 0; i < v->nkeys; i++)
 		free(v->keys[i]);
+	for (size_t i = 0; i < v->nws; i++)
+		note_verifier_free(v->ws[i]);
 }
 
 int
@@ -757,13 +811,16 @@ cmd_verify(int argc, char **argv)
 		{ "receipt", required_argument, NULL, 'r' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "proof", required_argument, NULL, 'p' },
+		{ "witness", required_argument, NULL, 'w' },
+		{ "quorum", required_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *vkeys[MAX_VKEYS], *cpath = NULL, *epath = NULL;
 	const char *rpath = NULL, *fpath = NULL, *ppath = NULL;
+	const char *wkeys[MAX_VKEYS], *qarg = NULL;
 	struct verify v;
 	char msg[256];
-	size_t nvk = 0;
+	size_t nvk = 0, nwk = 0, quorum = 0;
 	int ch, rc = 0;
 
 	optind = 1;
@@ -779,6 +836,12 @@ cmd_verify(int argc, char **argv)
 		case 'r': rpath = optarg; break;
 		case 'f': fpath = optarg; break;
 		case 'p': ppath = optarg; break;
+		case 'w':
+			if (nwk == MAX_VKEYS)
+				return usage();
+			wkeys[nwk++] = optarg;
+			break;
+		case 'q': qarg = optarg; break;
 		default: return usage();
 		}
 	}
@@ -787,14 +850,44 @@ cmd_verify(int argc, char **argv)
 	    (rpath == NULL || epath != NULL || fpath != NULL)) ||
 	    (fpath == NULL) != (ppath == NULL))
 		return usage();
+	if ((qarg != NULL || nwk > 0) && cpath == NULL)
+		return usage();
+	if (qarg != NULL) {
+		char *end;
+		errno = 0;
+		unsigned long long q = strtoull(qarg, &end, 10);
+		if (nwk == 0 || *end != '\0' || qarg[0] < '1' || qarg[0] > '9' ||
+		    errno != 0 || q > MAX_VKEYS) {
+			fprintf(stderr, "shanhai verify: --quorum: '%s' is not "
+			    "a count from 1 to %d, given with --witness\n", qarg,
+			    MAX_VKEYS);
+			return CMD_USAGE;
+		}
+		quorum = (size_t)q;
+	}
 	memset(&v, 0, sizeof(v));
 	for (size_t i = 0; i < nvk; i++)
-		if (load_vkeys(&v, vkeys[i]) < 0) {
+		if (load_vkeys(&v, vkeys[i], 0) < 0) {
 			verify_free(&v);
 			return CMD_USAGE;
 		}
+	for (size_t i = 0; i < nwk; i++)
+		if (load_vkeys(&v, wkeys[i], 1) < 0) {
+			verify_free(&v);
+			return CMD_USAGE;
+		}
+	if (nwk > 0 && qarg == NULL)
+		quorum = v.nws;		/* default: every witness given */
+	if (quorum > v.nws) {
+		fprintf(stderr, "shanhai verify: --quorum %zu: only %zu witness "
+		    "keys given\n", quorum, v.nws);
+		verify_free(&v);
+		return CMD_USAGE;
+	}
 	if (cpath != NULL)
 		rc = load_checkpoint(&v, cpath, &v.cp);
+	if (rc == 0 && nwk > 0)
+		rc = check_cosigs(&v, cpath, quorum);
 	if (rc == 0 && fpath != NULL) {
 		if ((rc = load_checkpoint(&v, fpath, &v.old)) == 0) {
 			v.have_old = 1;
@@ -826,6 +919,15 @@ cmd_verify(int argc, char **argv)
 	if (cpath != NULL)
 		printf("checkpoint %s size %" PRIu64 ": signature verified\n",
 		    v.cp.origin, v.cp.size);
+	if (nwk > 0) {
+		printf("cosigned by %zu witness(es), quorum %zu:", v.ncosig,
+		    quorum);
+		for (size_t i = 0; i < v.nws; i++)
+			if (v.wvalid[i])
+				printf(" %s (time %" PRIu64 ")",
+				    note_verifier_name(v.ws[i]), v.wtime[i]);
+		printf("\n");
+	}
 	if (fpath != NULL)
 		printf("consistent with the checkpoint of size %" PRIu64 "\n",
 		    v.old.size);

@@ -20,7 +20,7 @@ static const struct verb verbs[] = {
 	{ "version", cmd_version, "version" },
 	{ "settle", cmd_settle, "settle --rules DIR REPORTS.jsonl" },
 	{ "rules", cmd_rules, "rules check DIR" },
-	{ "keygen", cmd_keygen, "keygen --origin ORIGIN --out FILE [--sm2]" },
+	{ "keygen", cmd_keygen, "keygen --origin ORIGIN --out FILE [--sm2 | --witness]" },
 	{ "statement", cmd_statement, "statement --agreement A --year Y "
 	    "(--entries FILE | --url URL --cert C --key K --cacert CA)\n"
 	    "              [--format table|csv|json]" },
@@ -29,7 +29,13 @@ static const struct verb verbs[] = {
 	{ "export", cmd_export, "export --format beancount|hledger --entries FILE "
 	    "[--agreement ID] [--rules DIR]" },
 	{ "verify", cmd_verify, "verify --vkey FILE [--vkey FILE ...] --checkpoint FILE\n"
-	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]" },
+	    "              [--entries FILE] [--receipt FILE] [--from OLDCHECKPOINT --proof FILE]\n"
+	    "              [--witness FILE ... [--quorum N]]" },
+	{ "witness", cmd_witness, "witness [-t] -c FILE" },
+	{ "backup", cmd_backup, "backup -c CONF --to FILE" },
+	{ "restore", cmd_restore, "restore --from DIR|https://URL --vkey FILE "
+	    "--state DIR\n"
+	    "              [--cacert FILE] [--witness FILE ... [--quorum N]]" },
 	/* Test fixtures (doc/DESIGN.md, Ledger): not listed. */
 	{ "fixture", cmd_fixture, NULL },
 	{ "submit", cmd_submit, "submit --url URL --cert FILE --key FILE"

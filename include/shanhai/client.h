@@ -33,7 +33,16 @@ struct client_resp {
 struct client	*client_new(const char *url, const char *cert, const char *key,
 		    const char *cacert, char *err, size_t errlen)
 		    __attribute__((warn_unused_result));
+/*
+ * The same without a client certificate, also for "http://" URLs (PORT
+ * 80, plain HTTP): shanhaid's client of its witnesses (SPEC 6.6), which
+ * may serve either. cacert is used for https only.
+ */
+struct client	*client_new_http(const char *url, const char *cacert,
+		    char *err, size_t errlen) __attribute__((warn_unused_result));
 void		 client_free(struct client *c);
+/* Seconds a connect, a write or a read may go without progress (60). */
+void		 client_set_timeout(struct client *c, int seconds);
 /*
  * The URL's path without trailing slashes ("" for none): requests name
  * their own paths, and a verb that serves under a prefix adds it.

@@ -42,5 +42,11 @@ int	cmd_export(int argc, char **argv);
 int	cmd_submit(int argc, char **argv);
 /* shanhai approve --url URL --cert C --key K --cacert CA --agreement A --year Y */
 int	cmd_approve(int argc, char **argv);
+/* shanhai backup -c CONF --to FILE: a verified copy of the live database */
+int	cmd_backup(int argc, char **argv);
+/* shanhai restore --from DIR|URL --vkey F --state DIR: from a tile mirror */
+int	cmd_restore(int argc, char **argv);
+/* shanhai witness [-t] -c FILE: a tlog-witness server (cmd_witness.c) */
+int	cmd_witness(int argc, char **argv);
 
 #endif

@@ -89,6 +89,7 @@ const char	*config_get0_ledger_origin(const struct config *c);
 const char	*config_get0_ledger_signing_key(const struct config *c);
 const char	*config_get0_ledger_next_key(const struct config *c); /* NULL: unset */
 const char	*config_get0_ledger_sm2_key(const struct config *c); /* NULL: unset */
+const char	*config_get0_ledger_tiles_dir(const struct config *c); /* NULL: unset */
 
 /* limits { }: sizes in bytes, times in seconds, 0 where noted = no limit. */
 long long	 config_max_body(const struct config *c);
@@ -99,6 +100,19 @@ long long	 config_max_connections(const struct config *c);
 long long	 config_client_connections(const struct config *c);
 long long	 config_client_rate(const struct config *c);	/* 0: no limit */
 long long	 config_shutdown_timeout(const struct config *c);
+
+/*
+ * Witnesses (SPEC 6.6), in file order, i < config_witness_count(): name,
+ * verifier key text, url prefix, and the CA file of an https url (NULL:
+ * none). The quorum is witness_quorum, or every witness when it is 0.
+ */
+size_t		 config_witness_count(const struct config *c);
+const char	*config_witness_get0_name(const struct config *c, size_t i);
+const char	*config_witness_get0_key(const struct config *c, size_t i);
+const char	*config_witness_get0_url(const struct config *c, size_t i);
+const char	*config_witness_get0_cacert(const struct config *c, size_t i);
+long long	 config_witness_quorum(const struct config *c);
+long long	 config_witness_interval(const struct config *c);
 
 /* Clients, in file order. */
 size_t		 config_client_count(const struct config *c);

@@ -35,6 +35,8 @@ struct note_signer;
 struct rules;
 struct settle;
 
+/* The ledger database's file in state_dir. */
+#define JOURNAL_DB_NAME		"shanhai.db"
 /* Most entries one GET /v1/ledger/entries answers. */
 #define JOURNAL_MAX_ENTRIES	65536
 /* Keys on one checkpoint: the key, the next key, an SM2 key. */
@@ -175,6 +177,14 @@ void		 journal_set_observer(struct journal *j, journal_observe_fn *fn,
 		    void *arg);
 /* The event loop the journal answers on. */
 struct event_base *journal_get0_base(const struct journal *j);
+/*
+ * fn(arg, size) hears, on the event loop, the ledger's size once a group
+ * that wrote entries is committed (its checkpoint is then on disk): the
+ * tile mirror (mirror.h) publishes from there. One hook; NULL removes it.
+ */
+typedef void journal_commit_fn(void *arg, uint64_t size);
+void		 journal_set_commit_hook(struct journal *j,
+		    journal_commit_fn *fn, void *arg);
 /* The engine in force (borrowed, event loop only, until the next call). */
 const struct settle *journal_get0_engine(const struct journal *j);
 /*

@@ -22,9 +22,15 @@
 #define NOTE_EVERIFY	(-2)
 #define NOTE_ESYS	(-3)
 
-/* Signature type bytes: Ed25519 as signed-note says; SM2-SM3 ours. */
+/*
+ * Signature type bytes: Ed25519 as signed-note says; Ed25519 cosignatures
+ * as tlog-cosignature v1 says (the same key, another ID and message: see
+ * cosig.h); SM2-SM3 ours.
+ */
 #define NOTE_ED25519	0x01
+#define NOTE_COSIG_ED25519 0x04
 #define NOTE_SM2	0xff
+#define NOTE_ED25519_SIG_SIZE 64
 
 #define NOTE_HASH_SIZE	32
 /* At most this many signature lines and proof hashes are read. */
@@ -50,7 +56,8 @@ int	note_key_new(const char *name, int type, char **pem, size_t *pemlen,
 
 /*
  * Key files (lib/note_key.c).
- * Generates a new key of `type` (NOTE_ED25519 or NOTE_SM2) named `name`
+ * Generates a new key of `type` (NOTE_ED25519, NOTE_COSIG_ED25519 or
+ * NOTE_SM2) named `name`
  * and writes it as unencrypted PKCS#8 PEM to a new file `path` (mode 0600;
  * an existing file is never overwritten). On success *signer holds it.
  */
@@ -67,8 +74,23 @@ int	note_key_load(const char *path, const char *name,
 	    struct note_signer **signer, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
 void	note_signer_free(struct note_signer *signer);
-/* NOTE_ED25519 or NOTE_SM2. */
+/* NOTE_ED25519, NOTE_COSIG_ED25519 or NOTE_SM2. */
 int	note_signer_type(const struct note_signer *signer);
+/*
+ * Makes an Ed25519 signer a tlog-cosignature v1 cosigner: key type byte
+ * 0x04, and the key ID that follows from it. -1 for an SM2 signer. A
+ * cosigner signs only through cosig.h (note_sign() refuses it).
+ */
+int	note_signer_set_cosigner(struct note_signer *signer);
+const char *note_signer_name(const struct note_signer *signer);
+uint32_t note_signer_id(const struct note_signer *signer);
+/*
+ * The bare Ed25519 signature of msg (RFC 8032), for formats built on
+ * signed notes (cosig.h). -1 when the signer is not an Ed25519 key.
+ */
+int	note_signer_sign_ed25519(const struct note_signer *signer,
+	    const void *msg, size_t len, unsigned char sig[NOTE_ED25519_SIG_SIZE])
+	    __attribute__((warn_unused_result));
 /* The verifier key text "name+hexid+base64(type||key)", to free. */
 char	*note_signer_vkey(const struct note_signer *signer);
 /* The signer's public half as a verifier, to free; NULL out of memory. */
@@ -87,6 +109,12 @@ const char *note_verifier_name(const struct note_verifier *v);
 int	note_key_entry_check(const char *key, const char *time,
 	    size_t nmembers, const char *origin, char *err, size_t errlen);
 uint32_t note_verifier_id(const struct note_verifier *v);
+/* The key's type byte: NOTE_ED25519, NOTE_COSIG_ED25519 or NOTE_SM2. */
+int	note_verifier_type(const struct note_verifier *v);
+/* Checks a bare signature of msg by v's key: 0 or NOTE_EVERIFY. */
+int	note_verifier_check(const struct note_verifier *v, const void *msg,
+	    size_t len, const unsigned char *sig, size_t siglen)
+	    __attribute__((warn_unused_result));
 
 /* The signed-note key ID: SHA-256(name || "\n" || key)[:4], big-endian. */
 uint32_t note_key_id(const char *name, const unsigned char *key, size_t len);
@@ -100,10 +128,41 @@ int	note_sign(const char *text, size_t len,
 	    char **out, size_t *outlen, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
 
+/* One signature line of a note, as note_sigs() hands them out. */
+struct note_sig {
+	const char	*line;		/* the whole line, with its newline */
+	size_t		 linelen;
+	const char	*name;		/* the key name (not NUL-terminated) */
+	size_t		 namelen;
+	uint32_t	 id;		/* the key ID */
+	const unsigned char *sig;	/* the signature after the key ID */
+	size_t		 siglen;
+};
+
+/*
+ * Called for each signature line in order with the note text (text,
+ * textlen: up to and with the newline before the blank line). A negative
+ * return stops the walk and is returned by note_sigs().
+ */
+typedef int note_sig_fn(void *arg, const char *text, size_t textlen,
+    const struct note_sig *sig, char *err, size_t errlen);
+
+/*
+ * The one parser of signed notes: checks the whole note's syntax strictly
+ * and hands each signature line to fn (NULL: none). *textlen is the
+ * text's length.
+ */
+int	note_sigs(const char *msg, size_t len, size_t *textlen,
+	    note_sig_fn *fn, void *arg, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+/* Is sig by the key v (same name and key ID)? */
+int	note_sig_by(const struct note_sig *sig, const struct note_verifier *v);
+
 /*
  * Verifies a signed note against the known keys `vs`. Succeeds when at
  * least one signature by a known key (same name and key ID) verifies and
- * none fails; unknown signatures are ignored. *textlen is the length of the
+ * none fails; unknown signatures, and cosigner keys (NOTE_COSIG_ED25519)
+ * in vs, are ignored. *textlen is the length of the
  * note text (a prefix of msg, with its final newline). When `verified` is
  * not NULL, verified[i] is set to 1 for each key in vs that signed.
  */

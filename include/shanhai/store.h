@@ -107,6 +107,16 @@ int	 store_sync(const struct store *s) __attribute__((warn_unused_result));
 /* Safe to call when no transaction is open. */
 void	store_rollback(struct store *s);
 
+/*
+ * A consistent copy of the database (SQLite's online backup API: the
+ * database as of one commit, while a daemon goes on writing) into a new
+ * file at path (mode 0600, never over an existing file), passed through
+ * PRAGMA integrity_check and synced. STORE_EIO with the reason in err; no
+ * file is left then.
+ */
+int	store_backup(struct store *s, const char *path, char *err,
+	    size_t errlen) __attribute__((warn_unused_result));
+
 /* Number of ledger entries (the next index to append). */
 int	store_size(struct store *s, uint64_t *size)
 	    __attribute__((warn_unused_result));

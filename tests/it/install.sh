@@ -30,6 +30,7 @@ layout() {	# root prefix unitdir
 	has 644 "$r$p/share/man/man5/shanhai-rules.5"
 	has 644 "$r$p/share/man/man5/shanhaid.conf.5"
 	has 644 "$r$p/share/man/man8/shanhaid.8"
+	has 644 "$r$p/share/man/man8/shanhai-witness.8"
 	has 644 "$r$p/share/man/man7/shanhai-api.7"
 	has 644 "$r$p/share/doc/shanhai/AUDIT.md"
 	has 644 "$r$p/share/doc/shanhai/DESIGN.md"
@@ -57,8 +58,8 @@ layout() {	# root prefix unitdir
 		has 644 "$r$u/${f##*/}"
 		# The unit starts the daemon where this install put it.
 		if grep -q '^ExecStart=' "$f" &&
-		    ! grep -q "^ExecStart=.*$p/sbin/shanhaid" "$r$u/${f##*/}"; then
-			echo "$r$u/${f##*/}: ExecStart does not name $p/sbin/shanhaid"
+		    ! grep -q "^ExecStart=.*\($p/sbin/shanhaid\|$p/bin/shanhai witness\)" "$r$u/${f##*/}"; then
+			echo "$r$u/${f##*/}: ExecStart does not name $p/sbin/shanhaid or $p/bin/shanhai"
 			fail=1
 		fi
 	done

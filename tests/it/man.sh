@@ -66,5 +66,5 @@ if ! cmp -s "$T/conf.5" man/shanhaid.conf.5; then
 fi
 n=$("$BUILD"/shanhaid -k | wc -l)
 
-[ $fail = 0 ] && echo "man: 5 pages lint clean, every verb documented, $n keys agree"
+[ $fail = 0 ] && echo "man: $(ls man/*.[1578] | wc -l) pages lint clean, every verb documented, $n keys agree"
 exit $fail

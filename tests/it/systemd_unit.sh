@@ -32,6 +32,25 @@ for d in Type=notify 'ExecReload=.*shanhaid -t' 'ExecReload=.*kill -HUP \$MAINPI
     NoNewPrivileges=yes SystemCallFilter=@system-service RestrictAddressFamilies=; do
 	grep -q "^$d" "$unit" || fail "unit lacks $d"
 done
+# systemd/shanhai-witness.service: the same bar, as installed.
+wunit=$T/shanhai-witness.service
+sed "s#/usr/bin/shanhai #$BUILD/shanhai #g" "$TOP/systemd/shanhai-witness.service" > "$wunit"
+grep -q "ExecStart=$BUILD/shanhai witness -c" "$wunit" || fail "witness: ExecStart not where expected"
+out=$(systemd-analyze verify --man=no "$wunit" 2>&1) || fail "witness: verify failed: $out"
+[ -z "$out" ] || fail "witness: systemd-analyze verify printed: $out"
+out=$(systemd-analyze security --offline=true --no-pager "$wunit" 2>&1) ||
+    fail "witness: security failed: $out"
+score=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+[ -n "$score" ] || fail "witness: no score in: $out"
+echo "witness exposure $score"
+awk -v s="$score" 'BEGIN { exit !(s <= 2.5) }' || fail "witness: exposure $score is above 2.5"
+for d in Type=notify 'ExecStartPre=.*shanhai witness -t' DynamicUser=yes \
+    StateDirectory=shanhai-witness LoadCredential=witness.key: \
+    ProtectSystem=strict 'CapabilityBoundingSet=$' NoNewPrivileges=yes \
+    SystemCallFilter=@system-service; do
+	grep -q "^$d" "$wunit" || fail "witness unit lacks $d"
+done
+
 grep -q '^DynamicUser=yes' "$unit" && fail "DynamicUser=yes: the keys cannot be its own"
 
 # The unit's user comes from the sysusers.d file that make install ships.

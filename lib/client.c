@@ -33,10 +33,13 @@ struct client {
 	char		 port[8];
 	char		 hostport[272];	/* for the Host header */
 	char		 path[1024];	/* the URL's path, no trailing '/' */
-	SSL_CTX		*ctx;
+	SSL_CTX		*ctx;		/* NULL: plain http:// */
 	SSL		*ssl;
 	int		 fd;
+	int		 up;		/* connected */
 	int		 used;		/* requests answered on this connection */
+	int		 plain;		/* http:// */
+	int		 timeout;	/* seconds without progress */
 	char		 rbuf[16384];
 	size_t		 rpos, rlen;
 };
@@ -58,14 +61,19 @@ tls_err(char *err, size_t errlen, const char *what)
  * path is kept without its trailing slashes.
  */
 static int
-parse_url(struct client *c, const char *url, char *err, size_t errlen)
+parse_url(struct client *c, const char *url, int plain_ok, char *err,
+    size_t errlen)
 {
 	const char *p, *end;
 	size_t n;
 
-	if (strncasecmp(url, "https://", 8) != 0)
+	if (strncasecmp(url, "https://", 8) == 0)
+		p = url + 8;
+	else if (plain_ok && strncasecmp(url, "http://", 7) == 0) {
+		p = url + 7;
+		c->plain = 1;
+	} else
 		goto bad;
-	p = url + 8;
 	if (*p == '[') {
 		if ((end = strchr(p, ']')) == NULL)
 			goto bad;
@@ -80,7 +88,7 @@ parse_url(struct client *c, const char *url, char *err, size_t errlen)
 		goto bad;
 	memcpy(c->host, p, n);
 	c->host[n] = '\0';
-	snprintf(c->port, sizeof(c->port), "443");
+	snprintf(c->port, sizeof(c->port), c->plain ? "80" : "443");
 	if (*end == ':') {
 		n = strspn(end + 1, "0123456789");
 		if (n == 0 || n > 5)
@@ -103,13 +111,14 @@ parse_url(struct client *c, const char *url, char *err, size_t errlen)
 	    strchr(c->host, ':') ? "]" : "", c->port);
 	return 0;
 bad:
-	snprintf(err, errlen, "%s: not https://HOST[:PORT][/PATH]", url);
+	snprintf(err, errlen, "%s: not %shttps://HOST[:PORT][/PATH]", url,
+	    plain_ok ? "http:// or " : "");
 	return -1;
 }
 
-struct client *
-client_new(const char *url, const char *cert, const char *key,
-    const char *cacert, char *err, size_t errlen)
+static struct client *
+client_make(const char *url, const char *cert, const char *key,
+    const char *cacert, int plain_ok, char *err, size_t errlen)
 {
 	struct client *c;
 
@@ -118,8 +127,11 @@ client_new(const char *url, const char *cert, const char *key,
 		return NULL;
 	}
 	c->fd = -1;
-	if (parse_url(c, url, err, errlen) != 0)
+	c->timeout = CLIENT_TIMEOUT;
+	if (parse_url(c, url, plain_ok, err, errlen) != 0)
 		goto fail;
+	if (c->plain)
+		return c;
 	if ((c->ctx = tls_client_ctx_new(cacert, cert, key, err, errlen)) ==
 	    NULL)
 		goto fail;
@@ -129,6 +141,20 @@ client_new(const char *url, const char *cert, const char *key,
 fail:
 	client_free(c);
 	return NULL;
+}
+
+struct client *
+client_new(const char *url, const char *cert, const char *key,
+    const char *cacert, char *err, size_t errlen)
+{
+	return client_make(url, cert, key, cacert, 0, err, errlen);
+}
+
+struct client *
+client_new_http(const char *url, const char *cacert, char *err,
+    size_t errlen)
+{
+	return client_make(url, NULL, NULL, cacert, 1, err, errlen);
 }
 
 static void
@@ -143,8 +169,15 @@ disconnect(struct client *c)
 		close(c->fd);
 		c->fd = -1;
 	}
+	c->up = 0;
 	c->used = 0;
 	c->rpos = c->rlen = 0;
+}
+
+void
+client_set_timeout(struct client *c, int seconds)
+{
+	c->timeout = seconds;
 }
 
 void
@@ -161,7 +194,7 @@ static int
 dial(struct client *c, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res, *ai;
-	struct timeval tv = { CLIENT_TIMEOUT, 0 };
+	struct timeval tv = { c->timeout, 0 };
 	int rc, one = 1;
 
 	memset(&hints, 0, sizeof(hints));
@@ -204,6 +237,10 @@ connect_tls(struct client *c, char *err, size_t errlen)
 
 	if (dial(c, err, errlen) != 0)
 		return -1;
+	if (c->plain) {
+		c->up = 1;
+		return 0;
+	}
 	if ((c->ssl = SSL_new(c->ctx)) == NULL ||
 	    SSL_set_fd(c->ssl, c->fd) != 1 ||
 	    tls_client_set_host(c->ssl, c->host) != 0) {
@@ -224,6 +261,7 @@ connect_tls(struct client *c, char *err, size_t errlen)
 			tls_err(err, errlen, what);
 		goto fail;
 	}
+	c->up = 1;
 	return 0;
 fail:
 	disconnect(c);
@@ -236,7 +274,8 @@ write_all(struct client *c, const void *buf, size_t len)
 	const char *p = buf;
 
 	while (len > 0) {
-		int n = SSL_write(c->ssl, p, len > 1 << 30 ? 1 << 30 :
+		int n = c->plain ? (int)write(c->fd, p, len > 1 << 30 ? 1 << 30 :
+		    len) : SSL_write(c->ssl, p, len > 1 << 30 ? 1 << 30 :
 		    (int)len);
 
 		if (n <= 0)
@@ -256,6 +295,12 @@ fill(struct client *c)
 	c->rpos = 0;
 	c->rlen = 0;
 	errno = 0;
+	if (c->plain) {
+		ssize_t r = read(c->fd, c->rbuf, sizeof(c->rbuf));
+		if (r > 0)
+			c->rlen = (size_t)r;
+		return r > 0 ? 1 : r == 0 ? 0 : -1;
+	}
 	n = SSL_read(c->ssl, c->rbuf, sizeof(c->rbuf));
 	if (n > 0) {
 		c->rlen = (size_t)n;
@@ -429,9 +474,9 @@ client_request(struct client *c, const char *method, const char *path,
 	memcpy(head + n, "\r\n", 3);
 	n += 2;
 	for (int attempt = 0; ; attempt++) {
-		int reused = c->ssl != NULL && c->used > 0;
+		int reused = c->up && c->used > 0;
 
-		if (c->ssl == NULL && connect_tls(c, err, errlen) != 0)
+		if (!c->up && connect_tls(c, err, errlen) != 0)
 			return -1;
 		/*
 		 * A server may answer before it has read the whole body (413)
