@@ -14,15 +14,15 @@
 #
 # The tree (doc/DESIGN.md opens with its map):
 #   core/     the pure modules: money, rules, settle, replay, statement,
-#             canon, merkle, note, daxie, textbuf: bytes in, bytes out, no
+#             canon, merkle, note, cosig, daxie, textbuf: bytes in, bytes out, no
 #             file, socket, clock or database. `make` proves it: the core
 #             links alone with only its libraries (core-check), and none of
 #             its objects calls a file or socket function.
 #   lib/      what the daemon and the tool share that does I/O: config,
-#             store (SQLite), tls, log, pagefile, documents, rule and key
-#             files.
+#             store (SQLite), tls, client, log, pagefile, tiles, documents,
+#             rule and key files.
 #   daemon/   shanhaid: server, http, ingest, journal, metrics, notify, ...
-#   tool/     shanhai: its verbs (cmd_*.c), the client, the audit.
+#   tool/     shanhai: its verbs (cmd_*.c), the audit, the witness.
 # Modules are discovered: every .c of the four folders except the two mains
 # goes into libshanhai.a; every tests/test_*.c is a cmocka binary linked
 # against it.
