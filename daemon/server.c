@@ -23,6 +23,7 @@
 #include "shanhai/notify.h"
 #include "shanhai/rules.h"
 #include "shanhai/server.h"
+#include "shanhai/tiles.h"
 #include "shanhai/tls.h"
 
 struct server_gen {
@@ -90,6 +91,40 @@ rules_dir_ok(const struct config *c, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * With ledger.tiles_dir set, every ledger entry must fit an entry bundle
+ * (SPEC §6.5): an agreement whose `rules` entry would be longer is refused
+ * here, at start, by -t and on reload, rather than stopping the mirror.
+ */
+static int
+rules_fit_tiles(const struct server_gen *g, char *err, size_t errlen)
+{
+	char msg[256], *e;
+	size_t len;
+
+	if (config_get0_ledger_tiles_dir(g->config) == NULL)
+		return 0;
+	for (size_t i = 0; i < g->nrules; i++) {
+		/* The daemon stamps every entry with a time of this length. */
+		if ((e = rules_entry_text(g->rules[i], "2026-01-01T00:00:00Z",
+		    &len, msg, sizeof(msg))) == NULL) {
+			snprintf(err, errlen, "%s", msg);
+			return -1;
+		}
+		free(e);
+		if (len > TILES_MAX_ENTRY) {
+			snprintf(err, errlen, "%s/%s.conf: its ledger entry would "
+			    "be %zu bytes, more than the %d a tlog-tiles entry "
+			    "bundle holds (ledger.tiles_dir is set): shorten the "
+			    "file (its comments too: the whole text is in the "
+			    "entry)", config_get0_rules_dir(g->config),
+			    rules_get0_id(g->rules[i]), len, TILES_MAX_ENTRY);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct server_gen *
 server_gen_load(const char *path, char *err, size_t errlen)
 {
@@ -115,6 +150,8 @@ server_gen_load(const char *path, char *err, size_t errlen)
 			    config_get0_rules_dir(g->config));
 		goto fail;
 	}
+	if (rules_fit_tiles(g, err, errlen) == -1)
+		goto fail;
 	return g;
 fail:
 	server_gen_unref(g);

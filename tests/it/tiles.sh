@@ -6,7 +6,8 @@
 # byte and pass `shanhai verify` with the full replay; nginx, configured by
 # doc/nginx-tiles.conf, serves the folder over HTTPS with the spec's
 # content types and cache headers, and the same reader reads it back; a
-# report too long for an entry bundle is refused with a reason; a state
+# report or a rules file too long for an entry bundle is refused with a
+# reason; a state
 # older than what the mirror published refuses to start, naming the sizes.
 . "$TOP/tests/itlib.sh"
 SH=$BUILD/shanhai
@@ -17,6 +18,16 @@ c=$d/shanhaid.conf
 write_config "$c" "$port"
 sed -i 's|^ledger = { \(.*\) };$|ledger = { \1 tiles_dir = "tiles"; };|' "$c"
 grep -q 'tiles_dir = "tiles"' "$c" || fail "config: $(grep ledger "$c")"
+# An agreement whose rules entry would not fit an entry bundle is refused
+# by -t (and so at start and on reload), naming the file and the sizes.
+mkdir -p "$T/big"
+cp -r "$d/rules" "$T/big/rules"
+python3 -c 'print("# " + "x" * 70000)' >> "$T/big/rules/kaihua-tongxiang.conf"
+sed "s|^rules_dir = .*|rules_dir = \"$T/big/rules\";|" "$c" > "$d/big.conf"
+rc=0; "$BUILD/shanhaid" -t -c "$d/big.conf" > "$T/big.out" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "a rules file too long for a bundle: -t exit $rc"
+grep -q "kaihua-tongxiang.conf: its ledger entry would be 7[0-9]* bytes, more than the 65535" \
+    "$T/big.out" || fail "too long a rules file: $(cat "$T/big.out")"
 start_daemon "$c"
 base=https://127.0.0.1:$port
 
