@@ -43,17 +43,6 @@ struct mirror {
 	int		 stop;
 };
 
-static char *
-db_path(const struct config *c)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", config_get0_state_dir(c), JOURNAL_DB_NAME) ==
-	    -1)
-		return NULL;
-	return p;
-}
-
 /* The root of the first size entries of s, from its stored hashes. */
 static int
 root_at(struct store *s, uint64_t size, unsigned char root[MERKLE_HASH_SIZE])
@@ -89,7 +78,7 @@ guard_start(struct server *s, void **statep, char *err, size_t errlen)
 		snprintf(err, errlen, "ledger.tiles_dir: %s", why);
 		return -1;
 	}
-	if ((path = db_path(c)) == NULL ||
+	if ((path = store_path(config_get0_state_dir(c))) == NULL ||
 	    (st = store_open(path, why, sizeof(why))) == NULL) {
 		snprintf(err, errlen, "never a fork: cannot read the ledger to "
 		    "compare it with %s/checkpoint: %s", dir, path ? why :
@@ -286,7 +275,7 @@ mirror_start(struct server *s, void **statep, char *err, size_t errlen)
 		snprintf(err, errlen, "ledger.tiles_dir: %s", why);
 		goto fail;
 	}
-	if ((path = db_path(c)) == NULL) {
+	if ((path = store_path(config_get0_state_dir(c))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}

@@ -60,17 +60,6 @@ struct witnessing {
 	uint64_t		 published;	/* in tiles_dir */
 };
 
-static char *
-db_path(const struct config *c)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", config_get0_state_dir(c), JOURNAL_DB_NAME) ==
-	    -1)
-		return NULL;
-	return p;
-}
-
 /* The add-checkpoint body from old to the note of size. */
 static char *
 body_for(struct store *st, uint64_t old, uint64_t size, const char *note,
@@ -511,7 +500,7 @@ witnessing_start(struct server *s, void **statep, char *err, size_t errlen)
 	}
 	if (load_witnesses(g, c, err, errlen) < 0)
 		goto fail;
-	if ((path = db_path(c)) == NULL) {
+	if ((path = store_path(config_get0_state_dir(c))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -601,7 +590,7 @@ guard_start(struct server *s, void **statep, char *err, size_t errlen)
 	pthread_cond_init(&g.cv, NULL);
 	if (load_witnesses(&g, c, err, errlen) < 0)
 		goto done;
-	if ((path = db_path(c)) == NULL ||
+	if ((path = store_path(config_get0_state_dir(c))) == NULL ||
 	    (g.st = store_open(path, why, sizeof(why))) == NULL) {
 		snprintf(err, errlen, "never a fork: %s", path ? why :
 		    "out of memory");

@@ -358,3 +358,22 @@ doc_book_free(struct doc_book *b)
 	free(b->strs);
 	memset(b, 0, sizeof(*b));
 }
+
+const char *
+doc_cell_text(const struct doc_cell *c, char *buf)
+{
+	switch (c->kind) {
+	case CELL_TEXT:
+		return c->text;
+	case CELL_AMOUNT:
+		return doc_amount_grouped(c->v, buf);
+	case CELL_WAN:
+		return doc_amount_wan(c->v, buf);
+	case CELL_INT:
+		snprintf(buf, MONEY_BUFSZ, "%lld", (long long)c->v);
+		return buf;
+	case CELL_EMPTY:
+		break;
+	}
+	return "";
+}

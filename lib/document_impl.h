@@ -152,6 +152,8 @@ int		 doc_book_build(const struct doc *d, struct doc_book *book);
 void		 doc_book_free(struct doc_book *book);
 /* The cell at row r, column c. */
 #define DOC_CELL(t, r, c)	(&(t)->cells[(r) * (t)->ncols + (c)])
+/* A cell as the text and PDF writers show it (buf: MONEY_BUFSZ bytes). */
+const char	*doc_cell_text(const struct doc_cell *c, char *buf);
 /* The remittance: who pays (host or home side) and how much (>= 0). */
 void		 doc_transfer(const struct doc *d, int *payer, int64_t *amount);
 

@@ -160,25 +160,6 @@ heading(struct pdf *p, enum doc_msg m)
 	    PANGO_ALIGN_LEFT) + 4;
 }
 
-static const char *
-cell_text(const struct doc_cell *c, char *buf)
-{
-	switch (c->kind) {
-	case CELL_TEXT:
-		return c->text;
-	case CELL_AMOUNT:
-		return doc_amount_grouped(c->v, buf);
-	case CELL_WAN:
-		return doc_amount_wan(c->v, buf);
-	case CELL_INT:
-		snprintf(buf, MONEY_BUFSZ, "%lld", (long long)c->v);
-		return buf;
-	case CELL_EMPTY:
-		break;
-	}
-	return "";
-}
-
 /* The height of the header row: its names may wrap to two lines or more. */
 static double
 head_height(struct pdf *p, const struct doc_table *t, const double *w)
@@ -214,7 +195,7 @@ table_row(struct pdf *p, const struct doc_table *t, const double *w,
 	}
 	for (size_t c = 0; c < t->ncols; c++) {
 		const char *s = r < 0 ? t->head[c] :
-		    cell_text(DOC_CELL(t, (size_t)r, c), buf);
+		    doc_cell_text(DOC_CELL(t, (size_t)r, c), buf);
 		PangoAlignment a = r < 0 ? PANGO_ALIGN_CENTER : right[c] ?
 		    PANGO_ALIGN_RIGHT : PANGO_ALIGN_LEFT;
 		PangoLayout *l = layout(p, s, r < 0 || bold ? FONT_TEXT_BOLD :
@@ -267,7 +248,7 @@ table(struct pdf *p, const struct doc_table *t, size_t rows)
 
 			if (x->kind == CELL_EMPTY)
 				continue;
-			cw = text_width(p, cell_text(x, buf), FONT_TEXT_BOLD);
+			cw = text_width(p, doc_cell_text(x, buf), FONT_TEXT_BOLD);
 			if (cw > w[c])
 				w[c] = cw;
 			if (x->kind == CELL_TEXT)

@@ -10,25 +10,6 @@
 
 #include "document_impl.h"
 
-static const char *
-cell_text(const struct doc_cell *c, char *buf)
-{
-	switch (c->kind) {
-	case CELL_TEXT:
-		return c->text;
-	case CELL_AMOUNT:
-		return doc_amount_grouped(c->v, buf);
-	case CELL_WAN:
-		return doc_amount_wan(c->v, buf);
-	case CELL_INT:
-		snprintf(buf, MONEY_BUFSZ, "%lld", (long long)c->v);
-		return buf;
-	case CELL_EMPTY:
-		break;
-	}
-	return "";
-}
-
 static void
 pad(struct textbuf *out, size_t n)
 {
@@ -47,7 +28,7 @@ put_table(const struct doc *d, const struct doc_table *t, struct textbuf *out)
 		w[c] = doc_text_width(t->head[c]);
 		for (size_t r = 0; r < t->nrows; r++) {
 			const struct doc_cell *x = DOC_CELL(t, r, c);
-			size_t cw = doc_text_width(cell_text(x, buf));
+			size_t cw = doc_text_width(doc_cell_text(x, buf));
 
 			if (cw > w[c])
 				w[c] = cw;
@@ -64,7 +45,7 @@ put_table(const struct doc *d, const struct doc_table *t, struct textbuf *out)
 
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *s = r == 0 ? t->head[c] :
-			    cell_text(DOC_CELL(t, r - 1, c), buf);
+			    doc_cell_text(DOC_CELL(t, r - 1, c), buf);
 			size_t sw = doc_text_width(s);
 
 			if (c > 0)

@@ -1155,3 +1155,13 @@ fail:
 	unlink(path);
 	return STORE_EIO;
 }
+
+char *
+store_path(const char *state_dir)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", state_dir, STORE_DB_NAME) == -1)
+		return NULL;
+	return p;
+}

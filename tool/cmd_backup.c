@@ -109,8 +109,7 @@ cmd_backup(int argc, char **argv)
 		fprintf(stderr, "shanhai backup: %s\n", err);
 		return CMD_USAGE;
 	}
-	if (asprintf(&db, "%s/%s", config_get0_state_dir(c), JOURNAL_DB_NAME) ==
-	    -1) {
+	if ((db = store_path(config_get0_state_dir(c))) == NULL) {
 		config_free(c);
 		return CMD_USAGE;
 	}

@@ -472,7 +472,7 @@ restore(struct restore *r, const char *state, size_t quorum)
 		bad(r, "%s: %s", state, strerror(errno));
 		goto done;
 	}
-	if (asprintf(&db, "%s/%s", state, JOURNAL_DB_NAME) == -1) {
+	if ((db = store_path(state)) == NULL) {
 		bad(r, "out of memory");
 		goto done;
 	}

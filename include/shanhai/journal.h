@@ -28,6 +28,8 @@
 
 #include <jansson.h>
 
+#include "shanhai/store.h"
+
 struct event_base;
 struct evbuffer;
 struct journal;
@@ -36,7 +38,7 @@ struct rules;
 struct settle;
 
 /* The ledger database's file in state_dir. */
-#define JOURNAL_DB_NAME		"shanhai.db"
+#define JOURNAL_DB_NAME		STORE_DB_NAME
 /* Most entries one GET /v1/ledger/entries answers. */
 #define JOURNAL_MAX_ENTRIES	65536
 /* Keys on one checkpoint: the key, the next key, an SM2 key. */

@@ -60,6 +60,10 @@ struct store_report {
  * with the reason in err on failure.
  */
 struct store	*store_open(const char *path, char *err, size_t errlen);
+/* The ledger database's file in a state folder. */
+#define STORE_DB_NAME	"shanhai.db"
+/* "<state_dir>/shanhai.db", malloc'd; NULL when out of memory. */
+char		*store_path(const char *state_dir);
 void		 store_close(struct store *s);
 /*
  * How long a statement on this connection waits for a lock another holds
