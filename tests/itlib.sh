@@ -80,6 +80,20 @@ start_daemon() {
 	done
 }
 
+# bureau_of REPORT: the test PKI's bureau that speaks for the report's side,
+# from the side codes of the agreements in $d/rules (write_config's folder).
+bureau_of() {
+	python3 - "$1" "${d:-$T/etc}/rules" "$T/pki" <<'EOF'
+import json, os, re, sys
+r = json.loads(open(sys.argv[1]).read())
+conf = open(os.path.join(sys.argv[2], r["agreement"] + ".conf")).read()
+code = re.search(r'^%s\s*=\s*"(\d{6})"' % r["role"], conf, re.M).group(1)
+for f in os.listdir(sys.argv[3]):
+    if f.endswith(".code") and open(os.path.join(sys.argv[3], f)).read().strip() == code:
+        print(f[:-5])
+EOF
+}
+
 # spawn N FN: runs FN 0 .. FN N-1 in the background (cleaned up at exit);
 # their pids in SPAWNED.
 spawn() {

@@ -13,17 +13,6 @@ c=$d/shanhaid.conf
 write_config "$c" "$port"
 start_daemon "$c"
 base=https://127.0.0.1:$port
-bureau_of() {
-	python3 - "$1" "$d/rules" "$T/pki" <<'PYEOF'
-import json, os, re, sys
-r = json.loads(open(sys.argv[1]).read())
-conf = open(os.path.join(sys.argv[2], r["agreement"] + ".conf")).read()
-code = re.search(r'^%s\s*=\s*"(\d{6})"' % r["role"], conf, re.M).group(1)
-for f in os.listdir(sys.argv[3]):
-    if f.endswith(".code") and open(os.path.join(sys.argv[3], f)).read().strip() == code:
-        print(f[:-5])
-PYEOF
-}
 grep -h . "$TOP"/tests/cases/example-*/reports.jsonl >"$T/reports.jsonl"
 submit() {	# FROM TO
 	sed -n "$1,$2p" "$T/reports.jsonl" | while IFS= read -r line; do

@@ -26,18 +26,6 @@ post() {	# post BUREAU FILE [curl args]; CTYPE overrides the content type
 	n=$1; f=$2; shift 2
 	as "$n" "$base/v1/reports" -H "Content-Type: ${CTYPE:-application/json}" --data-binary @"$f" "$@"
 }
-# The bureau that speaks for a report's side, from the side codes.
-bureau_of() {
-	python3 - "$1" "$d/rules" "$T/pki" <<'EOF'
-import json, os, re, sys
-r = json.loads(open(sys.argv[1]).read())
-conf = open(os.path.join(sys.argv[2], r["agreement"] + ".conf")).read()
-code = re.search(r'^%s\s*=\s*"(\d{6})"' % r["role"], conf, re.M).group(1)
-for f in os.listdir(sys.argv[3]):
-    if f.endswith(".code") and open(os.path.join(sys.argv[3], f)).read().strip() == code:
-        print(f[:-5])
-EOF
-}
 
 # Submit every sample report, alternating curl and `shanhai submit`.
 : > "$T/all.jsonl"

@@ -31,17 +31,6 @@ grep -q "kaihua-tongxiang.conf: its ledger entry would be 7[0-9]* bytes, more th
 start_daemon "$c"
 base=https://127.0.0.1:$port
 
-bureau_of() {
-	python3 - "$1" "$d/rules" "$T/pki" <<'PYEOF'
-import json, os, re, sys
-r = json.loads(open(sys.argv[1]).read())
-conf = open(os.path.join(sys.argv[2], r["agreement"] + ".conf")).read()
-code = re.search(r'^%s\s*=\s*"(\d{6})"' % r["role"], conf, re.M).group(1)
-for f in os.listdir(sys.argv[3]):
-    if f.endswith(".code") and open(os.path.join(sys.argv[3], f)).read().strip() == code:
-        print(f[:-5])
-PYEOF
-}
 # submit FROM TO: reports FROM..TO of the sample cases, each by its bureau.
 # The sample reports, then ten more years of Kecheng-Yuhang's months: more
 # than 256 entries, so that full tiles and bundles are made.

@@ -54,17 +54,6 @@ EOC
 start_daemon "$c"
 base=https://127.0.0.1:$port
 
-bureau_of() {
-	python3 - "$1" "$d/rules" "$T/pki" <<'PYEOF'
-import json, os, re, sys
-r = json.loads(open(sys.argv[1]).read())
-conf = open(os.path.join(sys.argv[2], r["agreement"] + ".conf")).read()
-code = re.search(r'^%s\s*=\s*"(\d{6})"' % r["role"], conf, re.M).group(1)
-for f in os.listdir(sys.argv[3]):
-    if f.endswith(".code") and open(os.path.join(sys.argv[3], f)).read().strip() == code:
-        print(f[:-5])
-PYEOF
-}
 grep . "$TOP"/tests/cases/example-*/reports.jsonl | cut -d: -f2- >"$T/reports.jsonl"
 # submit FROM TO: reports FROM..TO; the seconds they took in $T/took.
 submit() {
