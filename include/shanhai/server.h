@@ -18,22 +18,20 @@
  *               limits.shutdown_timeout);
  *   free        at exit, after the loop ended, in reverse order of start.
  *
- * A generation (struct server_gen) is reference-counted: a request holds
- * the generation it was dispatched under until it is answered, so work that
- * answers later still sees the rules and clients it started with.
+ * A generation (struct server_gen, generation.h) is what was loaded from
+ * files; the server swaps it on SIGHUP and hands it to the HTTPS front.
+ * Dependencies go one way: server uses http and generation; http uses
+ * generation and never the server.
  */
 #ifndef SHANHAI_SERVER_H
 #define SHANHAI_SERVER_H
 
 #include <stddef.h>
-#include <time.h>
 
-#include <openssl/ssl.h>
+#include "shanhai/generation.h"
 
-struct config;
 struct event_base;
 struct http;
-struct rules;
 struct server;
 struct server_gen;
 
@@ -50,37 +48,6 @@ struct server_module {
 	void		(*stop)(struct server *s, void *state);
 	void		(*free)(struct server *s, void *state);
 };
-
-/*
- * Loads a generation from the config file at path: the config, the TLS
- * server context and every agreement of rules_dir, with the daemon's own
- * loading code. NULL with "file:line: message" in err. This is what
- * `shanhaid -t` runs.
- */
-struct server_gen *server_gen_load(const char *path, char *err,
-		    size_t errlen) __attribute__((warn_unused_result));
-/*
- * For `shanhaid -t`: what a start would find beyond the files the
- * generation loaded, as the user the daemon runs as (the config's `user`
- * when this runs as root, else the caller): state_dir a folder it can
- * write (or can make, in a folder it can write), and the ledger's keys,
- * which the daemon reads after switching user, its own. 0, or -1 with
- * "file:line: key path: reason" in err.
- */
-int		 server_gen_check_start(const struct server_gen *g, char *err,
-		    size_t errlen) __attribute__((warn_unused_result));
-struct server_gen *server_gen_ref(struct server_gen *g);
-void		 server_gen_unref(struct server_gen *g);
-const struct config *server_gen_config(const struct server_gen *g);
-SSL_CTX		*server_gen_ssl_ctx(const struct server_gen *g);
-/* The agreements, in file name order; borrowed. */
-size_t		 server_gen_rules_count(const struct server_gen *g);
-const struct rules *server_gen_rules(const struct server_gen *g, size_t i);
-/* The agreement with this id, or NULL. */
-const struct rules *server_gen_rules_find(const struct server_gen *g,
-		    const char *id);
-/* When it was loaded (for "keeping the configuration loaded at …"). */
-time_t		 server_gen_loaded_at(const struct server_gen *g);
 
 /*
  * Creates the daemon from a loaded generation (taken over) and the modules

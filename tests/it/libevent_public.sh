@@ -8,7 +8,7 @@ set -eu
 TOP=${TOP:-$(pwd)}
 cd "$TOP"
 bad=$(grep -nE '#[[:space:]]*include[[:space:]]*<event2/[a-z_]*(_struct|_compat)\.h>' \
-    core/*.c lib/*.c daemon/*.c tool/*.c include/shanhai/*.h | grep -v 'event2/keyvalq_struct\.h' || true)
+    core/*.[ch] lib/*.[ch] daemon/*.[ch] tool/*.c include/shanhai/*.h | grep -v 'event2/keyvalq_struct\.h' || true)
 if [ -n "$bad" ]; then
 	echo "FAIL: libevent's private headers:"
 	echo "$bad"
