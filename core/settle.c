@@ -811,7 +811,8 @@ ensure_scratch(struct settle *s)
 	if (p == NULL)
 		return -1;
 	s->plan_buf = p;
-	d = realloc(s->delta_buf, (s->maxvals + 1) * sizeof(int64_t));
+	d = realloc(s->delta_buf, (SEG_MAX * s->maxvals + 1) *
+	    sizeof(int64_t));
 	if (d == NULL)
 		return -1;
 	s->delta_buf = d;
@@ -819,215 +820,271 @@ ensure_scratch(struct settle *s)
 	return 0;
 }
 
-int
-settle_submit(struct settle *s, const char *buf, size_t len,
-    const char *const *sides, size_t nsides, const char *time,
-    const char *submitter, struct settle_result **resp, char *err,
-    size_t errlen)
-{
-	struct report *rep = NULL;
-	struct plan *pl = NULL;
-	struct settle_result *res = NULL;
-	struct period *pe, *npe = NULL;
-	struct agr *a = NULL;
-	struct year *yr;
-	struct idrec *idr;
-	json_t *o = NULL;
-	struct jv top;
-	char *canon = NULL, hash[HEXBUF], pbuf[RULES_PERIOD_BUFSZ];
-	const char *side;
-	size_t clen;
-	unsigned char hbin[32];
-	int rc = SETTLE_INVALID, role, other;
-	struct textbuf b = TEXTBUF_INIT;
+/*
+ * One report on its way through settle_submit(): what each step found,
+ * for the next. The steps, in order:
+ *
+ *   parse      bytes -> a validated report, its canonical text and hash
+ *   authorise  the client speaks for the report's side
+ *   conflicts  resubmission (same id, same content), reused id, supersedes
+ *   plan       effective figures, dispute, the segment's values, ranges
+ *   apply      the engine takes the report and the planned values
+ *   emit       the entries of the result, from the engine as applied
+ *
+ * Nothing in the engine changes before apply (parse may grow the engine's
+ * scratch buffers and read paged years back, neither of which a refusal
+ * can observe); every refusal of the first four leaves the engine as it
+ * was. Apply and emit cannot be refused: they fail only for memory, and
+ * then the engine is marked broken (503 until it is rebuilt from the
+ * ledger, see tests/test_settle_oom.c).
+ */
+struct submission {
+	struct settle		*s;
+	const char		*time;
+	const char		*submitter;
+	char			*err;
+	size_t			 errlen;
+	json_t			*o;	/* jansson's tree, when the fast reader declined */
+	struct jv		 top;
+	struct report		*rep;
+	struct agr		*a;	/* set once the report validated */
+	int			 role;
+	char			*canon;
+	size_t			 clen;
+	char			 hash[HEXBUF];
+	unsigned char		 hbin[32];
+	char			 pbuf[RULES_PERIOD_BUFSZ];
+	struct year		*yr;	/* NULL: the report opens its year */
+	struct period		*pe;	/* NULL: the first report of its period */
+	struct plan		*pl;
+	struct settle_result	*res;
+	struct textbuf		 b;
+};
 
-	*resp = NULL;
+static int
+sub_oom(struct submission *u)
+{
+	eng_refuse(u->err, u->errlen, "out of memory");
+	return SETTLE_UNAVAILABLE;
+}
+
+/*
+ * Parse: size, a working engine, the metadata, JSON (the fast reader, else
+ * jansson), the fields (eng_validate), the canonical text and its SHA-256.
+ * 0 with u->rep, u->a, u->role, u->canon and u->hash set, or a code.
+ */
+static int
+sub_parse(struct submission *u, const char *buf, size_t len)
+{
+	struct settle *s = u->s;
+
 	if (len > SETTLE_REPORT_MAX)
-		return eng_refuse(err, errlen, "report: larger than %d bytes",
-		    SETTLE_REPORT_MAX), SETTLE_TOOLARGE;
+		return eng_refuse(u->err, u->errlen, "report: larger than %d "
+		    "bytes", SETTLE_REPORT_MAX), SETTLE_TOOLARGE;
 	if (s->broken)
-		return eng_refuse(err, errlen, "%s", eng_broken_msg), SETTLE_UNAVAILABLE;
-	if (eng_check_meta(time, submitter, err, errlen) == -1)
+		return eng_refuse(u->err, u->errlen, "%s", eng_broken_msg),
+		    SETTLE_UNAVAILABLE;
+	if (eng_check_meta(u->time, u->submitter, u->err, u->errlen) == -1)
 		return SETTLE_INVALID;
 	if (s->ar == NULL && (s->ar = calloc(1, sizeof(*s->ar))) == NULL)
-		return eng_refuse(err, errlen, "out of memory"), SETTLE_UNAVAILABLE;
-	if (eng_fast_read(s->ar, buf, len, &top) == -1) {
+		return sub_oom(u);
+	if (eng_fast_read(s->ar, buf, len, &u->top) == -1) {
 		json_error_t je;
+		char why[200];
 
-		o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-		if (o == NULL || !json_is_object(o)) {
-			if (o == NULL) {
-				char why[200];
-
-				eng_refuse(err, errlen, "not JSON: %s (byte %d)",
-				    canon_json_error(&je, why, sizeof(why)),
-				    je.position);
-			}
-			else
-				eng_refuse(err, errlen, "not a JSON object");
-			json_decref(o);
-			return SETTLE_BADJSON;
-		}
-		if (eng_json_read(s->ar, o, &top) == -1) {
-			eng_refuse(err, errlen, "out of memory");
-			rc = SETTLE_UNAVAILABLE;
-			goto out;
-		}
+		u->o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+		if (u->o == NULL)
+			return eng_refuse(u->err, u->errlen, "not JSON: %s "
+			    "(byte %d)", canon_json_error(&je, why, sizeof(why)),
+			    je.position), SETTLE_BADJSON;
+		if (!json_is_object(u->o))
+			return eng_refuse(u->err, u->errlen, "not a JSON "
+			    "object"), SETTLE_BADJSON;
+		if (eng_json_read(s->ar, u->o, &u->top) == -1)
+			return sub_oom(u);
 	}
-	if (ensure_scratch(s) == -1) {
-		eng_refuse(err, errlen, "out of memory");
-		rc = SETTLE_UNAVAILABLE;
-		goto out;
-	}
-	rep = s->rep_buf;
-	memset(rep, 0, sizeof(*rep));
-	if (eng_validate(s, &top, rep, err, errlen) == -1)
-		goto out;
-	a = rep->a;
-	role = rep->role;
-	other = 1 - role;
-	if (o == NULL) {
+	if (ensure_scratch(s) == -1)
+		return sub_oom(u);
+	u->rep = s->rep_buf;
+	memset(u->rep, 0, sizeof(*u->rep));
+	if (eng_validate(s, &u->top, u->rep, u->err, u->errlen) == -1)
+		return SETTLE_INVALID;
+	u->a = u->rep->a;
+	u->role = u->rep->role;
+	if (u->o == NULL) {
 		struct textbuf cb = TEXTBUF_INIT;
 
-		eng_fast_canon(&cb, &top);
+		eng_fast_canon(&cb, &u->top);
 		if (cb.failed) {
 			free(cb.p);
-			eng_refuse(err, errlen, "out of memory");
-			rc = SETTLE_UNAVAILABLE;
-			goto out;
+			return sub_oom(u);
 		}
-		canon = cb.p;
-		clen = cb.len;
-	} else if ((canon = canon_dump(o, &clen, err, errlen)) == NULL) {
+		u->canon = cb.p;
+		u->clen = cb.len;
+	} else if ((u->canon = canon_dump(u->o, &u->clen, u->err,
+	    u->errlen)) == NULL)
 		/* Validated: strings and objects only; what fails is memory. */
-		rc = SETTLE_UNAVAILABLE;
-		goto out;
-	}
-	canon_sha256_hex(canon, clen, hash);
-	eng_hex_to_bin(hash, hbin);
+		return SETTLE_UNAVAILABLE;
+	canon_sha256_hex(u->canon, u->clen, u->hash);
+	eng_hex_to_bin(u->hash, u->hbin);
+	return 0;
+}
 
-	/* Authorization, after the fields and before conflicts. */
-	side = role == ROLE_HOST ? a->r->host : a->r->home;
-	if (sides != NULL) {
-		size_t i;
+/*
+ * Authorise, after the fields and before conflicts: a client that speaks
+ * for sides (NULL: for any) may report only for one of them. 0, or
+ * SETTLE_FORBIDDEN.
+ */
+static int
+sub_authorise(struct submission *u, const char *const *sides,
+    size_t nsides)
+{
+	const struct agr *a = u->a;
+	const char *side = u->role == ROLE_HOST ? a->r->host : a->r->home;
 
-		for (i = 0; i < nsides; i++)
-			if (sides[i] != NULL && strcmp(sides[i], side) == 0)
-				break;
-		if (i == nsides) {
-			eng_refuse(err, errlen, "role: this client does not speak "
-			    "for %s (the %s side of %s)", side,
-			    role == ROLE_HOST ? "host" : "home", a->id);
-			rc = SETTLE_FORBIDDEN;
-			goto out;
-		}
-	}
+	if (sides == NULL)
+		return 0;
+	for (size_t i = 0; i < nsides; i++)
+		if (sides[i] != NULL && strcmp(sides[i], side) == 0)
+			return 0;
+	eng_refuse(u->err, u->errlen, "role: this client does not speak for "
+	    "%s (the %s side of %s)", side, u->role == ROLE_HOST ? "host" :
+	    "home", a->id);
+	return SETTLE_FORBIDDEN;
+}
 
-	/* Conflicts, and idempotent resubmission (reading back paged years). */
-	if ((yr = eng_year_find(a, rep->p / eng_per_year(a))) != NULL &&
-	    eng_year_load(s, a, yr, err, errlen) == -1) {
-		rc = SETTLE_UNAVAILABLE;
-		goto out;
-	}
-	pe = eng_year_period(a, yr, rep->p);
-	if (id_find(s, a, role, rep->report_id, &idr, err, errlen) == -1) {
-		rc = SETTLE_UNAVAILABLE;
-		goto out;
-	}
+/*
+ * Conflicts, reading back the paged years they need: the same report again
+ * is SETTLE_DUPLICATE with u->res (the first receipt's result, the
+ * period's status now); its id used for other content, a second report of
+ * the period without supersedes, or a supersedes that is not the latest
+ * report, SETTLE_CONFLICT. 0 with u->yr and u->pe found (either may be
+ * NULL), or a code.
+ */
+static int
+sub_conflicts(struct submission *u)
+{
+	struct settle *s = u->s;
+	struct agr *a = u->a;
+	const struct report *rep = u->rep;
+	const char *side = u->role == ROLE_HOST ? "host" : "home";
+	struct idrec *idr;
+
+	if ((u->yr = eng_year_find(a, rep->p / eng_per_year(a))) != NULL &&
+	    eng_year_load(s, a, u->yr, u->err, u->errlen) == -1)
+		return SETTLE_UNAVAILABLE;
+	u->pe = eng_year_period(a, u->yr, rep->p);
+	if (id_find(s, a, u->role, rep->report_id, &idr, u->err, u->errlen)
+	    == -1)
+		return SETTLE_UNAVAILABLE;
 	if (idr != NULL) {
-		if (memcmp(idr->hash, hbin, 32) == 0) {
-			if ((res = eng_result_new(a, rep->p, role, hash, rep->report_id)) == NULL) {
-				eng_refuse(err, errlen, "out of memory");
-				rc = SETTLE_UNAVAILABLE;
-				goto out;
-			}
-			res->st = eng_period_status(a, pe);
-			*resp = res;
-			res = NULL;
-			rc = SETTLE_DUPLICATE;
-			goto out;
-		}
-		eng_refuse(err, errlen, "report_id: \"%s\" was already used by the "
-		    "%s side of %s for other content", rep->report_id,
-		    role == ROLE_HOST ? "host" : "home", a->id);
-		rc = SETTLE_CONFLICT;
-		goto out;
+		if (memcmp(idr->hash, u->hbin, 32) != 0)
+			return eng_refuse(u->err, u->errlen, "report_id: \"%s\" "
+			    "was already used by the %s side of %s for other "
+			    "content", rep->report_id, side, a->id),
+			    SETTLE_CONFLICT;
+		if ((u->res = eng_result_new(a, rep->p, u->role, u->hash,
+		    rep->report_id)) == NULL)
+			return sub_oom(u);
+		u->res->st = eng_period_status(a, u->pe);
+		return SETTLE_DUPLICATE;
 	}
-	rules_period_format(a->r->cadence, rep->p, pbuf);
-	if (pe != NULL && pe->has[role]) {
-		if (rep->supersedes == NULL) {
-			eng_refuse(err, errlen, "supersedes: period %s already has "
-			    "%s report \"%s\"; a correction must name it in "
-			    "supersedes", pbuf, role == ROLE_HOST ? "host" :
-			    "home", pe->id[role]);
-			rc = SETTLE_CONFLICT;
-			goto out;
-		}
-		if (strcmp(rep->supersedes, pe->id[role]) != 0) {
-			eng_refuse(err, errlen, "supersedes: \"%s\" is not the latest "
-			    "%s report of period %s (that is \"%s\")",
-			    rep->supersedes, role == ROLE_HOST ? "host" :
-			    "home", pbuf, pe->id[role]);
-			rc = SETTLE_CONFLICT;
-			goto out;
-		}
-	} else if (rep->supersedes != NULL) {
-		eng_refuse(err, errlen, "supersedes: period %s has no %s report to "
-		    "correct", pbuf, role == ROLE_HOST ? "host" : "home");
-		rc = SETTLE_CONFLICT;
-		goto out;
-	}
+	rules_period_format(a->r->cadence, rep->p, u->pbuf);
+	if (u->pe != NULL && u->pe->has[u->role]) {
+		if (rep->supersedes == NULL)
+			return eng_refuse(u->err, u->errlen, "supersedes: period "
+			    "%s already has %s report \"%s\"; a correction must "
+			    "name it in supersedes", u->pbuf, side,
+			    u->pe->id[u->role]), SETTLE_CONFLICT;
+		if (strcmp(rep->supersedes, u->pe->id[u->role]) != 0)
+			return eng_refuse(u->err, u->errlen, "supersedes: \"%s\" "
+			    "is not the latest %s report of period %s (that is "
+			    "\"%s\")", rep->supersedes, side, u->pbuf,
+			    u->pe->id[u->role]), SETTLE_CONFLICT;
+	} else if (rep->supersedes != NULL)
+		return eng_refuse(u->err, u->errlen, "supersedes: period %s has "
+		    "no %s report to correct", u->pbuf, side), SETTLE_CONFLICT;
+	return 0;
+}
 
-	/* Plan: effective figures, dispute, segment values. */
-	pl = s->plan_buf;
+/*
+ * Plan: the period's new effective figures (with confirm, only once both
+ * sides agree; differing figures are a dispute) and their base, then the
+ * segment's values from every planned period's effective figures, each
+ * amount and each year total within range. Writes only the plan (the
+ * engine's scratch). 0 with u->pl, or SETTLE_INVALID (an overflow) or
+ * SETTLE_UNAVAILABLE.
+ */
+static int
+sub_plan(struct submission *u)
+{
+	const struct agr *a = u->a;
+	const struct report *rep = u->rep;
+	struct plan *pl = u->pl = u->s->plan_buf;
+
 	memset(pl, 0, sizeof(*pl));
 	if (!a->r->confirm)
 		pl->new_eff = rep->fig;
-	else if (pe != NULL && pe->has[other]) {
-		if (fig_equal(a, rep->fig, pe->fig[other]))
+	else if (u->pe != NULL && u->pe->has[1 - u->role]) {
+		if (fig_equal(a, rep->fig, u->pe->fig[1 - u->role]))
 			pl->new_eff = rep->fig;
 		else
 			pl->dispute = 1;
 	}
-	if (pl->new_eff != NULL) {
-		if (eng_compute_base(a->r, rep->p, pl->new_eff, &pl->base) == -1) {
-			eng_refuse(err, errlen, "amounts too large: the base "
-			    "overflows");
-			goto out;
-		}
-	}
+	if (pl->new_eff != NULL && eng_compute_base(a->r, rep->p,
+	    pl->new_eff, &pl->base) == -1)
+		return eng_refuse(u->err, u->errlen, "amounts too large: the "
+		    "base overflows"), SETTLE_INVALID;
 	/*
 	 * The segment is recomputed on every report, not only when effective
 	 * figures changed: a period may have become settleable since the last
 	 * look (a rules reload that split a segment), and it costs little.
 	 */
-	if (plan_segment(a, yr, pe, rep->p, pl, err, errlen) == -1)
-		goto out;
-	if ((rc = plan_in_range(a, yr, pl, err, errlen)) != 0)
-		goto out;
-	rc = SETTLE_INVALID;
+	if (plan_segment(a, u->yr, u->pe, rep->p, pl, u->err, u->errlen) == -1)
+		return SETTLE_INVALID;
+	return plan_in_range(a, u->yr, pl, u->err, u->errlen);
+}
 
-	/* Commit. */
-	if ((res = eng_result_new(a, rep->p, role, hash, rep->report_id)) == NULL)
-		goto oom;
-	if (yr == NULL && (yr = year_add(a, rep->p / eng_per_year(a))) == NULL)
-		goto oom;
-	if (pe == NULL) {
-		if ((npe = eng_period_new(a, rep->p)) == NULL)
-			goto oom;
-		pe = yr->res->pes[rep->p - yr->y * eng_per_year(a)] = npe;
-		npe = NULL;
+/*
+ * Apply: the engine takes the report (its year and period made when new,
+ * its id, figures and effective figures) and the plan's values (periods
+ * already settled get the new values, the differences kept in
+ * s->delta_buf for emit; newly settleable periods settle). Only memory can
+ * fail it: -1, with the engine part changed.
+ */
+static int
+sub_apply(struct submission *u)
+{
+	struct agr *a = u->a;
+	const struct report *rep = u->rep;
+	struct plan *pl = u->pl;
+	struct period *pe;
+	int role = u->role;
+
+	if ((u->res = eng_result_new(a, rep->p, role, u->hash,
+	    rep->report_id)) == NULL)
+		return -1;
+	if (u->yr == NULL && (u->yr = year_add(a, rep->p / eng_per_year(a)))
+	    == NULL)
+		return -1;
+	if (u->pe == NULL) {
+		if ((pe = eng_period_new(a, rep->p)) == NULL)
+			return -1;
+		u->pe = u->yr->res->pes[rep->p - u->yr->y * eng_per_year(a)] =
+		    pe;
 		pl->pes[rep->p - pl->sg.first] = pe;
 	}
-	if ((pe->id[role] = eng_idlist_add(&yr->res->ids[role], rep->report_id,
-	    hbin)) == NULL || fpset_add(&a->fps[role],
-	    fp_idpart(rep->report_id) << FP_YEARBITS | (uint32_t)yr->y) == -1)
-		goto oom;
-	yr->dirty = 1;
-	s->submitted = 1;
+	pe = u->pe;
+	if ((pe->id[role] = eng_idlist_add(&u->yr->res->ids[role],
+	    rep->report_id, u->hbin)) == NULL || fpset_add(&a->fps[role],
+	    fp_idpart(rep->report_id) << FP_YEARBITS | (uint32_t)u->yr->y)
+	    == -1)
+		return -1;
+	u->yr->dirty = 1;
+	u->s->submitted = 1;
 	a->nreports++;
 	pe->has[role] = 1;
-	memcpy(pe->hash[role], hbin, 32);
+	memcpy(pe->hash[role], u->hbin, 32);
 	memcpy(pe->fig[role], rep->fig, a->nfig * sizeof(int64_t));
 	if (pl->new_eff != NULL) {
 		pe->has_eff = 1;
@@ -1039,77 +1096,118 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			memcpy(pe->eff_hash[1], pe->hash[ROLE_HOME], 32);
 		} else {
 			pe->neff = 1;
-			memcpy(pe->eff_hash[0], hbin, 32);
+			memcpy(pe->eff_hash[0], u->hbin, 32);
 		}
 	}
-	eng_entry_report(&b, canon, clen, hash, submitter, time);
-	if (eng_result_add(res, &b, rep->p) == -1)
-		goto oom;
+	for (int i = 0; i < pl->settle_to; i++) {
+		struct period *x = pl->pes[i];
+		const int64_t *nv = pl->vals + (size_t)i * a->nvals;
+		int64_t *delta = u->s->delta_buf + (size_t)i * a->nvals;
+
+		if (i < pl->settle_from)
+			for (size_t k = 0; k < a->nvals; k++)
+				/* Both sides are results of checked sums. */
+				delta[k] = nv[k] - x->cur[k];
+		else
+			x->settled = 1;
+		memcpy(x->cur, nv, a->nvals * sizeof(int64_t));
+	}
+	eng_year_summarize(a, u->yr);
+	return 0;
+}
+
+/*
+ * Emit: the entries into u->res, in ledger order: the report, a dispute,
+ * an adjustment of each settled period whose values changed, a settlement
+ * of each period that settled now; then the period's status. Reads the
+ * engine as applied, changes nothing in it. Only memory can fail it: -1.
+ */
+static int
+sub_emit(struct submission *u)
+{
+	const struct agr *a = u->a;
+	const struct plan *pl = u->pl;
+	struct period *pe = u->pe;
+	struct textbuf *b = &u->b;
+	char qb[RULES_PERIOD_BUFSZ], tb[RULES_PERIOD_BUFSZ];
+
+	eng_entry_report(b, u->canon, u->clen, u->hash, u->submitter, u->time);
+	if (eng_result_add(u->res, b, u->rep->p) == -1)
+		return -1;
 	if (pl->dispute) {
 		char hh[HEXBUF], mh[HEXBUF];
 
-		eng_entry_dispute(&b, a, pbuf, eng_bin_to_hex(pe->hash[ROLE_HOST], hh),
-		    eng_bin_to_hex(pe->hash[ROLE_HOME], mh), time);
-		if (eng_result_add(res, &b, rep->p) == -1)
-			goto oom;
+		eng_entry_dispute(b, a, u->pbuf, eng_bin_to_hex(
+		    pe->hash[ROLE_HOST], hh), eng_bin_to_hex(
+		    pe->hash[ROLE_HOME], mh), u->time);
+		if (eng_result_add(u->res, b, u->rep->p) == -1)
+			return -1;
 	}
-	{
-		int64_t *delta = s->delta_buf;
+	for (int i = 0; i < pl->settle_from; i++) {
+		const struct period *x = pl->pes[i];
+		const int64_t *delta = u->s->delta_buf + (size_t)i * a->nvals;
+		int changed = 0;
 
-		for (int i = 0; i < pl->settle_from; i++) {
-			struct period *x = pl->pes[i];
-			const int64_t *nv = pl->vals + (size_t)i * a->nvals;
-			int changed = 0;
-			char qb[RULES_PERIOD_BUFSZ];
+		for (size_t k = 0; k < a->nvals; k++)
+			changed |= delta[k] != 0;
+		if (!changed)
+			continue;
+		eng_entry_adjustment(b, a, rules_period_format(a->r->cadence,
+		    x->p, qb), delta, u->hash, u->time);
+		if (eng_result_add(u->res, b, x->p) == -1)
+			return -1;
+	}
+	for (int i = pl->settle_from; i < pl->settle_to; i++) {
+		struct period *x = pl->pes[i];
 
-			for (size_t k = 0; k < a->nvals; k++) {
-				/* Both sides are results of checked sums. */
-				delta[k] = nv[k] - x->cur[k];
-				changed |= delta[k] != 0;
-			}
-			if (!changed)
-				continue;
-			memcpy(x->cur, nv, a->nvals * sizeof(int64_t));
-			eng_entry_adjustment(&b, a, rules_period_format(
-			    a->r->cadence, x->p, qb), delta, hash, time);
-			if (eng_result_add(res, &b, x->p) == -1)
-				goto oom;
-		}
-		for (int i = pl->settle_from; i < pl->settle_to; i++) {
-			struct period *x = pl->pes[i];
-			const int64_t *nv = pl->vals + (size_t)i * a->nvals;
-			char qb[RULES_PERIOD_BUFSZ], tb[RULES_PERIOD_BUFSZ];
+		eng_entry_settlement(b, a, rules_period_format(a->r->cadence,
+		    x->p, qb), rules_period_format(a->r->cadence,
+		    pl->sg.t->from, tb), pl->vals + (size_t)i * a->nvals, x,
+		    u->time);
+		if (eng_result_add(u->res, b, x->p) == -1)
+			return -1;
+	}
+	u->res->st = eng_period_status(a, pe);
+	return 0;
+}
 
-			memcpy(x->cur, nv, a->nvals * sizeof(int64_t));
-			x->settled = 1;
-			eng_entry_settlement(&b, a, rules_period_format(
-			    a->r->cadence, x->p, qb), rules_period_format(
-			    a->r->cadence, pl->sg.t->from, tb), nv, x, time);
-			if (eng_result_add(res, &b, x->p) == -1)
-				goto oom;
+int
+settle_submit(struct settle *s, const char *buf, size_t len,
+    const char *const *sides, size_t nsides, const char *time,
+    const char *submitter, struct settle_result **resp, char *err,
+    size_t errlen)
+{
+	struct submission u = { .s = s, .time = time, .submitter = submitter,
+	    .err = err, .errlen = errlen, .b = TEXTBUF_INIT };
+	int rc;
+
+	*resp = NULL;
+	if ((rc = sub_parse(&u, buf, len)) == 0 &&
+	    (rc = sub_authorise(&u, sides, nsides)) == 0 &&
+	    (rc = sub_conflicts(&u)) == 0 &&
+	    (rc = sub_plan(&u)) == 0) {
+		if (sub_apply(&u) == 0 && sub_emit(&u) == 0)
+			rc = SETTLE_ACCEPTED;
+		else {
+			/*
+			 * Out of memory half way through: the engine can no
+			 * longer be trusted to match the ledger. Say so; the
+			 * caller must stop or rebuild it.
+			 */
+			s->broken = 1;
+			eng_refuse(err, errlen, "%s", eng_broken_msg);
+			rc = SETTLE_UNAVAILABLE;
 		}
 	}
-	eng_year_summarize(a, yr);
-	res->st = eng_period_status(a, pe);
-	*resp = res;
-	res = NULL;
-	rc = SETTLE_ACCEPTED;
-	goto out;
-oom:
-	/*
-	 * Out of memory half way through a commit: the engine can no longer
-	 * be trusted to match the ledger. Say so; the caller must stop.
-	 */
-	s->broken = 1;
-	eng_refuse(err, errlen, "%s", eng_broken_msg);
-	rc = SETTLE_UNAVAILABLE;
-out:
-	if (a != NULL)
-		eng_close_years(s, a);
-	free(b.p);
-	period_free(npe);
-	settle_result_free(res);
-	free(canon);
-	json_decref(o);
+	if (rc == SETTLE_ACCEPTED || rc == SETTLE_DUPLICATE) {
+		*resp = u.res;
+		u.res = NULL;
+	}
+	if (u.a != NULL)
+		eng_close_years(s, u.a);
+	free(u.b.p);
+	settle_result_free(u.res);
+	free(u.canon);
+	json_decref(u.o);
 	return rc;
 }

@@ -125,7 +125,7 @@ struct settle {
 	size_t		  maxvals;	/* largest nvals, for the plan buffer */
 	void		 *rep_buf;	/* scratch: struct report */
 	void		 *plan_buf;	/* scratch: struct plan */
-	int64_t		 *delta_buf;	/* scratch: one adjustment */
+	int64_t		 *delta_buf;	/* scratch: adjustments, SEG_MAX × maxvals */
 	int		  scratch_ok;	/* buffers sized for maxfig, maxvals */
 	struct jarena	 *ar;		/* scratch: the report as a tree */
 	int		  has_pager;
