@@ -116,6 +116,21 @@ bad:
 	return -1;
 }
 
+int
+client_url_ok(const char *url, char *err, size_t errlen)
+{
+	struct client *c;
+	int rc;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = parse_url(c, url, 0, err, errlen);
+	free(c);
+	return rc;
+}
+
 static struct client *
 client_make(const char *url, const char *cert, const char *key,
     const char *cacert, int plain_ok, char *err, size_t errlen)

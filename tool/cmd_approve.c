@@ -15,6 +15,7 @@
 
 #include "shanhai/client.h"
 #include "shanhai/cmd.h"
+#include "shanhai/cmdopt.h"
 
 static int
 usage(void)
@@ -79,48 +80,52 @@ confirmed(void)
 int
 cmd_approve(int argc, char **argv)
 {
-	const char *url = NULL, *cert = NULL, *key = NULL, *ca = NULL,
-	    *agreement = NULL, *year = NULL, *hash;
+	static const struct option opts[] = {
+		CMDOPT_TLS,
+		{ "agreement", required_argument, NULL, 'a' },
+		{ "year", required_argument, NULL, 'y' },
+		{ "yes", no_argument, NULL, 'Y' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cmdopt_tls t = { 0 };
+	const char *url, *agreement = NULL, *year = NULL, *hash;
 	char err[1024], path[1200], body[160], detail[512];
 	struct client_resp resp = { 0 };
 	struct client *c = NULL;
 	json_t *doc = NULL;
-	int yes = 0, rc = CMD_USAGE;
+	int ch, yes = 0, rc = CMD_USAGE;
 
-	for (int i = 1; i < argc; i++) {
-		const char **opt = NULL;
-
-		if (strcmp(argv[i], "--yes") == 0) {
-			yes = 1;
+	optind = 1;
+	while ((ch = cmdopt_next("approve", argc, argv, opts)) != -1) {
+		switch (cmdopt_tls_take(&t, "approve", ch, optarg)) {
+		case 1:
 			continue;
+		case -1:
+			return usage();
 		}
-		if (strcmp(argv[i], "--url") == 0)
-			opt = &url;
-		else if (strcmp(argv[i], "--cert") == 0)
-			opt = &cert;
-		else if (strcmp(argv[i], "--key") == 0)
-			opt = &key;
-		else if (strcmp(argv[i], "--cacert") == 0)
-			opt = &ca;
-		else if (strcmp(argv[i], "--agreement") == 0)
-			opt = &agreement;
-		else if (strcmp(argv[i], "--year") == 0)
-			opt = &year;
-		else
+		switch (ch) {
+		case 'a':
+			agreement = optarg;
+			break;
+		case 'y':
+			year = optarg;
+			break;
+		case 'Y':
+			yes = 1;
+			break;
+		default:
 			return usage();
-		if (i + 1 >= argc)
-			return usage();
-		*opt = argv[++i];
+		}
 	}
-	if (url == NULL || cert == NULL || key == NULL || ca == NULL ||
-	    agreement == NULL || year == NULL || strlen(agreement) > 64 ||
-	    strlen(year) != 4 || strspn(year, "0123456789") != 4 ||
-	    strchr(agreement, '/') != NULL)
+	if (cmdopt_tls_check(&t, "approve") == -1)
 		return usage();
-	if ((c = client_new(url, cert, key, ca, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "shanhai approve: %s\n", err);
+	if (agreement == NULL || year == NULL || optind != argc ||
+	    strlen(agreement) > 64 || strlen(year) != 4 ||
+	    strspn(year, "0123456789") != 4 || strchr(agreement, '/') != NULL)
+		return usage();
+	url = t.url;
+	if ((c = cmdopt_tls_client(&t, "approve")) == NULL)
 		return CMD_USAGE;
-	}
 	snprintf(path, sizeof(path), "%s/v1/agreements/%s/years/%s/statement",
 	    client_get0_path(c), agreement, year);
 	if (client_request(c, "GET", path, NULL, NULL, 0, &resp, err,

@@ -16,6 +16,7 @@
 
 #include "shanhai/client.h"
 #include "shanhai/cmd.h"
+#include "shanhai/cmdopt.h"
 #include "shanhai/document.h"
 #include "shanhai/replay.h"
 #include "shanhai/rules.h"
@@ -188,9 +189,9 @@ done:
 
 /* The year as the daemon renders it at its statement endpoint. */
 static int
-from_url(const char *url, const char *cert, const char *key,
-    const char *cacert, const char *agreement, const char *year,
-    enum document_format fmt, enum document_lang lang, const char *outpath)
+from_url(const struct cmdopt_tls *t, const char *agreement,
+    const char *year, enum document_format fmt, enum document_lang lang,
+    const char *outpath)
 {
 	static const char *const names[] = { [DOCUMENT_PDF] = "pdf",
 	    [DOCUMENT_XLSX] = "xlsx", [DOCUMENT_CSV] = "csv",
@@ -198,13 +199,11 @@ from_url(const char *url, const char *cert, const char *key,
 	struct client_resp resp = { 0 };
 	struct client *c;
 	char err[1024], path[512], detail[512];
+	const char *url = t->url;
 	int rc = CMD_USAGE;
 
-	if ((c = client_new(url, cert, key, cacert, err, sizeof(err))) ==
-	    NULL) {
-		fprintf(stderr, "shanhai statement: %s\n", err);
+	if ((c = cmdopt_tls_client(t, "statement")) == NULL)
 		return CMD_USAGE;
-	}
 	snprintf(path, sizeof(path), "%s/v1/agreements/%s/years/%s/statement?"
 	    "format=%s&lang=%s", client_get0_path(c), agreement, year,
 	    names[fmt], lang == DOCUMENT_EN ? "en" : "zh");
@@ -271,23 +270,27 @@ cmd_statement(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "lang", required_argument, NULL, 'l' },
 		{ "out", required_argument, NULL, 'o' },
-		{ "url", required_argument, NULL, 'u' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "cacert", required_argument, NULL, 'C' },
+		CMDOPT_TLS,
 		{ "model", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *agreement = NULL, *entries = NULL, *url = NULL, *year = NULL;
-	const char *model = NULL;
-	const char *cert = NULL, *key = NULL, *cacert = NULL, *rules = NULL;
+	const char *agreement = NULL, *entries = NULL, *year = NULL;
+	const char *model = NULL, *rules = NULL;
+	struct cmdopt_tls t = { 0 };
 	const char *outpath = NULL;
 	enum document_format fmt = DOCUMENT_TABLE;
 	enum document_lang lang = DOCUMENT_ZH;
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cmdopt_next("statement", argc, argv, opts)) != -1) {
+		switch (cmdopt_tls_take(&t, "statement", ch, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			fputs(USAGE, stderr);
+			return CMD_USAGE;
+		}
 		switch (ch) {
 		case 'a':
 			agreement = optarg;
@@ -306,18 +309,6 @@ cmd_statement(int argc, char **argv)
 			break;
 		case 'r':
 			rules = optarg;
-			break;
-		case 'u':
-			url = optarg;
-			break;
-		case 'c':
-			cert = optarg;
-			break;
-		case 'k':
-			key = optarg;
-			break;
-		case 'C':
-			cacert = optarg;
 			break;
 		case 'o':
 			outpath = optarg;
@@ -346,12 +337,17 @@ cmd_statement(int argc, char **argv)
 		}
 	}
 	if (model != NULL && optind == argc && agreement == NULL &&
-	    year == NULL && entries == NULL && url == NULL)
+	    year == NULL && entries == NULL && t.url == NULL)
 		return from_model(model, fmt, lang, outpath);
-	if (model != NULL || agreement == NULL || year == NULL || optind != argc ||
-	    strlen(agreement) > 64 || strchr(agreement, '/') != NULL ||
-	    (entries == NULL) == (url == NULL) || (url != NULL &&
-	    (cert == NULL || key == NULL || cacert == NULL || rules != NULL))) {
+	if (t.url == NULL && entries == NULL)
+		fprintf(stderr, "shanhai statement: --url: missing (or "
+		    "--entries FILE)\n");
+	if ((t.url != NULL && cmdopt_tls_check(&t, "statement") == -1) ||
+	    model != NULL || agreement == NULL || year == NULL ||
+	    optind != argc || strlen(agreement) > 64 ||
+	    strchr(agreement, '/') != NULL ||
+	    (entries == NULL) == (t.url == NULL) ||
+	    (t.url != NULL && rules != NULL)) {
 		fputs(USAGE, stderr);
 		return CMD_USAGE;
 	}
@@ -363,9 +359,8 @@ cmd_statement(int argc, char **argv)
 		    "pdf" : "xlsx");
 		return CMD_USAGE;
 	}
-	if (url != NULL)
-		return from_url(url, cert, key, cacert, agreement, year, fmt,
-		    lang, outpath);
+	if (t.url != NULL)
+		return from_url(&t, agreement, year, fmt, lang, outpath);
 	return from_entries(entries, rules, agreement, year, fmt, lang,
 	    outpath);
 }

@@ -17,6 +17,7 @@
 
 #include "shanhai/client.h"
 #include "shanhai/cmd.h"
+#include "shanhai/cmdopt.h"
 
 #define USAGE	"usage: shanhai status --url URL --cert C --key K " \
 		"--cacert CA [--format text|json]\n"
@@ -490,14 +491,11 @@ int
 cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "cacert", required_argument, NULL, 'C' },
+		CMDOPT_TLS,
 		{ "format", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *cert = NULL, *key = NULL, *cacert = NULL;
+	struct cmdopt_tls t = { 0 };
 	struct client_resp mresp = { 0 }, cresp = { 0 };
 	struct samples ss = { NULL, 0 };
 	struct checkpoint cp;
@@ -506,12 +504,15 @@ cmd_status(int argc, char **argv)
 	int ch, json = 0, rc = CMD_USAGE;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = cmdopt_next("status", argc, argv, opts)) != -1) {
+		switch (cmdopt_tls_take(&t, "status", ch, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			fputs(USAGE, stderr);
+			return CMD_USAGE;
+		}
 		switch (ch) {
-		case 'u': url = optarg; break;
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 'C': cacert = optarg; break;
 		case 'f':
 			if (strcmp(optarg, "json") == 0)
 				json = 1;
@@ -525,14 +526,12 @@ cmd_status(int argc, char **argv)
 			return CMD_USAGE;
 		}
 	}
-	if (url == NULL || cert == NULL || key == NULL || cacert == NULL ||
-	    optind != argc) {
+	if (cmdopt_tls_check(&t, "status") == -1 || optind != argc) {
 		fputs(USAGE, stderr);
 		return CMD_USAGE;
 	}
-	if ((c = client_new(url, cert, key, cacert, err, sizeof(err))) ==
-	    NULL)
-		goto fail;
+	if ((c = cmdopt_tls_client(&t, "status")) == NULL)
+		return CMD_USAGE;
 	if (client_get(c, "/metrics", &mresp, err, sizeof(err)) != 0) {
 		rc = cmd_http_exit(mresp.status);
 		goto fail;
@@ -550,7 +549,7 @@ cmd_status(int argc, char **argv)
 		    "text format");
 		goto fail;
 	}
-	if (json ? print_json(&ss, &cp) : (print_text(&ss, &cp, url), 0)) {
+	if (json ? print_json(&ss, &cp) : (print_text(&ss, &cp, t.url), 0)) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}

@@ -13,6 +13,7 @@
 
 #include "shanhai/client.h"
 #include "shanhai/cmd.h"
+#include "shanhai/cmdopt.h"
 
 /* A report is at most 64 KiB; read a little more so the server says 413. */
 #define REPORT_READ_MAX	(1024 * 1024)
@@ -111,43 +112,42 @@ save(const char *path, const char *data, size_t len)
 int
 cmd_submit(int argc, char **argv)
 {
-	const char *url = NULL, *cert = NULL, *key = NULL, *ca = NULL,
-	    *out = NULL, *report = NULL;
+	static const struct option opts[] = {
+		CMDOPT_TLS,
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cmdopt_tls t = { 0 };
+	const char *url, *out = NULL, *report;
 	char err[1024], path[1100], detail[512], *body = NULL, *dest = NULL;
 	struct client_resp resp = { 0 };
 	struct client *c = NULL;
 	size_t len;
-	int rc = CMD_USAGE;
+	int ch, rc = CMD_USAGE;
 
-	for (int i = 1; i < argc; i++) {
-		const char **opt = NULL;
-
-		if (strcmp(argv[i], "--url") == 0)
-			opt = &url;
-		else if (strcmp(argv[i], "--cert") == 0)
-			opt = &cert;
-		else if (strcmp(argv[i], "--key") == 0)
-			opt = &key;
-		else if (strcmp(argv[i], "--cacert") == 0)
-			opt = &ca;
-		else if (strcmp(argv[i], "--out") == 0)
-			opt = &out;
-		else if (argv[i][0] != '-' && report == NULL) {
-			report = argv[i];
+	optind = 1;
+	while ((ch = cmdopt_next("submit", argc, argv, opts)) != -1) {
+		switch (cmdopt_tls_take(&t, "submit", ch, optarg)) {
+		case 1:
 			continue;
-		} else
+		case -1:
 			return usage();
-		if (i + 1 >= argc)
+		}
+		if (ch != 'o')
 			return usage();
-		*opt = argv[++i];
+		out = optarg;
 	}
-	if (url == NULL || cert == NULL || key == NULL || ca == NULL ||
-	    report == NULL)
+	if (cmdopt_tls_check(&t, "submit") == -1)
 		return usage();
-	if ((c = client_new(url, cert, key, ca, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "shanhai submit: %s\n", err);
-		return CMD_USAGE;
+	if (optind != argc - 1) {
+		fprintf(stderr, "shanhai submit: %s\n", optind == argc ?
+		    "REPORT.json: missing" : "one REPORT.json at a time");
+		return usage();
 	}
+	report = argv[optind];
+	url = t.url;
+	if ((c = cmdopt_tls_client(&t, "submit")) == NULL)
+		return CMD_USAGE;
 	if (reports_path(client_get0_path(c), path, sizeof(path)) != 0) {
 		fprintf(stderr, "shanhai submit: --url %s: path too long\n",
 		    url);

@@ -34,6 +34,11 @@ struct client	*client_new(const char *url, const char *cert, const char *key,
 		    const char *cacert, char *err, size_t errlen)
 		    __attribute__((warn_unused_result));
 /*
+ * Whether client_new() takes url: 0, or -1 with "URL: not
+ * https://HOST[:PORT][/PATH]" in err.
+ */
+int		 client_url_ok(const char *url, char *err, size_t errlen);
+/*
  * The same without a client certificate, also for "http://" URLs (PORT
  * 80, plain HTTP): shanhaid's client of its witnesses (SPEC 6.6), which
  * may serve either. cacert is used for https only.

@@ -105,4 +105,39 @@ gone settle "$SH" settle --rules "$T/etc/rules" "$cases/reports.jsonl"
 gone statement "$SH" statement --agreement longquan-xiaoshan --year 2026 \
     --entries "$T/entries.jsonl" --rules "$T/etc/rules"
 gone status "$SH" status $(tls operator)
+
+# One parser of the client options for every verb that talks to the
+# daemon: each problem is a usage error (2) whose message names the option.
+said() {	# said VERB TEXT: stderr of the last run names the option
+	grep -qF -- "shanhai $1: $2" "$T/err" ||
+	    fail "$1 did not say '$2': $(cat "$T/err")"
+}
+crt=$T/pki/xiaoshan.crt; k=$T/pki/xiaoshan.key; ca=$T/pki/ca.crt
+for v in submit approve status statement; do
+	case $v in
+	submit)		more="$T/host.json" ;;
+	approve|statement) more="--agreement longquan-xiaoshan --year 2026" ;;
+	status)		more="" ;;
+	esac
+	code 2 "$SH" $v --url "$url" --key "$k" --cacert "$ca" $more
+	said $v "--cert: missing (the client certificate, PEM)"
+	code 2 "$SH" $v --url "$url" --cert "$crt" --cacert "$ca" $more
+	said $v "--key: missing"
+	code 2 "$SH" $v --cert "$crt" --key "$k" --cacert "$ca" $more
+	said $v "--url: missing"
+	code 2 "$SH" $v --url "$url" --cert "$crt" --key "$k" $more
+	said $v "--cacert: missing"
+	code 2 "$SH" $v $more --url "$url" --cert "$crt" --cacert "$ca" --key
+	said $v "--key: needs a value"
+	code 2 "$SH" $v --url "$url" --cert "" --key "$k" --cacert "$ca" $more
+	said $v "--cert: empty"
+	code 2 "$SH" $v --url "ftp://127.0.0.1:$port" --cert "$crt" --key "$k" \
+	    --cacert "$ca" $more
+	said $v "--url ftp://127.0.0.1:$port: not https://HOST[:PORT][/PATH]"
+	code 2 "$SH" $v --url "$url" --cert "$crt" --key "$k" \
+	    --cacert "$T/no-such-ca.crt" $more
+	said $v "--cacert $T/no-such-ca.crt: No such file or directory"
+	code 2 "$SH" $v $(tls xiaoshan) --bogus $more
+	said $v "--bogus: not an option of this verb"
+done
 echo "cli: ok"
