@@ -96,13 +96,7 @@ cmd_approve(int argc, char **argv)
 	int ch, yes = 0, rc = CMD_USAGE;
 
 	optind = 1;
-	while ((ch = cmdopt_next("approve", argc, argv, opts)) != -1) {
-		switch (cmdopt_tls_take(&t, "approve", ch, optarg)) {
-		case 1:
-			continue;
-		case -1:
-			return usage();
-		}
+	while ((ch = cmdopt_next("approve", argc, argv, opts, &t)) != -1) {
 		switch (ch) {
 		case 'a':
 			agreement = optarg;

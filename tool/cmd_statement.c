@@ -283,14 +283,7 @@ cmd_statement(int argc, char **argv)
 	int ch;
 
 	optind = 1;
-	while ((ch = cmdopt_next("statement", argc, argv, opts)) != -1) {
-		switch (cmdopt_tls_take(&t, "statement", ch, optarg)) {
-		case 1:
-			continue;
-		case -1:
-			fputs(USAGE, stderr);
-			return CMD_USAGE;
-		}
+	while ((ch = cmdopt_next("statement", argc, argv, opts, &t)) != -1) {
 		switch (ch) {
 		case 'a':
 			agreement = optarg;

@@ -504,14 +504,7 @@ cmd_status(int argc, char **argv)
 	int ch, json = 0, rc = CMD_USAGE;
 
 	optind = 1;
-	while ((ch = cmdopt_next("status", argc, argv, opts)) != -1) {
-		switch (cmdopt_tls_take(&t, "status", ch, optarg)) {
-		case 1:
-			continue;
-		case -1:
-			fputs(USAGE, stderr);
-			return CMD_USAGE;
-		}
+	while ((ch = cmdopt_next("status", argc, argv, opts, &t)) != -1) {
 		switch (ch) {
 		case 'f':
 			if (strcmp(optarg, "json") == 0)

@@ -126,13 +126,7 @@ cmd_submit(int argc, char **argv)
 	int ch, rc = CMD_USAGE;
 
 	optind = 1;
-	while ((ch = cmdopt_next("submit", argc, argv, opts)) != -1) {
-		switch (cmdopt_tls_take(&t, "submit", ch, optarg)) {
-		case 1:
-			continue;
-		case -1:
-			return usage();
-		}
+	while ((ch = cmdopt_next("submit", argc, argv, opts, &t)) != -1) {
 		if (ch != 'o')
 			return usage();
 		out = optarg;

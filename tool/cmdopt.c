@@ -12,29 +12,9 @@
 #include "shanhai/client.h"
 #include "shanhai/cmdopt.h"
 
-int
-cmdopt_next(const char *verb, int argc, char **argv,
-    const struct option *opts)
-{
-	int ch, saved = opterr;
-
-	opterr = 0;
-	/* The leading ':': a missing value is ':', not '?'. */
-	ch = getopt_long(argc, argv, ":", opts, NULL);
-	opterr = saved;
-	if (ch == ':' || ch == '?') {
-		const char *opt = optind > 0 && optind <= argc ?
-		    argv[optind - 1] : "?";
-
-		fprintf(stderr, "shanhai %s: %s: %s\n", verb, opt, ch == ':' ?
-		    "needs a value" : "not an option of this verb");
-		return '?';
-	}
-	return ch;
-}
-
-int
-cmdopt_tls_take(struct cmdopt_tls *t, const char *verb, int ch,
+/* Takes ch when it is one of CMDOPT_TLS: 1; -1 (said) when empty; else 0. */
+static int
+tls_take(struct cmdopt_tls *t, const char *verb, int ch,
     const char *arg)
 {
 	static const char *const names[] = { "--url", "--cert", "--key",
@@ -55,6 +35,36 @@ cmdopt_tls_take(struct cmdopt_tls *t, const char *verb, int ch,
 	}
 	*slot = arg;
 	return 1;
+}
+
+int
+cmdopt_next(const char *verb, int argc, char **argv,
+    const struct option *opts, struct cmdopt_tls *t)
+{
+	int ch, saved = opterr;
+
+	for (;;) {
+		opterr = 0;
+		/* The leading ':': a missing value is ':', not '?'. */
+		ch = getopt_long(argc, argv, ":", opts, NULL);
+		opterr = saved;
+		if (ch == ':' || ch == '?') {
+			const char *opt = optind > 0 && optind <= argc ?
+			    argv[optind - 1] : "?";
+
+			fprintf(stderr, "shanhai %s: %s: %s\n", verb, opt,
+			    ch == ':' ? "needs a value" :
+			    "not an option of this verb");
+			return '?';
+		}
+		switch (ch == -1 ? 0 : tls_take(t, verb, ch, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			return '?';
+		}
+		return ch;
+	}
 }
 
 /* A file the tool must read: there and readable, or say which option. */

@@ -13,9 +13,8 @@
  *	struct cmdopt_tls t = { 0 };
  *
  *	optind = 1;
- *	while ((ch = cmdopt_next("submit", argc, argv, opts)) != -1)
- *		if (cmdopt_tls_take(&t, "submit", ch, optarg) == 0)
- *			switch (ch) { ... }
+ *	while ((ch = cmdopt_next("submit", argc, argv, opts, &t)) != -1)
+ *		switch (ch) { case 'o': ...; default: usage }
  *	if (cmdopt_tls_check(&t, "submit") == -1) ...
  *	c = cmdopt_tls_client(&t, "submit");
  */
@@ -48,19 +47,14 @@ struct cmdopt_tls {
 };
 
 /*
- * getopt_long(argc, argv, "", opts) without getopt's own messages: the
- * next option's value, -1 after the last one (positional arguments from
- * optind on), or '?' once "shanhai VERB: --x: needs a value" or
- * "shanhai VERB: --x: not an option of this verb" was printed.
+ * getopt_long(argc, argv, "", opts) without getopt's own messages, the
+ * client options taken into t: the next other option's value, -1 after
+ * the last one (positional arguments from optind on), or '?' once
+ * "shanhai VERB: --x: needs a value", "… --x: empty" or "… --x: not an
+ * option of this verb" was printed.
  */
 int		 cmdopt_next(const char *verb, int argc, char **argv,
-		    const struct option *opts);
-/*
- * Takes ch when it is one of CMDOPT_TLS: 1; -1 after "shanhai VERB: --x:
- * empty" when its value is empty; 0 when ch is another option.
- */
-int		 cmdopt_tls_take(struct cmdopt_tls *t, const char *verb,
-		    int ch, const char *arg);
+		    const struct option *opts, struct cmdopt_tls *t);
 /*
  * Whether all four are there and usable: the URL https://, each file
  * readable. 0, or -1 after "shanhai VERB: --cert: missing (…)" or
