@@ -4,7 +4,6 @@
  * free (see http.h; http_impl.h says which file holds which job).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +11,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <systemd/sd-daemon.h>
 
-#include "shanhai/config.h"
 #include "shanhai/generation.h"
-#include "shanhai/http.h"
-#include "shanhai/log.h"
-#include "shanhai/tls.h"
 
 #include "http_impl.h"
 

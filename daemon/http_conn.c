@@ -4,9 +4,6 @@
  * client's rate bucket (limits.client_rate), joining an answer into one
  * TLS record, and close_notify.
  */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -18,14 +15,9 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 #include <event2/util.h>
 
-#include "shanhai/config.h"
 #include "shanhai/generation.h"
-#include "shanhai/http.h"
-#include "shanhai/log.h"
 #include "shanhai/tls.h"
 
 #include "http_impl.h"

@@ -2,13 +2,10 @@
  * http_reply: answers: one evbuffer per answer, JSON, RFC 9457 problems,
  * and evhttp's own refusals replaced by problems (http_error.h).
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -16,17 +13,11 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "shanhai/canon.h"
-#include "shanhai/config.h"
 #include "shanhai/generation.h"
-#include "shanhai/http.h"
 #include "shanhai/http_error.h"
-#include "shanhai/log.h"
-#include "shanhai/tls.h"
 
 #include "http_impl.h"
 

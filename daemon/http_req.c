@@ -3,29 +3,16 @@
  * segments, query, headers, body, client and generation, until it is
  * answered (http_req_free(), from http_reply()).
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
-#include <event2/util.h>
 
-#include "shanhai/config.h"
 #include "shanhai/generation.h"
-#include "shanhai/http.h"
-#include "shanhai/log.h"
-#include "shanhai/tls.h"
 
 #include "http_impl.h"
 

@@ -4,8 +4,6 @@
  * path matched to a route, its client's role to the route's, and handed to
  * the handler.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +14,10 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
-#include <event2/util.h>
 
-#include "shanhai/config.h"
 #include "shanhai/generation.h"
-#include "shanhai/http.h"
-#include "shanhai/log.h"
 #include "shanhai/tls.h"
 
 #include "http_impl.h"
