@@ -539,8 +539,9 @@ seg_compute(const struct agr *a, const struct seg *sg, int k,
 			goto out;
 		if (t->has_cap && R > capM)
 			R = capM;
-		if (t->has_floor && i == sg->n - 1 && floorM > R)
-			topup = floorM - R;
+		if (t->has_floor && i == sg->n - 1 && floorM > R &&
+		    money_sub(floorM, R, &topup) == -1)
+			goto out;
 		if (money_sub(R, Rprev, &home) == -1 ||
 		    money_add(home, topup, &home) == -1 ||
 		    money_add(R, topup, &K) == -1)
@@ -1106,7 +1107,7 @@ sub_apply(struct submission *u)
 
 		if (i < pl->settle_from)
 			for (size_t k = 0; k < a->nvals; k++)
-				/* Both sides are results of checked sums. */
+				/* plan_in_range checked this difference. */
 				delta[k] = nv[k] - x->cur[k];
 		else
 			x->settled = 1;
