@@ -381,3 +381,140 @@ canon_utf8_len(const char *s, size_t avail)
 		return 0;
 	return n + 1;
 }
+
+/* --- the member scanner -------------------------------------------------- */
+
+int
+canon_skip_string(const char *s, size_t len, size_t *i)
+{
+	size_t j = *i + 1;
+
+	if (*i >= len || s[*i] != '"')
+		return -1;
+	while (j < len) {
+		const char *q = memchr(s + j, '"', len - j);
+		size_t bs = 0;
+
+		if (q == NULL)
+			return -1;
+		j = (size_t)(q - s);
+		while (j - bs > *i + 1 && s[j - bs - 1] == '\\')
+			bs++;
+		j++;
+		if (bs % 2 == 0) {	/* not escaped */
+			*i = j;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+int
+canon_skip_value(const char *s, size_t len, size_t *i)
+{
+	size_t depth = 0, j = *i;
+
+	if (j >= len)
+		return -1;
+	if (s[j] == '"')
+		return canon_skip_string(s, len, i);
+	if (s[j] != '{' && s[j] != '[') {
+		/* A number, true, false or null: up to a delimiter. */
+		while (j < len && s[j] != ',' && s[j] != '}' && s[j] != ']' &&
+		    s[j] != ':' && s[j] != '"' && !is_ws(s[j]))
+			j++;
+		if (j == *i)
+			return -1;
+		*i = j;
+		return 0;
+	}
+	while (j < len) {
+		char c = s[j];
+
+		if (c == '"') {
+			if (canon_skip_string(s, len, &j) < 0)
+				return -1;
+			continue;
+		}
+		if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0) {
+			*i = j + 1;
+			return 0;
+		}
+		j++;
+	}
+	return -1;
+}
+
+static size_t
+skip_ws(const char *s, size_t len, size_t i, int flags)
+{
+	if (flags & CANON_SCAN_WS)
+		while (i < len && is_ws(s[i]))
+			i++;
+	return i;
+}
+
+int
+canon_members(const char *s, size_t len, int flags, struct canon_member *m,
+    size_t max, size_t *n)
+{
+	size_t i = skip_ws(s, len, 0, flags), k;
+
+	*n = 0;
+	if (i >= len || s[i] != '{')
+		return -1;
+	if ((i = skip_ws(s, len, i + 1, flags)) < len && s[i] == '}')
+		return skip_ws(s, len, i + 1, flags) == len ? 0 : -1;
+	for (;;) {
+		if (*n == max || i >= len || s[i] != '"')
+			return -1;
+		k = i;
+		if (canon_skip_string(s, len, &i) < 0)
+			return -1;
+		m[*n].key = s + k + 1;
+		m[*n].klen = i - k - 2;
+		if ((i = skip_ws(s, len, i, flags)) >= len || s[i] != ':')
+			return -1;
+		k = i = skip_ws(s, len, i + 1, flags);
+		if (canon_skip_value(s, len, &i) < 0)
+			return -1;
+		m[*n].val = s + k;
+		m[*n].vlen = i - k;
+		(*n)++;
+		if ((i = skip_ws(s, len, i, flags)) < len && s[i] == '}')
+			return skip_ws(s, len, i + 1, flags) == len ? 0 : -1;
+		if (i >= len || s[i] != ',')
+			return -1;
+		i = skip_ws(s, len, i + 1, flags);
+	}
+}
+
+const struct canon_member *
+canon_member_get(const struct canon_member *m, size_t n, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < n; i++)
+		if (m[i].klen == kl && memcmp(m[i].key, key, kl) == 0)
+			return &m[i];
+	return NULL;
+}
+
+int
+canon_plain_string(const char *s, size_t len)
+{
+	if (len < 2 || s[0] != '"' || s[len - 1] != '"')
+		return 0;
+	for (size_t i = 1; i + 1 < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return 1;
+}
