@@ -251,7 +251,7 @@ static int
 replay_rules(struct replay *rp, uint64_t i, const char *body, size_t len,
     const json_t *e)
 {
-	const char *agreement, *sha, *text, *stamp;
+	const char *agreement, *sha, *text;
 	char name[128], msg[1024], *again;
 	struct rules *r;
 	size_t alen;
@@ -265,22 +265,28 @@ replay_rules(struct replay *rp, uint64_t i, const char *body, size_t len,
 	snprintf(name, sizeof(name), "%.64s.conf", agreement);
 	if ((r = rules_parse(text, name, msg, sizeof(msg))) == NULL)
 		return fail(rp, i, OWN, "rules do not load: %s", msg);
-	/* Without "time": as `shanhai settle` would write it, offline. */
-	stamp = rp->mode == REPLAY_DAEMON ?
-	    json_string_value(json_object_get(e, "time")) : NULL;
-	if ((again = rules_entry_text(r, stamp, &alen, msg,
-	    sizeof(msg))) == NULL) {
+	if (rp->mode == REPLAY_AUDIT) {
+		/* As its text gives it, but for "time", which is not compared. */
+		if ((want = rules_entry(r)) == NULL) {
+			rules_free(r);
+			return fail(rp, i, OWN, "rules: out of memory");
+		}
+		rc = same_entry(rp, i, e, want);
+		json_decref(want);
+		again = NULL;
+	} else if ((again = rules_entry_text(r, json_string_value(
+	    json_object_get(e, "time")), &alen, msg, sizeof(msg))) == NULL) {
+		/* Without "time": as `shanhai settle` would write it, offline. */
 		rules_free(r);
 		return fail(rp, i, OWN, "rules: %s", msg);
-	}
-	if (alen == len && memcmp(again, body, len) == 0)
+	} else if (alen == len && memcmp(again, body, len) == 0)
 		rc = 0;
 	else if ((want = canon_parse(again, alen, msg, sizeof(msg))) == NULL)
 		rc = fail(rp, i, OWN, "rules: %s", msg);
 	else {
 		rc = same_entry(rp, i, e, want);
 		json_decref(want);
-		if (rc == 0 && rp->mode == REPLAY_DAEMON)
+		if (rc == 0)
 			rc = fail(rp, i, OWN, "rules entry is not as the "
 			    "daemon writes it");
 	}
@@ -310,6 +316,7 @@ submit(struct replay *rp, uint64_t i, const char *report, size_t rlen,
 	char err[1024];
 	int code;
 
+	settle_result_free(rp->pending);
 	rp->pending = NULL;
 	code = settle_submit(rp->engine, report, rlen, NULL, 0, stamp,
 	    submitter, &rp->pending, err, sizeof(err));
@@ -412,6 +419,10 @@ slow_entry(struct replay *rp, uint64_t i, const char *body, size_t len)
 		}
 	} else if (check_nothing_pending(rp, i) < 0)
 		rc = -1;
+	else if (rp->engine == NULL && (strcmp(type, "rules") == 0 ||
+	    strcmp(type, "report") == 0 || strcmp(type, "approval") == 0))
+		rc = fail(rp, i, OWN, "a %s entry where its type said another",
+		    type);
 	else if (strcmp(type, "rules") == 0)
 		rc = replay_rules(rp, i, body, len, e);
 	else if (strcmp(type, "report") == 0)
@@ -565,7 +576,7 @@ replay_entry(struct replay *rp, uint64_t i, const char *body, size_t len,
 			rc = 0;
 		}
 	} else if (t->vlen == 8 && memcmp(t->val, "\"report\"", 8) == 0 &&
-	    (r = canon_member_get(m, n, "report")) != NULL)
+	    rp->engine != NULL && (r = canon_member_get(m, n, "report")) != NULL)
 		rc = fast_report(rp, i, body, len, m, n, r);
 	else
 		rc = slow_entry(rp, i, body, len);
