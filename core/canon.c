@@ -384,14 +384,44 @@ canon_utf8_len(const char *s, size_t avail)
 
 /* --- the member scanner -------------------------------------------------- */
 
-int
-canon_skip_string(const char *s, size_t len, size_t *i)
+/*
+ * What a byte is to a string being scanned for plainness: 0 printable
+ * ASCII that needs no escape, 1 '"', 2 '\\', 3 anything else.
+ */
+static const unsigned char strclass[256] = {
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+};
+
+/*
+ * The string at s[*i] == '"': *i past its closing quote. With plainp, also
+ * whether it is printable ASCII without escapes, byte by byte (the strings
+ * of reports are short). Without, memchr() to each quote and a count of
+ * the backslashes before it (entries hold longer ones: hashes, texts).
+ */
+static int
+scan_string(const char *s, size_t len, size_t *i, int *plainp)
 {
 	size_t j = *i + 1;
+	int plain_so_far = 1;
 
 	if (*i >= len || s[*i] != '"')
 		return -1;
-	while (j < len) {
+	while (plainp == NULL && j < len) {
 		const char *q = memchr(s + j, '"', len - j);
 		size_t bs = 0;
 
@@ -406,8 +436,36 @@ canon_skip_string(const char *s, size_t len, size_t *i)
 			return 0;
 		}
 	}
-	return -1;
+	for (;;) {
+		while (j < len && strclass[(unsigned char)s[j]] == 0)
+			j++;
+		if (j >= len)
+			return -1;
+		switch (strclass[(unsigned char)s[j]]) {
+		case 1:
+			*i = j + 1;
+			*plainp = plain_so_far;
+			return 0;
+		case 2:
+			j++;	/* the escaped byte */
+			/* FALLTHROUGH */
+		default:
+			plain_so_far = 0;
+			j++;
+		}
+	}
 }
+
+int
+canon_skip_string(const char *s, size_t len, size_t *i)
+{
+	return scan_string(s, len, i, NULL);
+}
+
+/* The bytes that matter inside an object or array being skipped. */
+static const unsigned char bracket[256] = {
+	['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1,
+};
 
 static int
 is_ws(char c)
@@ -415,15 +473,18 @@ is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-int
-canon_skip_value(const char *s, size_t len, size_t *i)
+/* A value; with plainp, whether it is a plain string. */
+static int
+skip_value(const char *s, size_t len, size_t *i, int *plainp)
 {
 	size_t depth = 0, j = *i;
 
+	if (plainp != NULL)
+		*plainp = 0;
 	if (j >= len)
 		return -1;
 	if (s[j] == '"')
-		return canon_skip_string(s, len, i);
+		return scan_string(s, len, i, plainp);
 	if (s[j] != '{' && s[j] != '[') {
 		/* A number, true, false or null: up to a delimiter. */
 		while (j < len && s[j] != ',' && s[j] != '}' && s[j] != ']' &&
@@ -434,23 +495,32 @@ canon_skip_value(const char *s, size_t len, size_t *i)
 		*i = j;
 		return 0;
 	}
-	while (j < len) {
-		char c = s[j];
+	for (;;) {
+		char c;
 
-		if (c == '"') {
-			if (canon_skip_string(s, len, &j) < 0)
+		while (j < len && !bracket[(unsigned char)s[j]])
+			j++;
+		if (j >= len)
+			return -1;
+		if ((c = s[j]) == '"') {
+			if (scan_string(s, len, &j, NULL) < 0)
 				return -1;
 			continue;
 		}
 		if (c == '{' || c == '[')
 			depth++;
-		else if ((c == '}' || c == ']') && --depth == 0) {
+		else if (--depth == 0) {
 			*i = j + 1;
 			return 0;
 		}
 		j++;
 	}
-	return -1;
+}
+
+int
+canon_skip_value(const char *s, size_t len, size_t *i)
+{
+	return skip_value(s, len, i, NULL);
 }
 
 static size_t
@@ -477,14 +547,17 @@ canon_members(const char *s, size_t len, int flags, struct canon_member *m,
 		if (*n == max || i >= len || s[i] != '"')
 			return -1;
 		k = i;
-		if (canon_skip_string(s, len, &i) < 0)
+		m[*n].kplain = m[*n].vplain = 0;
+		if (scan_string(s, len, &i, flags & CANON_SCAN_PLAIN ?
+		    &m[*n].kplain : NULL) < 0)
 			return -1;
 		m[*n].key = s + k + 1;
 		m[*n].klen = i - k - 2;
 		if ((i = skip_ws(s, len, i, flags)) >= len || s[i] != ':')
 			return -1;
 		k = i = skip_ws(s, len, i + 1, flags);
-		if (canon_skip_value(s, len, &i) < 0)
+		if (skip_value(s, len, &i, flags & CANON_SCAN_PLAIN ?
+		    &m[*n].vplain : NULL) < 0)
 			return -1;
 		m[*n].val = s + k;
 		m[*n].vlen = i - k;
@@ -511,10 +584,8 @@ canon_member_get(const struct canon_member *m, size_t n, const char *key)
 int
 canon_plain_string(const char *s, size_t len)
 {
-	if (len < 2 || s[0] != '"' || s[len - 1] != '"')
-		return 0;
-	for (size_t i = 1; i + 1 < len; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
-			return 0;
-	return 1;
+	size_t i = 0;
+	int p;
+
+	return scan_string(s, len, &i, &p) == 0 && i == len && p;
 }

@@ -82,13 +82,15 @@ jarena_take(struct jarena *ar, size_t n)
 }
 
 /*
- * A member's span as a string of printable ASCII without escapes: 0 and
- * its text, NUL-terminated in place (the reader's own copy), or -1.
+ * A member's key or value (plain: canon's scanner found it a string of
+ * printable ASCII without escapes): 0 and its text, NUL-terminated in
+ * place (the reader's own copy), or -1.
  */
 static int
-fast_str(const char *span, size_t len, const char **s, size_t *slen)
+fast_str(const char *span, size_t len, int plain, const char **s,
+    size_t *slen)
 {
-	if (!canon_plain_string(span, len))
+	if (!plain)
 		return -1;
 	((char *)span)[len - 1] = '\0';
 	*s = span + 1;
@@ -100,7 +102,7 @@ fast_str(const char *span, size_t len, const char **s, size_t *slen)
 static int
 fast_key(const struct canon_member *m, struct jkv *kv)
 {
-	return fast_str(m->key - 1, m->klen + 2, &kv->k, &kv->klen);
+	return fast_str(m->key - 1, m->klen + 2, m->kplain, &kv->k, &kv->klen);
 }
 
 static int
@@ -128,7 +130,7 @@ fast_obj(struct jarena *ar, const char *span, size_t len, size_t *first,
 	struct jkv *kv;
 	size_t n;
 
-	if (canon_members(span, len, CANON_SCAN_WS, m, 64, &n) < 0)
+	if (canon_members(span, len, CANON_SCAN_WS | CANON_SCAN_PLAIN, m, 64, &n) < 0)
 		return -1;
 	*first = ar->n;
 	*count = n;
@@ -138,7 +140,8 @@ fast_obj(struct jarena *ar, const char *span, size_t len, size_t *first,
 		memset(&kv[i], 0, sizeof(kv[i]));
 		kv[i].v.type = JV_STR;
 		if (fast_key(&m[i], &kv[i]) < 0 ||
-		    fast_str(m[i].val, m[i].vlen, &kv[i].v.s, &kv[i].v.len) < 0)
+		    fast_str(m[i].val, m[i].vlen, m[i].vplain, &kv[i].v.s,
+		    &kv[i].v.len) < 0)
 			return -1;
 	}
 	return fast_dupes(kv, n) ? -1 : 0;
@@ -169,7 +172,8 @@ eng_fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
 	}
 	memcpy(ar->text, buf, len);
 	ar->text[len] = '\0';
-	if (canon_members(ar->text, len, CANON_SCAN_WS, m, 8, &ntop) < 0)
+	if (canon_members(ar->text, len, CANON_SCAN_WS | CANON_SCAN_PLAIN, m, 8,
+	    &ntop) < 0)
 		return -1;
 	for (size_t i = 0; i < ntop; i++) {
 		struct jkv *kv = &tops[i];
@@ -179,8 +183,8 @@ eng_fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
 			return -1;
 		if (m[i].val[0] == '"') {
 			kv->v.type = JV_STR;
-			if (fast_str(m[i].val, m[i].vlen, &kv->v.s,
-			    &kv->v.len) < 0)
+			if (fast_str(m[i].val, m[i].vlen, m[i].vplain,
+			    &kv->v.s, &kv->v.len) < 0)
 				return -1;
 		} else if (m[i].val[0] == '{') {
 			kv->v.type = JV_OBJ;

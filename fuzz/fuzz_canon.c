@@ -40,7 +40,8 @@ scan(const char *s, size_t size, const json_t *v, int checked)
 	static struct canon_member m[MAXM], mw[MAXM];
 	size_t n, nw, len = 2;
 	int strict = canon_members(s, size, 0, m, MAXM, &n) == 0,
-	    ws = canon_members(s, size, CANON_SCAN_WS, mw, MAXM, &nw) == 0;
+	    ws = canon_members(s, size, CANON_SCAN_WS | CANON_SCAN_PLAIN, mw,
+	    MAXM, &nw) == 0;
 
 	if (strict) {
 		FUZZ_CHECK(ws && nw == n, "split strictly, not with whitespace");
@@ -72,6 +73,10 @@ scan(const char *s, size_t size, const json_t *v, int checked)
 			    == mw[i].vlen - 2 && memcmp(json_string_value(val),
 			    mw[i].val + 1, mw[i].vlen - 2) == 0,
 			    "a plain string is not its text");
+		FUZZ_CHECK(mw[i].kplain == canon_plain_string(mw[i].key - 1,
+		    mw[i].klen + 2), "key %zu: plain flag", i);
+		FUZZ_CHECK(mw[i].vplain == canon_plain_string(mw[i].val,
+		    mw[i].vlen), "value %zu: plain flag", i);
 		json_decref(k);
 		json_decref(val);
 	}

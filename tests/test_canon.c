@@ -320,6 +320,7 @@ scanner(void **state)
 {
 	const struct canon_member *t;
 	struct canon_member m[4];
+	const char *s;
 	size_t n, i;
 
 	(void)state;
@@ -356,6 +357,17 @@ scanner(void **state)
 	assert_non_null(t = canon_member_get(m, n, "b"));
 	assert_memory_equal(t->val, "2", 1);
 	assert_null(canon_member_get(m, n, "c"));
+	/* With CANON_SCAN_PLAIN, which keys and values are plain strings. */
+	s = "{\"a\":\"x\",\"b\\n\":\"\\u0041\",\"c\":1,\"d\":\"\xe4\xb8\xad\"}";
+	assert_int_equal(canon_members(s, strlen(s), CANON_SCAN_PLAIN, m, 4,
+	    &n), 0);
+	assert_int_equal(n, 4);
+	assert_true(m[0].kplain && m[0].vplain);
+	assert_true(!m[1].kplain && !m[1].vplain);
+	assert_true(m[2].kplain && !m[2].vplain);
+	assert_true(m[3].kplain && !m[3].vplain);
+	assert_int_equal(canon_members("{\"a\":\"x\"}", 9, 0, m, 4, &n), 0);
+	assert_true(!m[0].kplain && !m[0].vplain);	/* not asked */
 	/* Values alone. */
 	i = 0;
 	assert_int_equal(canon_skip_value("[\"]\",[]],", 9, &i), 0);

@@ -78,10 +78,20 @@ struct canon_member {
 	size_t		 klen;
 	const char	*val;		/* the value's bytes, quotes included */
 	size_t		 vlen;
+	/*
+	 * With CANON_SCAN_PLAIN, 1 when the key, the value, is a string as
+	 * canon_plain_string() (0 without the flag).
+	 */
+	int		 kplain, vplain;
 };
 
-/* canon_members() flags: JSON whitespace allowed between tokens. */
-#define CANON_SCAN_WS	0x1
+/*
+ * canon_members() flags: JSON whitespace allowed between tokens; kplain
+ * and vplain set (the reader of strings scans them byte by byte then,
+ * where without it the scanner looks for quotes only).
+ */
+#define CANON_SCAN_WS		0x1
+#define CANON_SCAN_PLAIN	0x2
 
 /*
  * Skips the string at s[*i] == '"' (*i then just past its closing quote),
