@@ -473,18 +473,15 @@ is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* A value; with plainp, whether it is a plain string. */
-static int
-skip_value(const char *s, size_t len, size_t *i, int *plainp)
+int
+canon_skip_value(const char *s, size_t len, size_t *i)
 {
 	size_t depth = 0, j = *i;
 
-	if (plainp != NULL)
-		*plainp = 0;
 	if (j >= len)
 		return -1;
 	if (s[j] == '"')
-		return scan_string(s, len, i, plainp);
+		return scan_string(s, len, i, NULL);
 	if (s[j] != '{' && s[j] != '[') {
 		/* A number, true, false or null: up to a delimiter. */
 		while (j < len && s[j] != ',' && s[j] != '}' && s[j] != ']' &&
@@ -517,12 +514,6 @@ skip_value(const char *s, size_t len, size_t *i, int *plainp)
 	}
 }
 
-int
-canon_skip_value(const char *s, size_t len, size_t *i)
-{
-	return skip_value(s, len, i, NULL);
-}
-
 static size_t
 skip_ws(const char *s, size_t len, size_t i, int flags)
 {
@@ -532,42 +523,86 @@ skip_ws(const char *s, size_t len, size_t i, int flags)
 	return i;
 }
 
-int
-canon_members(const char *s, size_t len, int flags, struct canon_member *m,
-    size_t max, size_t *n)
+/*
+ * The members of the object at s[*ip] == '{' into m (at most max), *ip
+ * then past its '}'. With sub, the members of object values go there (at
+ * most submax in all, counted in *nsub) in the same pass.
+ */
+static int
+scan_object(const char *s, size_t len, int flags, size_t *ip,
+    struct canon_member *m, size_t max, size_t *n, struct canon_member *sub,
+    size_t submax, size_t *nsub)
 {
-	size_t i = skip_ws(s, len, 0, flags), k;
+	size_t i = *ip, k;
 
 	*n = 0;
 	if (i >= len || s[i] != '{')
 		return -1;
-	if ((i = skip_ws(s, len, i + 1, flags)) < len && s[i] == '}')
-		return skip_ws(s, len, i + 1, flags) == len ? 0 : -1;
+	if ((i = skip_ws(s, len, i + 1, flags)) < len && s[i] == '}') {
+		*ip = i + 1;
+		return 0;
+	}
 	for (;;) {
+		struct canon_member *c = &m[*n];
+
 		if (*n == max || i >= len || s[i] != '"')
 			return -1;
 		k = i;
-		m[*n].kplain = m[*n].vplain = 0;
+		c->kplain = c->vplain = 0;
+		c->sub = c->nsub = 0;
 		if (scan_string(s, len, &i, flags & CANON_SCAN_PLAIN ?
-		    &m[*n].kplain : NULL) < 0)
+		    &c->kplain : NULL) < 0)
 			return -1;
-		m[*n].key = s + k + 1;
-		m[*n].klen = i - k - 2;
+		c->key = s + k + 1;
+		c->klen = i - k - 2;
 		if ((i = skip_ws(s, len, i, flags)) >= len || s[i] != ':')
 			return -1;
 		k = i = skip_ws(s, len, i + 1, flags);
-		if (skip_value(s, len, &i, flags & CANON_SCAN_PLAIN ?
-		    &m[*n].vplain : NULL) < 0)
+		if (sub != NULL && i < len && s[i] == '{') {
+			c->sub = *nsub;
+			if (scan_object(s, len, flags, &i, sub + *nsub,
+			    submax - *nsub, &c->nsub, NULL, 0, NULL) < 0)
+				return -1;
+			*nsub += c->nsub;
+		} else if (i < len && s[i] == '"') {
+			if (scan_string(s, len, &i, flags & CANON_SCAN_PLAIN ?
+			    &c->vplain : NULL) < 0)
+				return -1;
+		} else if (canon_skip_value(s, len, &i) < 0)
 			return -1;
-		m[*n].val = s + k;
-		m[*n].vlen = i - k;
+		c->val = s + k;
+		c->vlen = i - k;
 		(*n)++;
-		if ((i = skip_ws(s, len, i, flags)) < len && s[i] == '}')
-			return skip_ws(s, len, i + 1, flags) == len ? 0 : -1;
+		if ((i = skip_ws(s, len, i, flags)) < len && s[i] == '}') {
+			*ip = i + 1;
+			return 0;
+		}
 		if (i >= len || s[i] != ',')
 			return -1;
 		i = skip_ws(s, len, i + 1, flags);
 	}
+}
+
+int
+canon_members_deep(const char *s, size_t len, int flags,
+    struct canon_member *m, size_t max, size_t *n, struct canon_member *sub,
+    size_t submax, size_t *nsub)
+{
+	size_t i = skip_ws(s, len, 0, flags);
+
+	*n = 0;
+	if (nsub != NULL)
+		*nsub = 0;
+	if (scan_object(s, len, flags, &i, m, max, n, sub, submax, nsub) < 0)
+		return -1;
+	return skip_ws(s, len, i, flags) == len ? 0 : -1;
+}
+
+int
+canon_members(const char *s, size_t len, int flags, struct canon_member *m,
+    size_t max, size_t *n)
+{
+	return canon_members_deep(s, len, flags, m, max, n, NULL, 0, NULL);
 }
 
 const struct canon_member *

@@ -119,21 +119,17 @@ fast_dupes(const struct jkv *kv, size_t n)
 }
 
 /*
- * The members of the object at span, all strings, into consecutive arena
- * slots from *first; -1 for anything else (jansson's case).
+ * The members of an object value, all strings, from the scanner's sub
+ * into consecutive arena slots from *first; -1 for anything else
+ * (jansson's case).
  */
 static int
-fast_obj(struct jarena *ar, const char *span, size_t len, size_t *first,
-    size_t *count)
+fast_obj(struct jarena *ar, const struct canon_member *m, size_t n,
+    size_t *first)
 {
-	struct canon_member m[64];
 	struct jkv *kv;
-	size_t n;
 
-	if (canon_members(span, len, CANON_SCAN_WS | CANON_SCAN_PLAIN, m, 64, &n) < 0)
-		return -1;
 	*first = ar->n;
-	*count = n;
 	if ((kv = jarena_take(ar, n)) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -150,16 +146,16 @@ fast_obj(struct jarena *ar, const char *span, size_t len, size_t *first,
 /*
  * The fast reader: 0 and the tree in *top, or -1 to hand over to jansson.
  * canon's member scanner splits the report (at most 8 top-level members
- * are valid) and each object in it; only strings of printable ASCII
+ * are valid) and the objects in it, in one pass; only strings of printable ASCII
  * without escapes, and objects of such strings, are taken. Nested members
  * go to the arena first, the top level after them.
  */
 int
 eng_fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
 {
-	struct canon_member m[8];
+	struct canon_member m[8], sub[64];
 	struct jkv tops[8];
-	size_t ntop, nf, nc;
+	size_t ntop, nsub, nf;
 
 	ar->n = 0;
 	if (len + 1 > ar->textcap) {
@@ -172,8 +168,8 @@ eng_fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
 	}
 	memcpy(ar->text, buf, len);
 	ar->text[len] = '\0';
-	if (canon_members(ar->text, len, CANON_SCAN_WS | CANON_SCAN_PLAIN, m, 8,
-	    &ntop) < 0)
+	if (canon_members_deep(ar->text, len, CANON_SCAN_WS | CANON_SCAN_PLAIN,
+	    m, 8, &ntop, sub, 64, &nsub) < 0)
 		return -1;
 	for (size_t i = 0; i < ntop; i++) {
 		struct jkv *kv = &tops[i];
@@ -188,9 +184,9 @@ eng_fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
 				return -1;
 		} else if (m[i].val[0] == '{') {
 			kv->v.type = JV_OBJ;
-			if (fast_obj(ar, m[i].val, m[i].vlen, &nf, &nc) < 0)
+			if (fast_obj(ar, sub + m[i].sub, m[i].nsub, &nf) < 0)
 				return -1;
-			kv->v.n = nc;
+			kv->v.n = m[i].nsub;
 			kv->v.len = nf;	/* arena index until fixed up below */
 		} else
 			return -1;

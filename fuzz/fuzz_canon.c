@@ -6,7 +6,9 @@
  * and the engine's fast report reader use) agrees with the parser: on an
  * object that parses, its spans are the object's keys and values; a
  * canonical object splits without CANON_SCAN_WS and its spans joined give
- * back its bytes. Nothing crashes or leaks on any input.
+ * back its bytes; canon_members_deep() gives the same spans, and those of
+ * each object value, and the plain flags are canon_plain_string()'s.
+ * Nothing crashes or leaks on any input.
  */
 #include "fuzz.h"
 
@@ -49,6 +51,35 @@ scan(const char *s, size_t size, const json_t *v, int checked)
 			FUZZ_CHECK(m[i].key == mw[i].key && m[i].vlen ==
 			    mw[i].vlen, "the two splits differ at member %zu",
 			    i);
+	}
+	if (ws) {
+		static struct canon_member d[MAXM], sub[MAXM], each[MAXM];
+		size_t nd, nsub, ne, at = 0;
+
+		/* The deep split is the split, and the split of each object. */
+		if (canon_members_deep(s, size, CANON_SCAN_WS | CANON_SCAN_PLAIN,
+		    d, MAXM, &nd, sub, MAXM, &nsub) == 0) {
+			FUZZ_CHECK(nd == nw, "deep: %zu members, %zu", nd, nw);
+			for (size_t i = 0; i < nd; i++) {
+				FUZZ_CHECK(d[i].val == mw[i].val && d[i].vlen ==
+				    mw[i].vlen, "deep: value %zu", i);
+				if (d[i].val[0] != '{') {
+					FUZZ_CHECK(d[i].nsub == 0, "deep: sub");
+					continue;
+				}
+				FUZZ_CHECK(d[i].sub == at, "deep: order");
+				FUZZ_CHECK(canon_members(d[i].val, d[i].vlen,
+				    CANON_SCAN_WS | CANON_SCAN_PLAIN, each, MAXM,
+				    &ne) == 0 && ne == d[i].nsub, "deep: object");
+				for (size_t k = 0; k < ne; k++)
+					FUZZ_CHECK(each[k].key == sub[at + k].key &&
+					    each[k].vlen == sub[at + k].vlen &&
+					    each[k].vplain == sub[at + k].vplain,
+					    "deep: member %zu", k);
+				at += ne;
+			}
+			FUZZ_CHECK(at == nsub, "deep: count");
+		}
 	}
 	if (checked && json_is_object(v) && json_object_size(v) <= MAXM) {
 		FUZZ_CHECK(strict, "a canonical object does not split");

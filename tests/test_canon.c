@@ -368,6 +368,27 @@ scanner(void **state)
 	assert_true(m[3].kplain && !m[3].vplain);
 	assert_int_equal(canon_members("{\"a\":\"x\"}", 9, 0, m, 4, &n), 0);
 	assert_true(!m[0].kplain && !m[0].vplain);	/* not asked */
+	/* One level deeper in the same pass. */
+	{
+		struct canon_member sub[3];
+		size_t nsub;
+
+		s = "{\"a\":\"x\",\"b\":{\"c\":\"d\",\"e\":{\"f\":1}},\"g\":{}}";
+		assert_int_equal(canon_members_deep(s, strlen(s), 0, m, 4, &n,
+		    sub, 3, &nsub), 0);
+		assert_int_equal(n, 3);
+		assert_int_equal(nsub, 2);
+		assert_int_equal(m[0].nsub, 0);
+		assert_int_equal(m[1].sub, 0);
+		assert_int_equal(m[1].nsub, 2);
+		assert_int_equal(m[1].vlen, 21);
+		assert_memory_equal(sub[1].key, "e", 1);
+		assert_int_equal(sub[1].vlen, 7);	/* {"f":1}, not split */
+		assert_int_equal(m[2].nsub, 0);
+		assert_int_equal(m[2].vlen, 2);
+		assert_int_equal(canon_members_deep(s, strlen(s), 0, m, 4, &n,
+		    sub, 1, &nsub), -1);
+	}
 	/* Values alone. */
 	i = 0;
 	assert_int_equal(canon_skip_value("[\"]\",[]],", 9, &i), 0);

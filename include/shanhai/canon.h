@@ -83,6 +83,8 @@ struct canon_member {
 	 * canon_plain_string() (0 without the flag).
 	 */
 	int		 kplain, vplain;
+	/* canon_members_deep(): an object value's members in sub. */
+	size_t		 sub, nsub;
 };
 
 /*
@@ -107,6 +109,15 @@ int	canon_skip_value(const char *s, size_t len, size_t *i);
  */
 int	canon_members(const char *s, size_t len, int flags,
 	    struct canon_member *m, size_t max, size_t *n);
+/*
+ * As canon_members(), and in the same pass the members of every value
+ * that is an object, into sub (at most submax in all; their number in
+ * *nsub): m[i].sub is the index of the first of m[i]'s, m[i].nsub their
+ * number (0 for other values). -1 also when sub has no room.
+ */
+int	canon_members_deep(const char *s, size_t len, int flags,
+	    struct canon_member *m, size_t max, size_t *n,
+	    struct canon_member *sub, size_t submax, size_t *nsub);
 /* Member key of m[0..n), or NULL. */
 const struct canon_member *canon_member_get(const struct canon_member *m,
 	    size_t n, const char *key);
