@@ -146,9 +146,9 @@ fast_obj(struct jarena *ar, const struct canon_member *m, size_t n,
 /*
  * The fast reader: 0 and the tree in *top, or -1 to hand over to jansson.
  * canon's member scanner splits the report (at most 8 top-level members
- * are valid) and the objects in it, in one pass; only strings of printable ASCII
- * without escapes, and objects of such strings, are taken. Nested members
- * go to the arena first, the top level after them.
+ * are valid) and the objects in it, in one pass; only strings of
+ * printable ASCII without escapes, and objects of such strings, are
+ * taken. Nested members go to the arena first, the top level after them.
  */
 int
 eng_fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
