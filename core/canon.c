@@ -381,3 +381,246 @@ canon_utf8_len(const char *s, size_t avail)
 		return 0;
 	return n + 1;
 }
+
+/* --- the member scanner -------------------------------------------------- */
+
+/*
+ * What a byte is to a string being scanned for plainness: 0 printable
+ * ASCII that needs no escape, 1 '"', 2 '\\', 3 anything else.
+ */
+static const unsigned char strclass[256] = {
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+};
+
+/*
+ * The string at s[*i] == '"': *i past its closing quote. With plainp, also
+ * whether it is printable ASCII without escapes, byte by byte (the strings
+ * of reports are short). Without, memchr() to each quote and a count of
+ * the backslashes before it (entries hold longer ones: hashes, texts).
+ */
+static int
+scan_string(const char *s, size_t len, size_t *i, int *plainp)
+{
+	size_t j = *i + 1;
+	int plain_so_far = 1;
+
+	if (*i >= len || s[*i] != '"')
+		return -1;
+	while (plainp == NULL && j < len) {
+		const char *q = memchr(s + j, '"', len - j);
+		size_t bs = 0;
+
+		if (q == NULL)
+			return -1;
+		j = (size_t)(q - s);
+		while (j - bs > *i + 1 && s[j - bs - 1] == '\\')
+			bs++;
+		j++;
+		if (bs % 2 == 0) {	/* not escaped */
+			*i = j;
+			return 0;
+		}
+	}
+	for (;;) {
+		while (j < len && strclass[(unsigned char)s[j]] == 0)
+			j++;
+		if (j >= len)
+			return -1;
+		switch (strclass[(unsigned char)s[j]]) {
+		case 1:
+			*i = j + 1;
+			*plainp = plain_so_far;
+			return 0;
+		case 2:
+			j++;	/* the escaped byte */
+			/* FALLTHROUGH */
+		default:
+			plain_so_far = 0;
+			j++;
+		}
+	}
+}
+
+int
+canon_skip_string(const char *s, size_t len, size_t *i)
+{
+	return scan_string(s, len, i, NULL);
+}
+
+/* The bytes that matter inside an object or array being skipped. */
+static const unsigned char bracket[256] = {
+	['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1,
+};
+
+static int
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+int
+canon_skip_value(const char *s, size_t len, size_t *i)
+{
+	size_t depth = 0, j = *i;
+
+	if (j >= len)
+		return -1;
+	if (s[j] == '"')
+		return scan_string(s, len, i, NULL);
+	if (s[j] != '{' && s[j] != '[') {
+		/* A number, true, false or null: up to a delimiter. */
+		while (j < len && s[j] != ',' && s[j] != '}' && s[j] != ']' &&
+		    s[j] != ':' && s[j] != '"' && !is_ws(s[j]))
+			j++;
+		if (j == *i)
+			return -1;
+		*i = j;
+		return 0;
+	}
+	for (;;) {
+		char c;
+
+		while (j < len && !bracket[(unsigned char)s[j]])
+			j++;
+		if (j >= len)
+			return -1;
+		if ((c = s[j]) == '"') {
+			if (scan_string(s, len, &j, NULL) < 0)
+				return -1;
+			continue;
+		}
+		if (c == '{' || c == '[')
+			depth++;
+		else if (--depth == 0) {
+			*i = j + 1;
+			return 0;
+		}
+		j++;
+	}
+}
+
+static size_t
+skip_ws(const char *s, size_t len, size_t i, int flags)
+{
+	if (flags & CANON_SCAN_WS)
+		while (i < len && is_ws(s[i]))
+			i++;
+	return i;
+}
+
+/*
+ * The members of the object at s[*ip] == '{' into m (at most max), *ip
+ * then past its '}'. With sub, the members of object values go there (at
+ * most submax in all, counted in *nsub) in the same pass.
+ */
+static int
+scan_object(const char *s, size_t len, int flags, size_t *ip,
+    struct canon_member *m, size_t max, size_t *n, struct canon_member *sub,
+    size_t submax, size_t *nsub)
+{
+	size_t i = *ip, k;
+
+	*n = 0;
+	if (i >= len || s[i] != '{')
+		return -1;
+	if ((i = skip_ws(s, len, i + 1, flags)) < len && s[i] == '}') {
+		*ip = i + 1;
+		return 0;
+	}
+	for (;;) {
+		struct canon_member *c = &m[*n];
+
+		if (*n == max || i >= len || s[i] != '"')
+			return -1;
+		k = i;
+		c->kplain = c->vplain = 0;
+		c->sub = c->nsub = 0;
+		if (scan_string(s, len, &i, flags & CANON_SCAN_PLAIN ?
+		    &c->kplain : NULL) < 0)
+			return -1;
+		c->key = s + k + 1;
+		c->klen = i - k - 2;
+		if ((i = skip_ws(s, len, i, flags)) >= len || s[i] != ':')
+			return -1;
+		k = i = skip_ws(s, len, i + 1, flags);
+		if (sub != NULL && i < len && s[i] == '{') {
+			c->sub = *nsub;
+			if (scan_object(s, len, flags, &i, sub + *nsub,
+			    submax - *nsub, &c->nsub, NULL, 0, NULL) < 0)
+				return -1;
+			*nsub += c->nsub;
+		} else if (i < len && s[i] == '"') {
+			if (scan_string(s, len, &i, flags & CANON_SCAN_PLAIN ?
+			    &c->vplain : NULL) < 0)
+				return -1;
+		} else if (canon_skip_value(s, len, &i) < 0)
+			return -1;
+		c->val = s + k;
+		c->vlen = i - k;
+		(*n)++;
+		if ((i = skip_ws(s, len, i, flags)) < len && s[i] == '}') {
+			*ip = i + 1;
+			return 0;
+		}
+		if (i >= len || s[i] != ',')
+			return -1;
+		i = skip_ws(s, len, i + 1, flags);
+	}
+}
+
+int
+canon_members_deep(const char *s, size_t len, int flags,
+    struct canon_member *m, size_t max, size_t *n, struct canon_member *sub,
+    size_t submax, size_t *nsub)
+{
+	size_t i = skip_ws(s, len, 0, flags);
+
+	*n = 0;
+	if (nsub != NULL)
+		*nsub = 0;
+	if (scan_object(s, len, flags, &i, m, max, n, sub, submax, nsub) < 0)
+		return -1;
+	return skip_ws(s, len, i, flags) == len ? 0 : -1;
+}
+
+int
+canon_members(const char *s, size_t len, int flags, struct canon_member *m,
+    size_t max, size_t *n)
+{
+	return canon_members_deep(s, len, flags, m, max, n, NULL, 0, NULL);
+}
+
+const struct canon_member *
+canon_member_get(const struct canon_member *m, size_t n, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < n; i++)
+		if (m[i].klen == kl && memcmp(m[i].key, key, kl) == 0)
+			return &m[i];
+	return NULL;
+}
+
+int
+canon_plain_string(const char *s, size_t len)
+{
+	size_t i = 0;
+	int p;
+
+	return scan_string(s, len, &i, &p) == 0 && i == len && p;
+}

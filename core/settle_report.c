@@ -81,74 +81,28 @@ jarena_take(struct jarena *ar, size_t n)
 	return ar->kv + ar->n - n;
 }
 
-static const char *
-fast_ws(const char *p, const char *end)
+/*
+ * A member's key or value (plain: canon's scanner found it a string of
+ * printable ASCII without escapes): 0 and its text, NUL-terminated in
+ * place (the reader's own copy), or -1.
+ */
+static int
+fast_str(const char *span, size_t len, int plain, const char **s,
+    size_t *slen)
 {
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
+	if (!plain)
+		return -1;
+	((char *)span)[len - 1] = '\0';
+	*s = span + 1;
+	*slen = len - 2;
+	return 0;
 }
 
-/* A string of printable ASCII without escapes; NUL-terminates it in place. */
-static char *
-fast_str(char *p, const char *end, const char **s, size_t *len)
+/* A member's key (canon_members() gives it without its quotes). */
+static int
+fast_key(const struct canon_member *m, struct jkv *kv)
 {
-	char *q;
-
-	if (p >= end || *p != '"')
-		return NULL;
-	for (q = ++p; q < end && *q != '"'; q++)
-		if (*q == '\\' || (unsigned char)*q < 0x20 ||
-		    (unsigned char)*q > 0x7e)
-			return NULL;
-	if (q >= end)
-		return NULL;
-	*q = '\0';
-	*s = p;
-	*len = (size_t)(q - p);
-	return q + 1;
-}
-
-/* Members of an object at p ('{'), into consecutive arena slots. */
-static char *
-fast_obj(struct jarena *ar, char *p, const char *end, int depth, size_t *first,
-    size_t *count)
-{
-	*first = ar->n;
-	*count = 0;
-	p = (char *)fast_ws(p + 1, end);
-	if (p < end && *p == '}')
-		return p + 1;
-	for (;;) {
-		struct jkv kv;
-
-		memset(&kv, 0, sizeof(kv));
-		if ((p = fast_str(p, end, &kv.k, &kv.klen)) == NULL)
-			return NULL;
-		p = (char *)fast_ws(p, end);
-		if (p >= end || *p != ':')
-			return NULL;
-		p = (char *)fast_ws(p + 1, end);
-		if (p < end && *p == '"') {
-			kv.v.type = JV_STR;
-			if ((p = fast_str(p, end, &kv.v.s, &kv.v.len)) == NULL)
-				return NULL;
-		} else
-			return NULL;	/* nested objects: handled by caller */
-		if (jarena_take(ar, 1) == NULL)
-			return NULL;
-		ar->kv[ar->n - 1] = kv;
-		(*count)++;
-		(void)depth;
-		p = (char *)fast_ws(p, end);
-		if (p < end && *p == ',') {
-			p = (char *)fast_ws(p + 1, end);
-			continue;
-		}
-		if (p < end && *p == '}')
-			return p + 1;
-		return NULL;
-	}
+	return fast_str(m->key - 1, m->klen + 2, m->kplain, &kv->k, &kv->klen);
 }
 
 static int
@@ -165,16 +119,43 @@ fast_dupes(const struct jkv *kv, size_t n)
 }
 
 /*
+ * The members of an object value, all strings, from the scanner's sub
+ * into consecutive arena slots from *first; -1 for anything else
+ * (jansson's case).
+ */
+static int
+fast_obj(struct jarena *ar, const struct canon_member *m, size_t n,
+    size_t *first)
+{
+	struct jkv *kv;
+
+	*first = ar->n;
+	if ((kv = jarena_take(ar, n)) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		memset(&kv[i], 0, sizeof(kv[i]));
+		kv[i].v.type = JV_STR;
+		if (fast_key(&m[i], &kv[i]) < 0 ||
+		    fast_str(m[i].val, m[i].vlen, m[i].vplain, &kv[i].v.s,
+		    &kv[i].v.len) < 0)
+			return -1;
+	}
+	return fast_dupes(kv, n) ? -1 : 0;
+}
+
+/*
  * The fast reader: 0 and the tree in *top, or -1 to hand over to jansson.
- * Top-level members are collected first into a small array (at most 8 are
- * valid), nested ones go to the arena.
+ * canon's member scanner splits the report (at most 8 top-level members
+ * are valid) and the objects in it, in one pass; only strings of
+ * printable ASCII without escapes, and objects of such strings, are
+ * taken. Nested members go to the arena first, the top level after them.
  */
 int
 eng_fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
 {
+	struct canon_member m[8], sub[64];
 	struct jkv tops[8];
-	size_t ntop = 0, nf, nc;
-	char *p, *end;
+	size_t ntop, nsub, nf;
 
 	ar->n = 0;
 	if (len + 1 > ar->textcap) {
@@ -187,50 +168,30 @@ eng_fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
 	}
 	memcpy(ar->text, buf, len);
 	ar->text[len] = '\0';
-	p = ar->text;
-	end = p + len;
-	p = (char *)fast_ws(p, end);
-	if (p >= end || *p != '{')
+	if (canon_members_deep(ar->text, len, CANON_SCAN_WS | CANON_SCAN_PLAIN,
+	    m, 8, &ntop, sub, 64, &nsub) < 0)
 		return -1;
-	p = (char *)fast_ws(p + 1, end);
-	if (p < end && *p == '}')
-		p++;
-	else for (;;) {
-		struct jkv kv;
+	for (size_t i = 0; i < ntop; i++) {
+		struct jkv *kv = &tops[i];
 
-		memset(&kv, 0, sizeof(kv));
-		if (ntop == 8 || (p = fast_str(p, end, &kv.k, &kv.klen)) == NULL)
+		memset(kv, 0, sizeof(*kv));
+		if (fast_key(&m[i], kv) < 0)
 			return -1;
-		p = (char *)fast_ws(p, end);
-		if (p >= end || *p != ':')
-			return -1;
-		p = (char *)fast_ws(p + 1, end);
-		if (p < end && *p == '"') {
-			kv.v.type = JV_STR;
-			if ((p = fast_str(p, end, &kv.v.s, &kv.v.len)) == NULL)
+		if (m[i].val[0] == '"') {
+			kv->v.type = JV_STR;
+			if (fast_str(m[i].val, m[i].vlen, m[i].vplain,
+			    &kv->v.s, &kv->v.len) < 0)
 				return -1;
-		} else if (p < end && *p == '{') {
-			kv.v.type = JV_OBJ;
-			if ((p = fast_obj(ar, p, end, 1, &nf, &nc)) == NULL)
+		} else if (m[i].val[0] == '{') {
+			kv->v.type = JV_OBJ;
+			if (fast_obj(ar, sub + m[i].sub, m[i].nsub, &nf) < 0)
 				return -1;
-			kv.v.kv = NULL;
-			kv.v.n = nc;
-			kv.v.len = nf;	/* arena index until fixed up below */
+			kv->v.n = m[i].nsub;
+			kv->v.len = nf;	/* arena index until fixed up below */
 		} else
 			return -1;
-		tops[ntop++] = kv;
-		p = (char *)fast_ws(p, end);
-		if (p < end && *p == ',') {
-			p = (char *)fast_ws(p + 1, end);
-			continue;
-		}
-		if (p < end && *p == '}') {
-			p++;
-			break;
-		}
-		return -1;
 	}
-	if (fast_ws(p, end) != end || fast_dupes(tops, ntop))
+	if (fast_dupes(tops, ntop))
 		return -1;
 	{
 		struct jkv *t = jarena_take(ar, ntop);
@@ -242,8 +203,6 @@ eng_fast_read(struct jarena *ar, const char *buf, size_t len, struct jv *top)
 			if (t[i].v.type == JV_OBJ) {
 				t[i].v.kv = ar->kv + t[i].v.len;
 				t[i].v.len = 0;
-				if (fast_dupes(t[i].v.kv, t[i].v.n))
-					return -1;
 			}
 		memset(top, 0, sizeof(*top));
 		top->type = JV_OBJ;

@@ -284,6 +284,17 @@ test_damage(void **state)
 	assert_int_equal(run(&l, 0, "not a JSON object"), 3);
 	clear(&l);
 
+	/*
+	 * Two "type" members, the last a settlement's (so it is classified
+	 * one, outside any report: the main thread's replay, which has no
+	 * engine, takes it), the first a report's: refused, not submitted.
+	 */
+	build(&l);
+	insert_at(&l, 1, "{\"report\":{\"agreement\":\"x\"},\"type\":"
+	    "\"report\",\"type\":\"settlement\"}");
+	assert_int_equal(run(&l, 0, "duplicate"), 1);
+	clear(&l);
+
 	/* The same report twice: a resubmission causes no entry. */
 	build(&l);
 	i = find(&l, "\"type\":\"report\"", 4);

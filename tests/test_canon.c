@@ -279,6 +279,140 @@ parse_errors(void **state)
 	}
 }
 
+/* canon_members() of s: the "key=value" spans joined by '|', or NULL. */
+static char *
+members(const char *s, int flags, size_t max)
+{
+	struct canon_member m[16];
+	size_t n;
+	struct textbuf b = TEXTBUF_INIT;
+
+	assert_true(max <= 16);
+	if (canon_members(s, strlen(s), flags, m, max, &n) < 0)
+		return NULL;
+	textbuf_add(&b, "", 0);
+	for (size_t i = 0; i < n; i++)
+		textbuf_printf(&b, "%s%.*s=%.*s", i ? "|" : "", (int)m[i].klen,
+		    m[i].key, (int)m[i].vlen, m[i].val);
+	assert_false(b.failed);
+	return b.p;
+}
+
+static void
+expect_members(const char *s, int flags, const char *want)
+{
+	char *got = members(s, flags, 16);
+
+	if (want == NULL) {
+		if (got != NULL)
+			fail_msg("%s: split as %s", s, got);
+		return;
+	}
+	if (got == NULL)
+		fail_msg("%s: not split", s);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* The one member scanner, strict and with whitespace. */
+static void
+scanner(void **state)
+{
+	const struct canon_member *t;
+	struct canon_member m[4];
+	const char *s;
+	size_t n, i;
+
+	(void)state;
+	expect_members("{}", 0, "");
+	expect_members("{\"a\":\"b\",\"c\":{\"d\":[1,{\"e\":\"}\"}]},"
+	    "\"f\":-1.5e3,\"g\":true,\"h\":null}", 0,
+	    "a=\"b\"|c={\"d\":[1,{\"e\":\"}\"}]}|f=-1.5e3|g=true|h=null");
+	/* Escaped quotes and backslashes, in keys and values. */
+	expect_members("{\"a\\\"\":\"x\\\\\",\"b\":\"\\\"}\"}", 0,
+	    "a\\\"=\"x\\\\\"|b=\"\\\"}\"");
+	/* Whitespace only where the flag allows it, and kept out of spans. */
+	expect_members("{ \"a\" : 1 ,\n\"b\":{ \"c\" : \"d\" } }", 0, NULL);
+	expect_members(" {\t\"a\" : 1 ,\r\n\"b\":{ \"c\" : \"d\" } }\n",
+	    CANON_SCAN_WS, "a=1|b={ \"c\" : \"d\" }");
+	expect_members("{ }", CANON_SCAN_WS, "");
+	/* Not one object. */
+	expect_members("", 0, NULL);
+	expect_members("[]", 0, NULL);
+	expect_members("{\"a\":1}x", 0, NULL);
+	expect_members("{\"a\":1}{}", CANON_SCAN_WS, NULL);
+	expect_members("{\"a\":1,}", 0, NULL);
+	expect_members("{\"a\"1}", 0, NULL);
+	expect_members("{a:1}", 0, NULL);
+	expect_members("{\"a\":}", 0, NULL);
+	expect_members("{\"a\":\"b}", 0, NULL);
+	expect_members("{\"a\":{\"b\":1}", 0, NULL);
+	expect_members("{\"a\":[1,2}", 0, NULL);
+	/* At most max members. */
+	assert_int_equal(canon_members("{\"a\":1,\"b\":2}", 13, 0, m, 1, &n),
+	    -1);
+	assert_int_equal(canon_members("{\"a\":1,\"b\":2}", 13, 0, m, 2, &n),
+	    0);
+	assert_int_equal(n, 2);
+	assert_non_null(t = canon_member_get(m, n, "b"));
+	assert_memory_equal(t->val, "2", 1);
+	assert_null(canon_member_get(m, n, "c"));
+	/* With CANON_SCAN_PLAIN, which keys and values are plain strings. */
+	s = "{\"a\":\"x\",\"b\\n\":\"\\u0041\",\"c\":1,\"d\":\"\xe4\xb8\xad\"}";
+	assert_int_equal(canon_members(s, strlen(s), CANON_SCAN_PLAIN, m, 4,
+	    &n), 0);
+	assert_int_equal(n, 4);
+	assert_true(m[0].kplain && m[0].vplain);
+	assert_true(!m[1].kplain && !m[1].vplain);
+	assert_true(m[2].kplain && !m[2].vplain);
+	assert_true(m[3].kplain && !m[3].vplain);
+	assert_int_equal(canon_members("{\"a\":\"x\"}", 9, 0, m, 4, &n), 0);
+	assert_true(!m[0].kplain && !m[0].vplain);	/* not asked */
+	/* One level deeper in the same pass. */
+	{
+		struct canon_member sub[3];
+		size_t nsub;
+
+		s = "{\"a\":\"x\",\"b\":{\"c\":\"d\",\"e\":{\"f\":1}},\"g\":{}}";
+		assert_int_equal(canon_members_deep(s, strlen(s), 0, m, 4, &n,
+		    sub, 3, &nsub), 0);
+		assert_int_equal(n, 3);
+		assert_int_equal(nsub, 2);
+		assert_int_equal(m[0].nsub, 0);
+		assert_int_equal(m[1].sub, 0);
+		assert_int_equal(m[1].nsub, 2);
+		assert_int_equal(m[1].vlen, 21);
+		assert_memory_equal(sub[1].key, "e", 1);
+		assert_int_equal(sub[1].vlen, 7);	/* {"f":1}, not split */
+		assert_int_equal(m[2].nsub, 0);
+		assert_int_equal(m[2].vlen, 2);
+		assert_int_equal(canon_members_deep(s, strlen(s), 0, m, 4, &n,
+		    sub, 1, &nsub), -1);
+	}
+	/* Values alone. */
+	i = 0;
+	assert_int_equal(canon_skip_value("[\"]\",[]],", 9, &i), 0);
+	assert_int_equal(i, 8);
+	i = 0;
+	assert_int_equal(canon_skip_value("\"a\\\\\"b", 6, &i), 0);
+	assert_int_equal(i, 5);
+	i = 0;
+	assert_int_equal(canon_skip_string("\"a\\\"", 4, &i), -1);
+	i = 0;
+	assert_int_equal(canon_skip_value("12 ", 3, &i), 0);
+	assert_int_equal(i, 2);
+	i = 0;
+	assert_int_equal(canon_skip_value(",", 1, &i), -1);
+	/* Plain strings: printable ASCII, no escape. */
+	assert_true(canon_plain_string("\"ab c\"", 6));
+	assert_true(canon_plain_string("\"\"", 2));
+	assert_false(canon_plain_string("\"a\\nb\"", 6));
+	assert_false(canon_plain_string("\"a\tb\"", 5));
+	assert_false(canon_plain_string("\"\xe4\xb8\xad\"", 5));
+	assert_false(canon_plain_string("\"", 1));
+	assert_false(canon_plain_string("1", 1));
+}
+
 int
 main(void)
 {
@@ -292,6 +426,7 @@ main(void)
 		cmocka_unit_test(sha256),
 		cmocka_unit_test(example_hash),
 		cmocka_unit_test(utf8_len),
+		cmocka_unit_test(scanner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,30 +1,30 @@
 /*
- * audit: replay of a ledger through the settle engine, spread over worker
- * threads by agreement. See include/shanhai/audit.h.
+ * audit: the auditor's replay of a ledger, spread over worker threads by
+ * agreement. See include/shanhai/audit.h.
  *
- * The main thread (audit_entry()) only classifies each entry by its
- * top-level "type" and cuts the stream into groups: a `rules` entry, or a
- * `report` entry with the settlements, adjustments and disputes after it.
- * A group goes whole to the worker that owns its agreement (a hash of the
- * id), followed by an end mark naming the index after the group, where a
- * sequential replay would notice entries missing. Other entries are checked
- * canonical by the main thread itself. Each side keeps its first failure;
- * the smallest index wins, the main thread's on a tie.
+ * The replay itself is core/replay.c's (REPLAY_AUDIT), one per worker,
+ * each with its own engine: this file only distributes the entries. The
+ * main thread (audit_entry()) classifies each entry by its top-level
+ * "type" and cuts the stream into groups: a `rules` or `approval` entry,
+ * or a `report` entry with the settlements, adjustments and disputes after
+ * it. A group goes whole to the worker that owns its agreement (a hash of
+ * the id), followed by an end mark naming the index after the group, where
+ * a sequential replay would notice entries missing (replay_end()). Other
+ * entries are checked canonical by the main thread's own replay, which has
+ * no engine. Each replay keeps its first failure; the smallest rank wins
+ * (replay_failure()), so the verdict does not depend on the workers.
  */
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "shanhai/audit.h"
 #include "shanhai/canon.h"
 #include "shanhai/pagefile.h"
-#include "shanhai/rules.h"
+#include "shanhai/replay.h"
 #include "shanhai/settle.h"
 
 #define MAX_WORKERS	4
@@ -33,573 +33,8 @@
 #define BATCH_BYTES	(1 << 20)
 /* Batches queued per worker before the main thread waits. */
 #define QUEUE_DEPTH	8
-
-/* One engine's replay state: a worker's, or the main thread's checks. */
-struct replay {
-	struct settle		*engine;
-	struct pagefile		*pages;		/* its closed years, or NULL */
-	struct settle_result	*pending;	/* entries still expected */
-	size_t			 next;		/* next expected in pending */
-	uint64_t		 pending_from;	/* index of its report entry */
-	int			 failed;
-	uint64_t		 fail_at;
-	char			 why[1024];	/* first failure */
-	char			*scratch;	/* fast path's rebuilt entry */
-	size_t			 scratchcap;
-	uint64_t		 nrules, nreports, nderived, nskipped;
-	uint64_t		 napprovals;
-	/* audit_watch(): what the report at `watch` gave. */
-	int			 watching, watched;
-	uint64_t		 watch;
-	const char		*wstatus;
-	size_t			 wcount;
-};
-
-/*
- * Where a failure happened, finer than the entry: for entry i, its
- * canonical check by the main thread (other entries, rules), then the check
- * that the report before it has no entry missing, then the entry's own
- * replay, in the order a sequential replay makes them. Unique per check,
- * so the first failure is the same whichever thread found it.
- */
-#define AT_FORM(i)	((i) * 4)
-#define AT_PENDING(i)	((i) * 4 + 1)
-#define AT(i)		((i) * 4 + 2)
-
-static int __attribute__((format(printf, 3, 4)))
-fail(struct replay *r, uint64_t at, const char *fmt, ...)
-{
-	va_list ap;
-
-	/* A check that comes earlier in a sequential replay wins. */
-	if (!r->failed || at < r->fail_at) {
-		r->failed = 1;
-		r->fail_at = at;
-		va_start(ap, fmt);
-		vsnprintf(r->why, sizeof(r->why), fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-/* Replay. */
-
-static const char *
-type_of(json_t *e)
-{
-	const char *t = json_string_value(json_object_get(e, "type"));
-
-	return t != NULL ? t : "";
-}
-
-/*
- * Is the ledger's entry exactly what the engine gave, but for "time" (and
- * "submitter" on a report)? If not, says which field differs.
- */
-static int
-same_entry(struct replay *v, uint64_t index, json_t *got, json_t *want)
-{
-	const char *key;
-	json_t *val;
-	int report = strcmp(type_of(want), "report") == 0;
-
-	json_object_foreach(want, key, val) {
-		json_t *g = json_object_get(got, key);
-		if (g != NULL && json_equal(g, val))
-			continue;
-		char err[64], *gs = g ? canon_dump(g, NULL, err, sizeof(err)) :
-		    NULL, *ws = canon_dump(val, NULL, err, sizeof(err));
-		fail(v, AT(index), "entry %" PRIu64 ": %s: field \"%s\" is %.200s in the "
-		    "ledger, the replay gives %.200s", index, type_of(want),
-		    key, gs ? gs : "missing", ws ? ws : "?");
-		free(gs);
-		free(ws);
-		return -1;
-	}
-	json_object_foreach(got, key, val) {
-		if (json_object_get(want, key) != NULL ||
-		    strcmp(key, "time") == 0 ||
-		    (report && strcmp(key, "submitter") == 0))
-			continue;
-		return fail(v, AT(index), "entry %" PRIu64 ": %s: field \"%s\" is not one "
-		    "the replay gives", index, type_of(want), key);
-	}
-	return 0;
-}
-
-/* Entries the engine gave that the ledger does not hold before index. */
-static int
-check_nothing_pending(struct replay *v, uint64_t index)
-{
-	if (v->pending == NULL)
-		return 0;
-	if (v->next < settle_result_count(v->pending)) {
-		json_t *w = settle_result_get0_json(v->pending, v->next);
-		const char *a = json_string_value(json_object_get(w,
-		    "agreement")), *p = json_string_value(json_object_get(w,
-		    "period"));
-		return fail(v, AT_PENDING(index), "entry %" PRIu64 ": missing: "
-		    "the report at "
-		    "entry %" PRIu64 " gives a %s for %s %s here", index,
-		    v->pending_from, type_of(w), a ? a : "?", p ? p : "?");
-	}
-	settle_result_free(v->pending);
-	v->pending = NULL;
-	return 0;
-}
-
-static int
-replay_rules(struct replay *v, uint64_t index, json_t *e)
-{
-	const char *agreement, *sha, *text;
-	char name[128], err[1024];
-	struct rules *r;
-	json_t *re;
-
-	if (json_unpack(e, "{s:s, s:s, s:s}", "agreement", &agreement,
-	    "sha256", &sha, "text", &text) != 0)
-		return fail(v, AT(index), "entry %" PRIu64 ": rules: needs agreement, "
-		    "sha256 and text", index);
-	snprintf(name, sizeof(name), "%s.conf", agreement);
-	if ((r = rules_parse(text, name, err, sizeof(err))) == NULL)
-		return fail(v, AT(index), "entry %" PRIu64 ": rules do not load: %s",
-		    index, err);
-	re = rules_entry(r);
-	int rc = same_entry(v, index, e, re);
-	json_decref(re);
-	if (rc < 0) {
-		rules_free(r);
-		return -1;
-	}
-	if (settle_install(v->engine, r, err, sizeof(err)) < 0) {
-		rules_free(r);
-		return fail(v, AT(index), "entry %" PRIu64 ": rules for %s refused: %s",
-		    index, agreement, err);
-	}
-	v->nrules++;
-	return 0;
-}
-
-static json_t	*parse_canonical(struct replay *, uint64_t, uint64_t,
-		    const char *, size_t);
-
-/*
- * Feeds the report entry at index to the engine; its entries are pending.
- * When the engine refuses it and the entry's bytes are at hand (line), an
- * entry that is not canonical is reported as such: its bytes, not the
- * engine, are at fault (and a report whose agreement id is not canonical
- * may have gone to another worker's engine).
- */
-static int
-submit(struct replay *v, uint64_t index, const char *buf, size_t len,
-    const char *line, size_t linelen)
-{
-	char err[1024];
-	int code;
-
-	code = settle_submit(v->engine, buf, len, NULL, 0, NULL, NULL,
-	    &v->pending, err, sizeof(err));
-	if (code < 0 && line != NULL) {
-		json_t *e = parse_canonical(v, AT(index), index, line, linelen);
-		if (e == NULL)
-			return -1;
-		json_decref(e);
-	}
-	if (code < 0)
-		return fail(v, AT(index), "entry %" PRIu64 ": the engine "
-		    "refuses this report: %s", index, err);
-	if (code == SETTLE_DUPLICATE || settle_result_count(v->pending) == 0)
-		return fail(v, AT(index), "entry %" PRIu64 ": a resubmission of an "
-		    "earlier report, which causes no entry", index);
-	if (v->watching && index == v->watch) {
-		v->watched = 1;
-		v->wstatus = settle_status_name(settle_result_status(v->pending));
-		v->wcount = settle_result_count(v->pending);
-	}
-	v->pending_from = index;
-	v->next = 1;
-	v->nreports++;
-	return 0;
-}
-
-static int
-replay_report(struct replay *v, uint64_t index, json_t *e)
-{
-	json_t *report = json_object_get(e, "report");
-	char err[1024], *buf;
-	size_t len;
-
-	if (!json_is_object(report))
-		return fail(v, AT(index), "entry %" PRIu64 ": report: no report object",
-		    index);
-	if ((buf = canon_dump(report, &len, err, sizeof(err))) == NULL)
-		return fail(v, AT(index), "entry %" PRIu64 ": report: %s", index, err);
-	int rc = submit(v, index, buf, len, NULL, 0);
-	free(buf);
-	if (rc < 0)
-		return -1;
-	return same_entry(v, index, e, settle_result_get0_json(v->pending, 0));
-}
-
-/*
- * An approval (SPEC §5a): it must name the statement computed from the
- * entries before it, of a year that was complete, as the daemon writes it.
- */
-static int
-replay_approval(struct replay *v, uint64_t index, json_t *e)
-{
-	char err[1024], *buf;
-	const char *status = NULL;
-	size_t len;
-	int rc;
-
-	if ((buf = canon_dump(e, &len, err, sizeof(err))) == NULL)
-		return fail(v, AT(index), "entry %" PRIu64 ": approval: %s",
-		    index, err);
-	rc = settle_approval_replay(v->engine, buf, len, index, &status, err,
-	    sizeof(err));
-	free(buf);
-	if (rc < 0)
-		return fail(v, AT(index), "entry %" PRIu64 ": %s", index, err);
-	if (v->watching && index == v->watch) {
-		v->watched = 1;
-		v->wstatus = status;
-		v->wcount = 1;
-	}
-	v->napprovals++;
-	return 0;
-}
-
-static int
-replay(struct replay *v, uint64_t index, json_t *e)
-{
-	const char *type = type_of(e);
-
-	if (strcmp(type, "settlement") == 0 ||
-	    strcmp(type, "adjustment") == 0 || strcmp(type, "dispute") == 0) {
-		if (v->pending == NULL ||
-		    v->next >= settle_result_count(v->pending))
-			return fail(v, AT(index), "entry %" PRIu64 ": extra: a %s that no "
-			    "report caused", index, type);
-		v->nderived++;
-		return same_entry(v, index, e,
-		    settle_result_get0_json(v->pending, v->next++));
-	}
-	if (check_nothing_pending(v, index) < 0)
-		return -1;
-	if (strcmp(type, "rules") == 0)
-		return replay_rules(v, index, e);
-	if (strcmp(type, "report") == 0)
-		return replay_report(v, index, e);
-	if (strcmp(type, "approval") == 0)
-		return replay_approval(v, index, e);
-	v->nskipped++;	/* e.g. "key": hashed, nothing to replay */
-	return 0;
-}
-
-/*
- * The fast path. Entries are canonical JSON and the engine gives canonical
- * bytes, so a derived or report entry is checked by splitting its top-level
- * members, dropping "time" (and "submitter" on a report), and comparing the
- * rest byte for byte with the engine's entry. Equal bytes prove the entry
- * canonical too, provided the dropped members are plain strings and the
- * keys are in order, which is checked. Anything else takes the slow path
- * (full parse, canonical check, field-by-field comparison), which also
- * writes the messages.
- */
-struct member {
-	const char	*key, *val;
-	size_t		 klen, vlen;
-};
-
+/* Top-level members of an entry the main thread splits to classify. */
 #define MAX_MEMBERS	32
-
-/* Skips a JSON string starting at s[*i] == '"'. */
-static int
-skip_string(const char *s, size_t len, size_t *i)
-{
-	size_t j = *i + 1;
-
-	while (j < len) {
-		const char *q = memchr(s + j, '"', len - j);
-		size_t bs = 0;
-		if (q == NULL)
-			return -1;
-		j = (size_t)(q - s);
-		while (j - bs > *i + 1 && s[j - bs - 1] == '\\')
-			bs++;
-		j++;
-		if (bs % 2 == 0) {	/* not escaped */
-			*i = j;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* Skips one value of a whitespace-free JSON text. */
-static int
-skip_value(const char *s, size_t len, size_t *i)
-{
-	size_t depth = 0, j = *i;
-
-	if (j >= len)
-		return -1;
-	if (s[j] == '"')
-		return skip_string(s, len, i);
-	while (j < len) {
-		char c = s[j];
-		if (c == '"') {
-			if (skip_string(s, len, &j) < 0)
-				return -1;
-			continue;
-		}
-		if (c == '{' || c == '[')
-			depth++;
-		else if (c == '}' || c == ']') {
-			if (depth == 0)
-				break;
-			if (--depth == 0) {
-				j++;
-				break;
-			}
-		} else if (c == ',' && depth == 0)
-			break;
-		j++;
-	}
-	if (depth != 0 || j == *i)
-		return -1;
-	*i = j;
-	return 0;
-}
-
-/* The top-level members of an object, as raw spans; -1 if it is not one. */
-static int
-split_members(const char *s, size_t len, struct member *m, size_t *n)
-{
-	size_t i = 1;
-
-	*n = 0;
-	if (len < 2 || s[0] != '{' || s[len - 1] != '}')
-		return -1;
-	if (len == 2)
-		return 0;
-	for (;;) {
-		size_t k;
-		if (*n == MAX_MEMBERS || i >= len || s[i] != '"')
-			return -1;
-		k = i;
-		if (skip_string(s, len, &i) < 0 || i >= len || s[i] != ':')
-			return -1;
-		m[*n].key = s + k + 1;
-		m[*n].klen = i - k - 2;
-		k = ++i;
-		if (skip_value(s, len, &i) < 0)
-			return -1;
-		m[*n].val = s + k;
-		m[*n].vlen = i - k;
-		(*n)++;
-		if (i == len - 1 && s[i] == '}')
-			return 0;
-		if (i >= len || s[i] != ',')
-			return -1;
-		i++;
-	}
-}
-
-static int
-key_is(const struct member *m, const char *k)
-{
-	return m->klen == strlen(k) && memcmp(m->key, k, m->klen) == 0;
-}
-
-/* Byte order of raw keys: UTF-16 order for the ASCII keys entries have. */
-static int
-key_cmp(const struct member *a, const struct member *b)
-{
-	int c = memcmp(a->key, b->key, a->klen < b->klen ? a->klen : b->klen);
-
-	return c != 0 ? c : (a->klen > b->klen) - (a->klen < b->klen);
-}
-
-/* A string value that needs no escape: printable ASCII, no '"' or '\\'. */
-static int
-plain_string(const struct member *m)
-{
-	if (m->vlen < 2 || m->val[0] != '"' || m->val[m->vlen - 1] != '"')
-		return 0;
-	for (size_t i = 1; i + 1 < m->vlen; i++)
-		if (m->val[i] < 0x20 || m->val[i] > 0x7e || m->val[i] == '"' ||
-		    m->val[i] == '\\')
-			return 0;
-	return 1;
-}
-
-/* Is the (plain string) value of t the string s? */
-static int
-type_is(const struct member *t, const char *s)
-{
-	size_t n = strlen(s);
-
-	return t->vlen == n + 2 && memcmp(t->val + 1, s, n) == 0;
-}
-
-/* The raw value of member key, or NULL. */
-static const struct member *
-member(const struct member *m, size_t n, const char *key)
-{
-	for (size_t i = 0; i < n; i++)
-		if (key_is(&m[i], key))
-			return &m[i];
-	return NULL;
-}
-
-/*
- * Does the entry, without "time" (and "submitter" when report), equal the
- * canonical bytes want? Rebuilds the object from its spans in buf.
- */
-static int
-same_bytes(const struct member *m, size_t n, int report, const char *want,
-    size_t wlen, char **buf, size_t *cap)
-{
-	size_t len = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && key_cmp(&m[i - 1], &m[i]) >= 0)
-			return 0;	/* keys out of order */
-		if (key_is(&m[i], "time") ||
-		    (report && key_is(&m[i], "submitter"))) {
-			if (!plain_string(&m[i]))
-				return 0;
-			continue;
-		}
-		size_t need = len + m[i].klen + m[i].vlen + 5;
-		if (need > *cap) {
-			char *nb = realloc(*buf, need * 2);
-			if (nb == NULL)
-				return 0;
-			*buf = nb;
-			*cap = need * 2;
-		}
-		(*buf)[len] = len == 0 ? '{' : ',';
-		len++;
-		(*buf)[len++] = '"';
-		memcpy(*buf + len, m[i].key, m[i].klen);
-		len += m[i].klen;
-		(*buf)[len++] = '"';
-		(*buf)[len++] = ':';
-		memcpy(*buf + len, m[i].val, m[i].vlen);
-		len += m[i].vlen;
-	}
-	if (len == 0)
-		return wlen == 2 && memcmp(want, "{}", 2) == 0;
-	return len + 1 == wlen && memcmp(*buf, want, len) == 0 &&
-	    want[len] == '}';
-}
-
-/* The entry parsed, after checking it is canonical; NULL after fail(). */
-static json_t *
-parse_canonical(struct replay *v, uint64_t at, uint64_t i, const char *line,
-    size_t len)
-{
-	char err[512], *c;
-	size_t clen;
-	json_t *e;
-
-	/* A file that went through a DOS tool: say so, not where bytes differ. */
-	if (len > 0 && line[len - 1] == '\r') {
-		fail(v, at, "entry %" PRIu64 ": not canonical JSON: its line "
-		    "ends in CR LF (the file has CR line endings; entries are "
-		    "separated by LF alone)", i);
-		return NULL;
-	}
-	if ((e = canon_parse(line, len, err, sizeof(err))) == NULL ||
-	    !json_is_object(e)) {
-		json_decref(e);
-		fail(v, at, "entry %" PRIu64 ": not a JSON object%s%s", i,
-		    e ? "" : ": ", e ? "" : err);
-		return NULL;
-	}
-	if ((c = canon_dump(e, &clen, err, sizeof(err))) == NULL ||
-	    clen != len || memcmp(c, line, clen) != 0) {
-		size_t pos = 0;
-		while (c != NULL && pos < clen && pos < len &&
-		    c[pos] == line[pos])
-			pos++;
-		fail(v, at, "entry %" PRIu64 ": not canonical JSON (from byte "
-		    "%zu)%s%s", i, pos, c ? "" : ": ", c ? "" : err);
-		free(c);
-		json_decref(e);
-		return NULL;
-	}
-	free(c);
-	return e;
-}
-
-/* The slow path: parse, check canonical, replay on the JSON value. */
-static int
-slow_entry(struct replay *v, uint64_t i, const char *line, size_t len)
-{
-	/* A sequential replay parses these before any other check. */
-	json_t *e = parse_canonical(v, AT_FORM(i), i, line, len);
-	int rc;
-
-	if (e == NULL)
-		return -1;
-	rc = replay(v, i, e);
-	json_decref(e);
-	return rc;
-}
-
-/* The bytes differ from the engine's entry k: say how (or accept). */
-static int
-explain(struct replay *v, uint64_t i, const char *line, size_t len, size_t k)
-{
-	json_t *e = parse_canonical(v, AT(i), i, line, len);
-	int rc;
-
-	if (e == NULL)
-		return -1;
-	rc = same_entry(v, i, e, settle_result_get0_json(v->pending, k));
-	json_decref(e);
-	return rc;
-}
-
-static int
-fast_entry(struct replay *v, uint64_t i, const char *line, size_t len)
-{
-	struct member m[MAX_MEMBERS];
-	const struct member *t, *r;
-	const char *want;
-	size_t n, wlen;
-
-	if (split_members(line, len, m, &n) < 0 ||
-	    (t = member(m, n, "type")) == NULL || !plain_string(t))
-		return slow_entry(v, i, line, len);
-	if (type_is(t, "settlement") || type_is(t, "adjustment") ||
-	    type_is(t, "dispute")) {
-		if (v->pending == NULL ||
-		    v->next >= settle_result_count(v->pending))
-			return slow_entry(v, i, line, len);	/* "extra" */
-		want = settle_result_entry(v->pending, v->next, &wlen);
-		if (!same_bytes(m, n, 0, want, wlen, &v->scratch,
-		    &v->scratchcap) && explain(v, i, line, len, v->next) < 0)
-			return -1;
-		v->next++;
-		v->nderived++;
-		return 0;
-	}
-	if (!type_is(t, "report") || (r = member(m, n, "report")) == NULL)
-		return slow_entry(v, i, line, len);
-	if (check_nothing_pending(v, i) < 0)
-		return -1;
-	if (submit(v, i, r->val, r->vlen, line, len) < 0)
-		return -1;
-	want = settle_result_entry(v->pending, 0, &wlen);
-	if (!same_bytes(m, n, 1, want, wlen, &v->scratch, &v->scratchcap))
-		return explain(v, i, line, len, 0);
-	return 0;
-}
 
 /* The work split. */
 
@@ -620,7 +55,13 @@ struct worker {
 	struct audit	*a;
 	pthread_t	 thread;
 	int		 started;
-	struct replay	 r;
+	struct settle	*engine;
+	struct pagefile	*pages;		/* its closed years, or NULL */
+	struct replay	*r;
+	/* audit_watch(): what the report at `watch` gave. */
+	int		 watched;
+	const char	*wstatus;
+	size_t		 wcount;
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	struct batch	*queue[QUEUE_DEPTH];
@@ -634,20 +75,14 @@ enum head { HEAD_NONE, HEAD_RULES, HEAD_REPORT };
 struct audit {
 	struct worker	*w;
 	unsigned	 nw;
-	struct replay	 main;		/* the main thread's own checks */
+	struct replay	*main;		/* the main thread's own checks */
+	uint64_t	 nskipped;	/* entries of other types */
+	int		 watching;
+	uint64_t	 watch;
 	enum head	 head;		/* of the group being cut */
 	int		 cur;		/* its worker, or -1 */
 	int		 oom;
 };
-
-static void
-replay_clear(struct replay *r)
-{
-	settle_result_free(r->pending);
-	settle_free(r->engine);
-	pagefile_free(r->pages);
-	free(r->scratch);
-}
 
 static void
 batch_free(struct batch *b)
@@ -664,16 +99,24 @@ batch_free(struct batch *b)
  * right after a group's end mark is parsed before the mark's check.
  */
 static void
-run_batch(struct replay *r, struct batch *b)
+run_batch(struct worker *w, struct batch *b)
 {
+	const struct audit *a = w->a;
+	uint64_t rank;
+	const char *why;
+
 	for (size_t i = 0; i < b->n; i++) {
 		const struct rec *c = &b->recs[i];
-		if (r->failed && AT_FORM(c->index) > r->fail_at)
+
+		if (replay_failure(w->r, &rank, &why) == 0 &&
+		    REPLAY_RANK(c->index, 0) > rank)
 			break;
 		if (c->end)
-			check_nothing_pending(r, c->index);
-		else
-			fast_entry(r, c->index, b->buf + c->off, c->len);
+			(void)replay_end(w->r, c->index, NULL, 0);
+		else if (replay_entry(w->r, c->index, b->buf + c->off, c->len,
+		    NULL, 0) == 0 && a->watching && c->index == a->watch &&
+		    replay_noted(w->r, c->index, &w->wstatus, &w->wcount) == 0)
+			w->watched = 1;
 	}
 	b->n = 0;
 	b->len = 0;
@@ -698,7 +141,7 @@ worker_main(void *arg)
 		w->count--;
 		pthread_cond_signal(&w->cv);
 		pthread_mutex_unlock(&w->mu);
-		run_batch(&w->r, b);
+		run_batch(w, b);
 		batch_free(b);
 	}
 }
@@ -772,20 +215,25 @@ owner(const struct audit *a, const char *id, size_t len)
 }
 
 /*
- * Closed years of the replay's engine go to a temporary file, so that the
- * replay's memory follows the open years, not the ledger's length; where
- * no file can be made they stay in memory (the result is the same).
+ * A worker's engine and its replay. Closed years of the engine go to a
+ * temporary file, so that the replay's memory follows the open years, not
+ * the ledger's length; where no file can be made they stay in memory (the
+ * result is the same).
  */
 static int
-replay_pages(struct replay *r)
+worker_engine(struct worker *w)
 {
 	struct settle_pager pg;
 	char err[256];
 
-	if ((r->pages = pagefile_new(NULL, err, sizeof(err))) == NULL)
+	if ((w->engine = settle_new()) == NULL ||
+	    (w->r = replay_new_mode(w->engine, REPLAY_AUDIT, NULL,
+	    NULL)) == NULL)
+		return -1;
+	if ((w->pages = pagefile_new(NULL, err, sizeof(err))) == NULL)
 		return 0;
-	pagefile_pager(r->pages, 0, &pg);
-	return settle_set_pager(r->engine, &pg);
+	pagefile_pager(w->pages, 0, &pg);
+	return settle_set_pager(w->engine, &pg);
 }
 
 struct audit *
@@ -804,14 +252,18 @@ audit_new(unsigned workers)
 		return NULL;
 	}
 	a->cur = -1;
+	if ((a->main = replay_new_mode(NULL, REPLAY_AUDIT, NULL,
+	    NULL)) == NULL) {
+		audit_free(a);
+		return NULL;
+	}
 	for (unsigned i = 0; i < workers; i++) {
 		struct worker *w = &a->w[i];
 		w->a = a;
 		pthread_mutex_init(&w->mu, NULL);
 		pthread_cond_init(&w->cv, NULL);
 		a->nw++;
-		if ((w->r.engine = settle_new()) == NULL ||
-		    replay_pages(&w->r) == -1 ||
+		if (worker_engine(w) == -1 ||
 		    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			audit_free(a);
 			return NULL;
@@ -832,12 +284,15 @@ static const char *const types[] = {
 	"settlement", "adjustment", "dispute", "report", "rules", "approval",
 };
 
-/* The entry type t names, if the replay knows it. */
+/* The entry type member t names, if the replay knows it. */
 static const char *
-known_type(const struct member *t)
+known_type(const struct canon_member *t)
 {
+	if (t == NULL || !canon_plain_string(t->val, t->vlen))
+		return NULL;
 	for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++)
-		if (type_is(t, types[k]))
+		if (t->vlen == strlen(types[k]) + 2 &&
+		    memcmp(t->val + 1, types[k], t->vlen - 2) == 0)
 			return types[k];
 	return NULL;
 }
@@ -881,18 +336,15 @@ classify(const char *line, size_t len, const char **type, const char **id,
 	return 0;
 }
 
-/* A settlement, adjustment or dispute: part of the group being cut. */
+/*
+ * A settlement, adjustment or dispute: part of the group being cut, or
+ * one that no report caused, which the main thread's replay says.
+ */
 static int
-derived(struct audit *a, uint64_t i, const char *line, size_t len,
-    const char *type)
+derived(struct audit *a, uint64_t i, const char *line, size_t len)
 {
 	if (a->head != HEAD_REPORT) {
-		json_t *e = parse_canonical(&a->main, AT(i), i, line, len);
-		if (e == NULL)
-			return 0;
-		json_decref(e);
-		fail(&a->main, AT(i), "entry %" PRIu64 ": extra: a %s that no "
-		    "report caused", i, type);
+		(void)replay_entry(a->main, i, line, len, NULL, 0);
 		return 0;
 	}
 	return push(a, a->cur, i, line, len, 0);
@@ -909,13 +361,9 @@ head(struct audit *a, uint64_t i, const char *line, size_t len,
 
 	if (end_group(a, i) < 0)
 		return -1;
-	if (rules) {
-		/* Checked first, as a sequential replay would. */
-		json_t *e = parse_canonical(&a->main, AT_FORM(i), i, line, len);
-		if (e == NULL)
-			return 0;
-		json_decref(e);
-	}
+	/* Checked first, as a sequential replay would. */
+	if (rules && replay_form(a->main, i, line, len, NULL, 0) < 0)
+		return 0;
 	wi = id != NULL ? owner(a, id, idlen) : 0;
 	a->cur = wi;
 	a->head = rules ? HEAD_RULES : HEAD_REPORT;
@@ -925,34 +373,32 @@ head(struct audit *a, uint64_t i, const char *line, size_t len,
 int
 audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 {
-	struct member m[MAX_MEMBERS], rm[MAX_MEMBERS];
-	const struct member *t, *r, *idm = NULL;
-	const char *type, *id;
+	struct canon_member m[MAX_MEMBERS], rm[MAX_MEMBERS];
+	const struct canon_member *r, *idm = NULL;
+	const char *type, *id, *why;
 	size_t n, rn, idlen;
+	uint64_t rank;
 	int rc;
 
-	if (a->main.failed || a->oom)
+	if (replay_failure(a->main, &rank, &why) == 0 || a->oom)
 		return a->oom ? -1 : 0;	/* later entries cannot matter */
 	if (classify(line, len, &type, &id, &idlen) != 0) {
-		if (split_members(line, len, m, &n) < 0 ||
-		    (t = member(m, n, "type")) == NULL || !plain_string(t) ||
-		    (type = known_type(t)) == NULL) {
+		if (canon_members(line, len, 0, m, MAX_MEMBERS, &n) < 0 ||
+		    (type = known_type(canon_member_get(m, n,
+		    "type"))) == NULL) {
 			/* Anything else is checked canonical here, and skipped. */
 			rc = end_group(a, i);
-			json_t *e = parse_canonical(&a->main, AT_FORM(i), i,
-			    line, len);
-			if (e != NULL)
-				a->main.nskipped++;
-			json_decref(e);
+			if (replay_form(a->main, i, line, len, NULL, 0) == 0)
+				a->nskipped++;
 			goto out;
 		}
 		/* Not canonical, most likely: the worker will say so. */
 		if (strcmp(type, "rules") == 0 || strcmp(type, "approval") == 0)
-			idm = member(m, n, "agreement");
-		else if ((r = member(m, n, "report")) != NULL &&
-		    split_members(r->val, r->vlen, rm, &rn) == 0)
-			idm = member(rm, rn, "agreement");
-		if (idm != NULL && !plain_string(idm))
+			idm = canon_member_get(m, n, "agreement");
+		else if ((r = canon_member_get(m, n, "report")) != NULL &&
+		    canon_members(r->val, r->vlen, 0, rm, MAX_MEMBERS, &rn) == 0)
+			idm = canon_member_get(rm, rn, "agreement");
+		if (idm != NULL && !canon_plain_string(idm->val, idm->vlen))
 			idm = NULL;
 		id = idm ? idm->val + 1 : NULL;
 		idlen = idm ? idm->vlen - 2 : 0;
@@ -960,7 +406,7 @@ audit_entry(struct audit *a, uint64_t i, const char *line, size_t len)
 	rc = strcmp(type, "rules") == 0 || strcmp(type, "report") == 0 ||
 	    strcmp(type, "approval") == 0 ?
 	    head(a, i, line, len, type, id, idlen) :
-	    derived(a, i, line, len, type);
+	    derived(a, i, line, len);
 out:
 	if (rc < 0)
 		a->oom = 1;
@@ -971,7 +417,8 @@ int
 audit_finish(struct audit *a, uint64_t count, uint64_t *at, char *err,
     size_t errlen)
 {
-	const struct replay *first = NULL;
+	const char *first = NULL, *why;
+	uint64_t best = 0, rank;
 
 	if (end_group(a, count) < 0)
 		a->oom = 1;
@@ -990,36 +437,39 @@ audit_finish(struct audit *a, uint64_t count, uint64_t *at, char *err,
 		*at = count;
 		return -1;
 	}
-	if (a->main.failed)
-		first = &a->main;
+	/* The main thread's first, so that it wins a tie. */
+	if (replay_failure(a->main, &rank, &why) == 0) {
+		first = why;
+		best = rank;
+	}
 	for (unsigned i = 0; i < a->nw; i++)
-		if (a->w[i].r.failed && (first == NULL ||
-		    a->w[i].r.fail_at < first->fail_at))
-			first = &a->w[i].r;
+		if (replay_failure(a->w[i].r, &rank, &why) == 0 &&
+		    (first == NULL || rank < best)) {
+			first = why;
+			best = rank;
+		}
 	if (first == NULL)
 		return 0;
-	*at = first->fail_at / 4;
-	snprintf(err, errlen, "%s", first->why);
+	*at = best / 4;
+	snprintf(err, errlen, "%s", first);
 	return -1;
 }
 
 void
 audit_watch(struct audit *a, uint64_t index)
 {
-	/* Reports are replayed by the workers only. */
-	for (unsigned i = 0; i < a->nw; i++) {
-		a->w[i].r.watching = 1;
-		a->w[i].r.watch = index;
-	}
+	/* Reports and approvals are replayed by the workers only. */
+	a->watching = 1;
+	a->watch = index;
 }
 
 int
 audit_watched(const struct audit *a, const char **status, size_t *count)
 {
 	for (unsigned i = 0; i < a->nw; i++)
-		if (a->w[i].r.watched) {
-			*status = a->w[i].r.wstatus;
-			*count = a->w[i].r.wcount;
+		if (a->w[i].watched) {
+			*status = a->w[i].wstatus;
+			*count = a->w[i].wcount;
 			return 0;
 		}
 	return -1;
@@ -1029,17 +479,20 @@ void
 audit_counts(const struct audit *a, uint64_t *rules, uint64_t *reports,
     uint64_t *derived, uint64_t *skipped)
 {
-	*rules = a->main.nrules;
-	*reports = a->main.nreports;
-	*derived = a->main.nderived;
-	*skipped = a->main.nskipped;
+	struct replay_counts c;
+
+	replay_counts(a->main, &c);
+	*rules = c.rules;
+	*reports = c.reports;
+	/* Approvals are replayed, not skipped: counted with derived. */
+	*derived = c.derived + c.approvals;
+	*skipped = c.skipped + a->nskipped;
 	for (unsigned i = 0; i < a->nw; i++) {
-		/* Approvals are replayed, not skipped: counted with derived. */
-		*derived += a->w[i].r.napprovals;
-		*rules += a->w[i].r.nrules;
-		*reports += a->w[i].r.nreports;
-		*derived += a->w[i].r.nderived;
-		*skipped += a->w[i].r.nskipped;
+		replay_counts(a->w[i].r, &c);
+		*rules += c.rules;
+		*reports += c.reports;
+		*derived += c.derived + c.approvals;
+		*skipped += c.skipped;
 	}
 }
 
@@ -1063,11 +516,13 @@ audit_free(struct audit *a)
 			w->count--;
 		}
 		batch_free(w->fill);
-		replay_clear(&w->r);
+		replay_free(w->r);
+		settle_free(w->engine);
+		pagefile_free(w->pages);
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv);
 	}
-	replay_clear(&a->main);
+	replay_free(a->main);
 	free(a->w);
 	free(a);
 }

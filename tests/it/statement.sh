@@ -76,7 +76,7 @@ grep -q 'agreement: "nope" is not a loaded agreement' "$T/err" || fail "nope: $(
 sed '2s/"home":"[^"]*"/"home":"1.00"/' "$ky" > "$T/bad"
 [ "$(st --agreement kecheng-yuhang --year 2026 --entries "$T/bad" --rules rules)" = 1 ] ||
 	fail "a damaged ledger"
-grep -q "$T/bad:2: entry 1: differs from the replay of the report at 0" "$T/err" ||
+grep -q "$T/bad:2: entry 1: settlement: field \"home\" is \"1.00\" in the ledger, the replay gives" "$T/err" ||
 	fail "damaged: $(cat "$T/err")"
 [ "$(st --agreement x --year 2026 --entries "$T/missing")" = 2 ] || fail "missing file"
 [ "$(st --agreement x --year 2026 --entries "$ky" --format xml)" = 2 ] || fail "bad format"
