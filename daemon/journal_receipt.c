@@ -81,6 +81,10 @@ build_receipt(struct journal *j, const struct store_report *r, const char *cp,
 	return 0;
 }
 
+/*
+ * The report row of a resubmission: among the entries of its period (the
+ * loop's list when it came), the report entry with its hash. Writer.
+ */
 static int
 find_report(struct journal *j, struct item *it)
 {
@@ -142,11 +146,3 @@ fail:
 		    store_errmsg(j->wr));
 	}
 }
-
-/*
- * After a commit, the writer decides about the log: nothing while it is
- * short; else the checkpoint thread copies it back while the writer goes
- * on, and when only a short tail is left the writer copies that itself
- * with a restart, so that the next commit writes the log from its start
- * (a log that only grows makes every sync slower). Writer thread.
- */

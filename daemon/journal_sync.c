@@ -24,6 +24,13 @@
 #define CKPT_PAGES	1000
 #define CKPT_TAIL	64
 
+/*
+ * After a commit, the writer decides about the log: nothing while it is
+ * short; else the checkpoint thread copies it back while the writer goes
+ * on, and when only a short tail is left the writer copies that itself
+ * with a restart, so that the next commit writes the log from its start
+ * (a log that only grows makes every sync slower). Writer thread.
+ */
 void
 jn_wal_check(struct journal *j)
 {
@@ -83,6 +90,15 @@ jn_ckpt_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The sync thread: the groups the writer committed are on disk once the
+ * log is synced (store_defer_sync); one sync covers every group waiting,
+ * while the writer builds their receipts and commits the next group. Once
+ * synced and built, and only then, they go back to the loop, in order, to
+ * be answered. A failed sync may have lost data that later syncs would not
+ * bring back, so from then on every group fails until the daemon is
+ * restarted (which replays what is on disk).
+ */
 void *
 jn_sync_main(void *arg)
 {

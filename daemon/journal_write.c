@@ -238,10 +238,6 @@ fail:
 	return -1;
 }
 
-/*
- * The report row of a resubmission: among the entries of its period (the
- * loop's list when it came), the report entry with its hash. Writer.
- */
 void *
 jn_writer_main(void *arg)
 {
@@ -296,13 +292,3 @@ jn_writer_main(void *arg)
 	}
 	return NULL;
 }
-
-/*
- * The sync thread: the groups the writer committed are on disk once the
- * log is synced (store_defer_sync); one sync covers every group waiting,
- * while the writer builds their receipts and commits the next group. Once
- * synced and built, and only then, they go back to the loop, in order, to
- * be answered. A failed sync may have lost data that later syncs would not
- * bring back, so from then on every group fails until the daemon is
- * restarted (which replays what is on disk).
- */
