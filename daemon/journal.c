@@ -80,6 +80,7 @@ queue_report(struct journal *j, struct settle_result *res,
 		return -1;
 	}
 	for (size_t i = 0; i < count; i++) {
+		struct gentry *e;
 		const char *body;
 		size_t len;
 
@@ -89,6 +90,11 @@ queue_report(struct journal *j, struct settle_result *res,
 			it->done = NULL;
 			return -1;
 		}
+		/* The writer indexes it under its period. */
+		e = &g->entries[g->nentries - 1];
+		e->item = (size_t)(it - g->items);
+		if (settle_result_entry_period(res, i, e->period) == NULL)
+			e->period[0] = '\0';
 	}
 	return 0;
 }
@@ -100,7 +106,6 @@ journal_submit(struct journal *j, const char *body, size_t len,
 {
 	struct settle_result *res = NULL;
 	char stamp[TIME_BUFSZ];
-	const struct pnode *n;
 	struct group *g;
 	struct item *it;
 	int code;
@@ -136,13 +141,10 @@ journal_submit(struct journal *j, const char *body, size_t len,
 		snprintf(it->rep.sha256, sizeof(it->rep.sha256), "%s",
 		    settle_result_hash(res));
 		/* The writer finds the report among its period's entries. */
-		n = jn_pmap_find(&j->periods, settle_result_agreement(res),
+		snprintf(it->rep.agreement, sizeof(it->rep.agreement), "%s",
+		    settle_result_agreement(res));
+		snprintf(it->period, sizeof(it->period), "%s",
 		    settle_result_period(res));
-		if (n != NULL && (it->cand = malloc(n->n *
-		    sizeof(*it->cand))) != NULL) {
-			memcpy(it->cand, pnode_v(n), n->n * sizeof(*it->cand));
-			it->ncand = n->n;
-		}	/* else answered 500 */
 	} else if (queue_report(j, res, done, arg) < 0) {
 		settle_result_free(res);
 		snprintf(err, errlen, "out of memory");
@@ -424,9 +426,8 @@ journal_open(struct event_base *base, const char *state_dir,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((j->engine = jn_replay(j->rd, j->origin, j->state_dir, &j->pages,
-	    &size, &j->periods, &j->announced, msg,
-	    sizeof(msg))) == NULL) {
+	if ((j->engine = jn_replay(j->rd, j->wr, j->origin, j->state_dir,
+	    &j->pages, &size, &j->announced, msg, sizeof(msg))) == NULL) {
 		snprintf(err, errlen, "%s: replaying the ledger: %s", path, msg);
 		goto fail;
 	}

@@ -167,7 +167,6 @@ journal_restore(struct journal *j)
 	struct rules **keep = NULL;
 	struct settle *e;
 	struct pagefile *pages;
-	struct pmap periods = { 0 };
 	struct strset announced = { 0 };
 	size_t nkeep = 0;
 	uint64_t size;
@@ -187,8 +186,9 @@ journal_restore(struct journal *j)
 		jn_wake_waiters(j);
 		return;
 	}
-	if ((e = jn_replay(j->rd, j->origin, j->state_dir, &pages, &size,
-	    &periods, &announced, err, sizeof(err))) == NULL) {
+	/* The period index was written with every group: nothing to add. */
+	if ((e = jn_replay(j->rd, NULL, j->origin, j->state_dir, &pages,
+	    &size, &announced, err, sizeof(err))) == NULL) {
 		j->broken = 1;
 		j->broken_at = time(NULL);
 		snprintf(j->broken_why, sizeof(j->broken_why), "%s", err);
@@ -209,8 +209,8 @@ journal_restore(struct journal *j)
 
 		j->engine = e;
 		j->pages = pages;
+		/* Nothing is queued: no period waits for the disk. */
 		jn_pmap_clear(&j->periods);
-		j->periods = periods;
 		jn_strset_clear(&j->announced);
 		j->announced = announced;
 		j->next = size;
@@ -301,6 +301,7 @@ journal_finish(struct journal *j, struct group *g)
 		return;
 	}
 	j->committed = g->first + g->nentries;
+	jn_pmap_committed(j, g);
 	measure(j, g);
 	for (size_t i = 0; i < g->nitems; i++)
 		if (g->items[i].kind == ITEM_KEY && g->items[i].text != NULL &&

@@ -43,6 +43,7 @@
 
 #include "shanhai/journal.h"
 #include "shanhai/merkle.h"
+#include "shanhai/rules.h"
 #include "shanhai/store.h"
 
 struct event;
@@ -69,7 +70,8 @@ struct item {
 	void			*arg;
 	struct store_report	 rep;	/* RULES: agreement, sha256, index */
 	uint64_t		*cand;	/* DUPLICATE: where its report may be */
-	size_t			 ncand;
+	size_t			 ncand;	/* (none: its period's entries) */
+	char			 period[RULES_PERIOD_BUFSZ];	/* DUPLICATE */
 	int			 code;	/* the answer, set by the writer */
 	char			*text;
 	size_t			 textlen;
@@ -78,6 +80,9 @@ struct item {
 struct gentry {
 	char	*body;
 	size_t	 len;
+	/* A report's entry: the period it concerns ("" none), its item. */
+	char	 period[RULES_PERIOD_BUFSZ];
+	size_t	 item;
 };
 
 struct group {
@@ -99,31 +104,18 @@ struct group {
 };
 
 /*
- * "agreement/period" -> the indexes of the entries that concern it (report,
- * dispute, adjustment, settlement), in ledger order: the entry indexes of
- * GET /v1/agreements/{id}/periods/{p} and of the reports a resubmission may
- * repeat, rebuilt from the ledger at open. Most periods have one to two
- * entries, held in the node itself (cap 0); more go to an array. One node
- * is one allocation of about 64 bytes per period (the report hash map this
- * replaced, and a separate array per period, cost about 100 more).
+ * "agreement/period" -> the last entry that concerns it (report, dispute,
+ * adjustment, settlement), for the periods with an entry not yet on disk
+ * only: what a period read waits for (journal_when_committed()). A node
+ * goes once its last entry is committed, so the map is empty when the
+ * writer is idle; the committed entries of every period are in the
+ * store's period index (doc/DESIGN.md, Group commit).
  */
-#define PNODE_INLINE	2
 struct pnode {
 	struct pnode	*next;
-	uint32_t	 n, cap;
-	union {
-		uint64_t	 in[PNODE_INLINE];
-		uint64_t	*v;
-	} u;
+	uint64_t	 last;
 	char		 key[];
 };
-
-/* The entry indexes of node n, in ledger order (n->n of them). */
-static inline const uint64_t *
-pnode_v(const struct pnode *n)
-{
-	return n->cap == 0 ? n->u.in : n->u.v;
-}
 
 struct pmap {
 	struct pnode	**b;
@@ -168,7 +160,7 @@ struct journal {
 	struct settle		*engine;
 	struct pagefile		*pages;		/* its closed years, or NULL */
 	char			*state_dir;	/* where page files go */
-	struct pmap		 periods;	/* period -> entry indexes */
+	struct pmap		 periods;	/* period -> last entry queued */
 	uint64_t		 committed;	/* entries on disk */
 	uint64_t		 next;		/* next index to hand out */
 	uint64_t		 rules_upto;	/* after the last rules entry queued */
@@ -264,9 +256,9 @@ void		 jn_wal_check(struct journal *);
 void		 jn_answer_group(struct journal *, struct group *);
 
 /* journal_replay.c */
-struct settle	*jn_replay(struct store *, const char *origin,
-		    const char *pagedir, struct pagefile **pages,
-		    uint64_t *size, struct pmap *periods,
+struct settle	*jn_replay(struct store *, struct store *indexer,
+		    const char *origin, const char *pagedir,
+		    struct pagefile **pages, uint64_t *size,
 		    struct strset *announced, char *err, size_t errlen);
 
 /* journal_rotate.c */
@@ -288,10 +280,9 @@ void		 jn_strset_clear(struct strset *);
 
 /* journal_period.c */
 void		 jn_pmap_clear(struct pmap *);
-struct pnode	*jn_pmap_find(const struct pmap *, const char *agreement,
-		    const char *period);
 int		 jn_pmap_add_result(struct pmap *,
 		    const struct settle_result *, uint64_t first);
+void		 jn_pmap_committed(struct journal *, const struct group *);
 void		 jn_wake_waiters(struct journal *);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * journal_period: the period map (agreement/period -> the entries that
- * concern it), GET /v1/agreements/{id}/periods/{p}, and the period reads
- * held until what they show is on disk.
+ * journal_period: GET /v1/agreements/{id}/periods/{p} (its entries from the
+ * store's period index), the map of periods with entries not yet on disk,
+ * and the period reads held until what they show is on disk.
  */
 
 #include <stdio.h>
@@ -13,9 +13,8 @@
 
 #include "journal_impl.h"
 
-/* ---- the period map ---- */
+/* ---- the map of periods with entries not yet on disk ---- */
 
-/* FNV-1a of s, going on from h. */
 /* The hash of "a/p": the same for the node's own key "a/p". */
 static uint64_t
 pmap_hash(const char *a, const char *p)
@@ -31,8 +30,6 @@ jn_pmap_clear(struct pmap *m)
 
 		for (n = m->b[i]; n != NULL; n = next) {
 			next = n->next;
-			if (n->cap > 0)
-				free(n->u.v);
 			free(n);
 		}
 	}
@@ -40,75 +37,68 @@ jn_pmap_clear(struct pmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-struct pnode *
-jn_pmap_find(const struct pmap *m, const char *a, const char *p)
+/* The link that points at a/p's node (*link NULL when there is none). */
+static struct pnode **
+pmap_link(const struct pmap *m, const char *a, const char *p)
 {
 	size_t alen = strlen(a);
-	struct pnode *n;
+	struct pnode **pp;
 
-	if (m->nb == 0)
-		return NULL;
-	for (n = m->b[pmap_hash(a, p) & (m->nb - 1)]; n != NULL; n = n->next)
-		if (strncmp(n->key, a, alen) == 0 && n->key[alen] == '/' &&
-		    strcmp(n->key + alen + 1, p) == 0)
-			return n;
-	return NULL;
+	for (pp = &m->b[pmap_hash(a, p) & (m->nb - 1)]; *pp != NULL;
+	    pp = &(*pp)->next)
+		if (strncmp((*pp)->key, a, alen) == 0 &&
+		    (*pp)->key[alen] == '/' &&
+		    strcmp((*pp)->key + alen + 1, p) == 0)
+			break;
+	return pp;
 }
 
+static struct pnode *
+pmap_find(const struct pmap *m, const char *a, const char *p)
+{
+	return m->nb == 0 ? NULL : *pmap_link(m, a, p);
+}
+
+/* Entry index concerns a/p and is queued. */
 static int
 pmap_add(struct pmap *m, const char *a, const char *p, uint64_t index)
 {
-	struct pnode *n = jn_pmap_find(m, a, p);
+	struct pnode *n = pmap_find(m, a, p);
 	size_t i;
 
-	if (n == NULL) {
-		if (m->n + 1 > m->nb) {
-			size_t nb = m->nb ? m->nb * 2 : 256;
-			struct pnode **b = calloc(nb, sizeof(*b)), *x, *next;
-
-			if (b == NULL)
-				return -1;
-			for (i = 0; i < m->nb; i++)
-				for (x = m->b[i]; x != NULL; x = next) {
-					size_t k = fnv1a(FNV1A_BASIS, x->key) &
-					    (nb - 1);
-
-					next = x->next;
-					x->next = b[k];
-					b[k] = x;
-				}
-			free(m->b);
-			m->b = b;
-			m->nb = nb;
-		}
-		if ((n = calloc(1, sizeof(*n) + strlen(a) + strlen(p) + 2)) ==
-		    NULL)
-			return -1;
-		sprintf(n->key, "%s/%s", a, p);
-		i = pmap_hash(a, p) & (m->nb - 1);
-		n->next = m->b[i];
-		m->b[i] = n;
-		m->n++;
-	}
-	if (n->cap == 0 && n->n < PNODE_INLINE) {
-		n->u.in[n->n++] = index;
+	if (n != NULL) {
+		if (index > n->last)
+			n->last = index;
 		return 0;
 	}
-	if (n->cap == 0 || n->n == n->cap) {	/* inline full, or array */
-		uint32_t cap = n->cap ? n->cap * 2 : 2 * PNODE_INLINE;
-		uint64_t *v = malloc(cap * sizeof(*v));
+	if (m->n + 1 > m->nb) {
+		size_t nb = m->nb ? m->nb * 2 : 64;
+		struct pnode **b = calloc(nb, sizeof(*b)), *x, *next;
 
-		if (v == NULL || n->n >= UINT32_MAX / 2) {
-			free(v);
+		if (b == NULL)
 			return -1;
-		}
-		memcpy(v, pnode_v(n), n->n * sizeof(*v));
-		if (n->cap > 0)
-			free(n->u.v);
-		n->u.v = v;
-		n->cap = cap;
+		for (i = 0; i < m->nb; i++)
+			for (x = m->b[i]; x != NULL; x = next) {
+				size_t k = fnv1a(FNV1A_BASIS, x->key) &
+				    (nb - 1);
+
+				next = x->next;
+				x->next = b[k];
+				b[k] = x;
+			}
+		free(m->b);
+		m->b = b;
+		m->nb = nb;
 	}
-	n->u.v[n->n++] = index;
+	if ((n = calloc(1, sizeof(*n) + strlen(a) + strlen(p) + 2)) ==
+	    NULL)
+		return -1;
+	sprintf(n->key, "%s/%s", a, p);
+	i = pmap_hash(a, p) & (m->nb - 1);
+	n->next = m->b[i];
+	m->b[i] = n;
+	m->n++;
+	n->last = index;
 	return 0;
 }
 
@@ -132,11 +122,38 @@ jn_pmap_add_result(struct pmap *m, const struct settle_result *res,
 	return 0;
 }
 
+/*
+ * Group g is on disk: the periods of its entries leave the map unless an
+ * entry of theirs still waits (in a later group).
+ */
+void
+jn_pmap_committed(struct journal *j, const struct group *g)
+{
+	struct pmap *m = &j->periods;
+
+	for (size_t i = 0; i < g->nentries && m->n > 0; i++) {
+		const struct gentry *e = &g->entries[i];
+		struct pnode **pp, *n;
+
+		if (e->period[0] == '\0' || (i > 0 && e->item ==
+		    g->entries[i - 1].item && strcmp(e->period,
+		    g->entries[i - 1].period) == 0))
+			continue;	/* no period, or the one just done */
+		pp = pmap_link(m, g->items[e->item].rep.agreement, e->period);
+		if ((n = *pp) != NULL && n->last < j->committed) {
+			*pp = n->next;
+			free(n);
+			m->n--;
+		}
+	}
+}
+
 int
 journal_period(struct journal *j, const char *agreement, const char *period,
     json_t **out, char *err, size_t errlen)
 {
-	const struct pnode *n;
+	uint64_t *v = NULL;
+	size_t n = 0;
 	json_t *o, *arr;
 
 	if (settle_get0_rules(j->engine, agreement) == NULL) {
@@ -149,18 +166,25 @@ journal_period(struct journal *j, const char *agreement, const char *period,
 	if ((o = settle_period_json(j->engine, agreement, period, err,
 	    errlen)) == NULL)
 		return 400;
+	/*
+	 * Only what is on disk: queued entries are not in the ledger yet, and
+	 * the connection may see a group committed but not yet synced.
+	 */
+	if (store_period_entries(j->rd, agreement, period, j->committed, &v,
+	    &n) < 0) {
+		json_decref(o);
+		snprintf(err, errlen, "%s", store_errmsg(j->rd));
+		return 500;
+	}
 	if ((arr = json_array()) == NULL) {
+		free(v);
 		json_decref(o);
 		snprintf(err, errlen, "out of memory");
 		return 500;
 	}
-	/* Only what is on disk: queued entries are not in the ledger yet. */
-	if ((n = jn_pmap_find(&j->periods, agreement, period)) != NULL) {
-		const uint64_t *v = pnode_v(n);
-
-		for (size_t i = 0; i < n->n && v[i] < j->committed; i++)
-			json_array_append_new(arr, json_integer((json_int_t)v[i]));
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_integer((json_int_t)v[i]));
+	free(v);
 	json_object_set_new(o, "entries", arr);
 	*out = o;
 	return 0;
@@ -176,13 +200,11 @@ static uint64_t
 period_pending(const struct journal *j, const char *agreement,
     const char *period)
 {
-	const struct pnode *n = jn_pmap_find(&j->periods, agreement, period);
+	const struct pnode *n = pmap_find(&j->periods, agreement, period);
 	uint64_t upto = j->rules_upto > j->committed ? j->rules_upto : 0;
-	uint64_t last;
 
-	if (n != NULL && n->n > 0 && (last = pnode_v(n)[n->n - 1]) >=
-	    j->committed && last + 1 > upto)
-		upto = last + 1;
+	if (n != NULL && n->last >= j->committed && n->last + 1 > upto)
+		upto = n->last + 1;
 	return upto;
 }
 

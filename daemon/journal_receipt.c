@@ -82,14 +82,18 @@ build_receipt(struct journal *j, const struct store_report *r, const char *cp,
 }
 
 /*
- * The report row of a resubmission: among the entries of its period (the
- * loop's list when it came), the report entry with its hash. Writer.
+ * The report row of a resubmission: among the entries of its period (from
+ * the period index, which holds the first report's by now: it is in this
+ * group or an earlier one), the report entry with its hash. Writer.
  */
 static int
 find_report(struct journal *j, struct item *it)
 {
 	char sha[STORE_HEX_BUFSZ];
 
+	if (it->cand == NULL && store_period_entries(j->wr, it->rep.agreement,
+	    it->period, INT64_MAX, &it->cand, &it->ncand) < 0)
+		return -1;
 	memcpy(sha, it->rep.sha256, sizeof(sha));
 	for (size_t k = 0; k < it->ncand; k++)
 		if (store_report_at(j->wr, it->cand[k], &it->rep) == 0 &&

@@ -110,6 +110,27 @@ jn_sign_checkpoint(struct journal *j, uint64_t size,
 	return 0;
 }
 
+/*
+ * The period index rows of g's entries: one for each run of entries of
+ * one report that concern one period.
+ */
+static int
+put_periods(struct store *s, const struct group *g)
+{
+	for (size_t i = 0, k; i < g->nentries; i = k) {
+		const struct gentry *e = &g->entries[i];
+
+		for (k = i + 1; k < g->nentries && g->entries[k].item ==
+		    e->item && strcmp(g->entries[k].period, e->period) == 0; k++)
+			;
+		if (e->period[0] != '\0' && store_put_period(s,
+		    g->items[e->item].rep.agreement, e->period, g->first + i,
+		    k - i) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Writes g's entries, hashes, checkpoint and index rows in one commit. */
 static int
 write_group(struct journal *j, struct group *g)
@@ -153,6 +174,8 @@ write_group(struct journal *j, struct group *g)
 			cache_put(j, subs[k].level, subs[k].index, subs[k].hash);
 		}
 	}
+	if (put_periods(s, g) < 0)
+		goto fail_db;
 	size = g->first + g->nentries;
 	if (jn_sign_checkpoint(j, size, g->signers, g->nsigners, &note, g->why,
 	    sizeof(g->why)) < 0)
