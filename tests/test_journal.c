@@ -667,6 +667,21 @@ all_periods(struct fx *f)
 	return s;
 }
 
+/* Opens the journal: the period index and the period answers are these. */
+static void
+reopen_same_index(struct fx *f, const char *rows, const char *periods)
+{
+	char *s;
+
+	open_journal(f);
+	s = db_exec(f, PERIOD_ROWS);
+	assert_string_equal(s, rows);
+	free(s);
+	s = all_periods(f);
+	assert_string_equal(s, periods);
+	free(s);
+}
+
 /*
  * The period index (store schema 5): the writer's rows, and the rows the
  * start-up replay writes for a database of schema 4, are the same; a
@@ -677,7 +692,7 @@ static void
 test_period_index_built(void **state)
 {
 	struct fx *f = *state;
-	char err[512], *rows, *rows2, *periods, *periods2, *cut, *s;
+	char err[512], *rows, *periods, *cut, *s;
 	struct answer again = { 0 };
 	struct store *st;
 	char path[400];
@@ -698,13 +713,7 @@ test_period_index_built(void **state)
 
 	/* A database of schema 4: its rows come from the replay. */
 	free(db_exec(f, "DROP TABLE period_entry; PRAGMA user_version = 4"));
-	open_journal(f);
-	rows2 = db_exec(f, PERIOD_ROWS);
-	assert_string_equal(rows2, rows);
-	free(rows2);
-	periods2 = all_periods(f);
-	assert_string_equal(periods2, periods);
-	free(periods2);
+	reopen_same_index(f, rows, periods);
 	assert_int_equal(submit(f, 6, &again, err, sizeof(err)), 0);
 	assert_int_equal(journal_flush(f->j), 0);
 	assert_int_equal(again.status, 200);
@@ -734,13 +743,7 @@ test_period_index_built(void **state)
 	s = db_exec(f, "SELECT count(*) FROM period_entry");
 	assert_string_equal(s, "3");
 	free(s);
-	open_journal(f);
-	rows2 = db_exec(f, PERIOD_ROWS);
-	assert_string_equal(rows2, rows);
-	free(rows2);
-	periods2 = all_periods(f);
-	assert_string_equal(periods2, periods);
-	free(periods2);
+	reopen_same_index(f, rows, periods);
 	free(periods);
 	free(rows);
 	free(again.text);
