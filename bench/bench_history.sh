@@ -7,7 +7,8 @@
 # (loadgen --count over 64 agreements, every report its own month, so every
 # report opens a period and years keep closing) and restarted, so that the
 # figures include the start-up replay. Prints RSS after start and the peak
-# under load, reports/s, and the ratio. Fails on nothing.
+# under load, reports/s, and the ratio; both runs twice, interleaved.
+# Fails on nothing.
 #   HISTORY_ENTRIES (default 10000000): the history to build
 #   BENCH_SECONDS (default 8): length of each measured run
 . "$TOP/tests/itlib.sh"
@@ -72,7 +73,19 @@ echo "restart: $(cat "$T/took") s to replay the ledger, RSS then $(mib "$DPID" V
 # The load goes on after the history's months (a year left open each).
 measure full $((per + 12))
 stop
+# Once more each, interleaved: a run on this machine moves by a fifth.
+mv "$T/etc/state" "$T/history"
+mkdir -p "$T/etc/state"
+start
+measure empty2 0
+stop
+rm -rf "$T/etc/state"
+mv "$T/history" "$T/etc/state"
+start
+measure full2 $((per + 24 + (S + 2) * 40000 / CONNS))	# past the first run
+stop
 echo "--- figures (target)"
-echo "peak RSS with $H entries in the ledger, replay and load: $hwm_full MiB (< 64); empty ledger: $hwm_empty MiB"
-awk -v a="$rps_full" -v b="$rps_empty" 'BEGIN { r = b > 0 ? a / b : 0
-	printf "ingest with the history / empty: %.0f / %.0f reports/s = %.2f (>= 0.85) %s\n", a, b, r, (r >= 0.85 ? "ok" : "MISSED") }'
+echo "peak RSS with $H entries in the ledger, replay and load: $hwm_full, $hwm_full2 MiB (< 64); empty ledger: $hwm_empty, $hwm_empty2 MiB"
+awk -v a="$rps_full" -v b="$rps_empty" -v c="$rps_full2" -v d="$rps_empty2" 'BEGIN {
+	r = b + d > 0 ? (a + c) / (b + d) : 0
+	printf "ingest with the history / empty: %.0f, %.0f / %.0f, %.0f reports/s = %.2f (>= 0.85) %s\n", a, c, b, d, r, (r >= 0.85 ? "ok" : "MISSED") }'
