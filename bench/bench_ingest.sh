@@ -11,18 +11,7 @@ pki
 port=$(free_port)
 bare_port=$(free_port)
 c=$T/etc/shanhaid.conf
-write_config "$c" "$port" 'limits = { client_connections = 4096; max_connections = 4096; };'
-sed -i 's/^log_level = .*/log_level = "info";/' "$c"
-# Agreements enough for one per connection, every month from 1000-01 on.
-rm -f "$T/etc/rules/"*.conf
-for i in $(seq 0 $((CONNS - 1))); do
-	id=$(printf 'bench-%02d' "$i")
-	cat > "$T/etc/rules/$id.conf" <<EOF
-id = "$id"; home = "330802"; host = "330110"; cadence = "monthly";
-start = "1000-01"; taxes = ( { code = "vat"; } );
-terms = ( { from = "1000-01"; home = "50%"; } );
-EOF
-done
+bench_config "$c" "$port" "$CONNS"
 start_daemon "$c"
 "$BUILD/bench/bare_tls" -c "$c" -p "$bare_port" &
 BPID=$!

@@ -13,18 +13,8 @@ pki
 port=$(free_port)
 d=$T/etc
 c=$d/shanhaid.conf
-write_config "$c" "$port" 'limits = { client_connections = 4096; max_connections = 4096; };'
-sed -i 's/^log_level = .*/log_level = "info";/' "$c"
+bench_config "$c" "$port" "$CONNS"
 sed -i 's|^ledger = { \(.*\) };$|ledger = { \1 tiles_dir = "tiles"; };|' "$c"
-rm -f "$d/rules/"*.conf
-for i in $(seq 0 $((CONNS - 1))); do
-	id=$(printf 'bench-%02d' "$i")
-	cat > "$d/rules/$id.conf" <<EOF
-id = "$id"; home = "330802"; host = "330110"; cadence = "monthly";
-start = "1000-01"; taxes = ( { code = "vat"; } );
-terms = ( { from = "1000-01"; home = "50%"; } );
-EOF
-done
 start_daemon "$c"
 "$BUILD/bench/loadgen" -p "$port" --cacert "$T/pki/ca.crt" --cert "$T/pki/yuhang.crt" \
     --key "$T/pki/yuhang.key" -c $CONNS -t 2 -d "$S" -w 1 >/dev/null

@@ -17,17 +17,7 @@ pki
 port=$(free_port)
 d=$T/etc
 c=$d/shanhaid.conf
-write_config "$c" "$port" 'limits = { client_connections = 4096; max_connections = 4096; };'
-sed -i 's/^log_level = .*/log_level = "info";/' "$c"
-rm -f "$d/rules/"*.conf
-for i in $(seq 0 $((CONNS - 1))); do
-	id=$(printf 'bench-%02d' "$i")
-	cat > "$d/rules/$id.conf" <<EOF
-id = "$id"; home = "330802"; host = "330110"; cadence = "monthly";
-start = "1000-01"; taxes = ( { code = "vat"; } );
-terms = ( { from = "1000-01"; home = "50%"; } );
-EOF
-done
+bench_config "$c" "$port" "$CONNS"
 cp "$c" "$T/plain.conf"
 VKEY=$(cat "$d/ledger.key.vkey")
 for w in 1 2; do

@@ -7,7 +7,7 @@
  *
  *   loadgen -h HOST -p PORT --cacert CA --cert C --key K
  *           [-c CONNS] [-t THREADS] [-d SECONDS] [-w WARMUP] [-r RATE]
- *           [--agreements M] [--prefix bench-] [--offset K]
+ *           [--agreements M] [--prefix bench-] [--offset K] [--count N]
  *           [--healthz] [--new-conns]
  *
  * -r RATE offers RATE requests/s in total (each connection on a schedule;
@@ -15,7 +15,9 @@
  * --new-conns makes every request a new connection with a full handshake
  * (GET /healthz), to count new mTLS connections per second; with --resume
  * each connection resumes the session of the one before (TLS 1.3 tickets),
- * as a returning client would.
+ * as a returning client would. --count N: each connection stops after N
+ * reports (months offset to offset + N - 1), and loadgen once all have,
+ * or at -d SECONDS; bench_history builds a ledger's history with it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,7 +47,7 @@ struct opts {
 	int		 port, conns, threads, agreements, healthz, newconns;
 	int		 resume;
 	double		 seconds, warmup, rate;
-	long		 offset;
+	long		 offset, count;
 };
 
 struct worker;
@@ -57,6 +59,7 @@ struct conn {
 	struct event		*timer;
 	SSL_SESSION		*sess;		/* --resume: the last one */
 	long			 next_period;	/* index of the next report */
+	int			 counted;	/* --count reached */
 	double			 sent_at;	/* start of the pending request */
 	double			 due;		/* rate mode: next scheduled send */
 	int			 busy;
@@ -70,6 +73,7 @@ struct worker {
 	int			 nconns, first;
 	struct sockaddr_in	 sin;
 	double			 t0, measure_from, stop_at;
+	int			 counted;	/* connections done (--count) */
 	uint32_t		*lat;		/* microseconds */
 	size_t			 nlat, caplat;
 	uint64_t		 done, errors, connects, bad_status, resumed;
@@ -147,6 +151,25 @@ conn_send(struct conn *c)
 	    n, body);
 }
 
+/*
+ * --count: has c sent its reports? The first time it has, it is counted,
+ * and the worker's loop ends once all its connections are.
+ */
+static int
+counted_out(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (w->o->count <= 0 || c->next_period < w->o->count)
+		return 0;
+	if (!c->counted) {
+		c->counted = 1;
+		if (++w->counted == w->nconns)
+			event_base_loopexit(w->base, NULL);
+	}
+	return 1;
+}
+
 /* Rate mode: send now or when the schedule says. */
 static void
 conn_next(struct conn *c)
@@ -155,7 +178,7 @@ conn_next(struct conn *c)
 	double t = now(), wait;
 	struct timeval tv;
 
-	if (t >= c->w->stop_at) {
+	if (t >= c->w->stop_at || counted_out(c)) {
 		c->busy = 0;
 		return;
 	}
@@ -256,7 +279,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		if (SSL_session_reused(bufferevent_openssl_get_ssl(c->bev)))
 			c->w->resumed++;
 		c->due = now();
-		conn_send(c);
+		if (!counted_out(c))
+			conn_send(c);
 		return;
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
@@ -381,6 +405,7 @@ main(int argc, char **argv)
 		{ "agreements", required_argument, NULL, 'M' },
 		{ "prefix", required_argument, NULL, 'P' },
 		{ "offset", required_argument, NULL, 'O' },
+		{ "count", required_argument, NULL, 'n' },
 		{ "healthz", no_argument, NULL, 'H' },
 		{ "new-conns", no_argument, NULL, 'N' },
 		{ "resume", no_argument, NULL, 'R' },
@@ -413,6 +438,7 @@ main(int argc, char **argv)
 		case 'M': o.agreements = atoi(optarg); break;
 		case 'P': o.prefix = optarg; break;
 		case 'O': o.offset = atol(optarg); break;
+		case 'n': o.count = atol(optarg); break;
 		case 'H': o.healthz = 1; break;
 		case 'N': o.newconns = 1; break;
 		case 'R': o.resume = 1; break;

@@ -170,6 +170,38 @@ static const char *const migrations[] = {
 	"  WHEN (NEW.pos & 63) < 4"
 	"  BEGIN SELECT RAISE(ABORT, 'subtrees below level 4 are derived from"
 	" the leaves, not stored'); END;",
+
+	/*
+	 * 5: the period index: which entries concern an agreement's period
+	 * (report, dispute, adjustment, settlement), for the period endpoint
+	 * and a resubmission's receipt, which the daemon kept in memory for
+	 * every period ever reported. One row per run of consecutive entries
+	 * of one period (a report's entries are one run as a rule), appended
+	 * in entry order in the transaction of the entries. The index by
+	 * period is what lookups use. The entries a database of an earlier
+	 * version holds get their rows from the daemon's start-up replay,
+	 * which reads every entry anyway (store_period_indexed()).
+	 */
+	"CREATE TABLE period_entry ("
+	"  entry     INTEGER PRIMARY KEY CHECK (entry >= 0),"
+	"  count     INTEGER NOT NULL CHECK (count >= 1),"
+	"  agreement TEXT NOT NULL,"
+	"  period    TEXT NOT NULL"
+	") STRICT;"
+	"CREATE INDEX period_entry_by_period"
+	"  ON period_entry (agreement, period, entry);"
+	"CREATE TRIGGER period_entry_in_order BEFORE INSERT ON period_entry"
+	"  WHEN NEW.entry <"
+	"       (SELECT coalesce(max(entry + count), 0) FROM period_entry"
+	"        WHERE entry = (SELECT max(entry) FROM period_entry))"
+	"  BEGIN SELECT RAISE(ABORT, 'period rows are appended in entry order'); END;"
+	"CREATE TRIGGER period_entry_covered BEFORE INSERT ON period_entry"
+	"  WHEN NEW.entry + NEW.count > (SELECT coalesce(max(idx) + 1, 0) FROM entry)"
+	"  BEGIN SELECT RAISE(ABORT, 'period rows name entries in the ledger'); END;"
+	"CREATE TRIGGER period_entry_no_update BEFORE UPDATE ON period_entry"
+	"  BEGIN SELECT RAISE(ABORT, 'the period index is append-only'); END;"
+	"CREATE TRIGGER period_entry_no_delete BEFORE DELETE ON period_entry"
+	"  BEGIN SELECT RAISE(ABORT, 'the period index is append-only'); END;",
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
@@ -203,6 +235,9 @@ enum stmt {
 	ST_RULES_LATEST,
 	ST_PUT_META,
 	ST_META,
+	ST_PUT_PERIOD,
+	ST_PERIOD,
+	ST_PERIOD_UPTO,
 	ST_COUNT
 };
 
@@ -245,6 +280,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " WHERE agreement = ? ORDER BY entry DESC LIMIT 1",
 	[ST_PUT_META] = "INSERT INTO meta (key, value) VALUES (?, ?)",
 	[ST_META] = "SELECT value FROM meta WHERE key = ?",
+	[ST_PUT_PERIOD] = "INSERT INTO period_entry (entry, count, agreement,"
+	    " period) VALUES (?, ?, ?, ?)",
+	[ST_PERIOD] = "SELECT entry, count FROM period_entry"
+	    " WHERE agreement = ? AND period = ? AND entry < ? ORDER BY entry",
+	[ST_PERIOD_UPTO] = "SELECT entry + count FROM period_entry"
+	    " ORDER BY entry DESC LIMIT 1",
 };
 
 struct store {
@@ -1040,6 +1081,83 @@ store_put_rules(struct store *s, const char *agreement, const char *sha256,
 		return STORE_EIO;
 	}
 	return run_done(s, st);
+}
+
+int
+store_put_period(struct store *s, const char *agreement, const char *period,
+    uint64_t index, uint64_t count)
+{
+	sqlite3_stmt *st = s->st[ST_PUT_PERIOD];
+
+	if (bind_u64(s, st, 1, index) < 0 || bind_u64(s, st, 2, count) < 0 ||
+	    bind_text(s, st, 3, agreement) < 0 ||
+	    bind_text(s, st, 4, period) < 0) {
+		row_done(st);
+		return STORE_EIO;
+	}
+	return run_done(s, st);
+}
+
+int
+store_period_entries(struct store *s, const char *agreement,
+    const char *period, uint64_t below, uint64_t **v, size_t *n)
+{
+	sqlite3_stmt *st = s->st[ST_PERIOD];
+	uint64_t first, count, *nv;
+	size_t cap = 0;
+	int rc, ret = 0;
+
+	*v = NULL;
+	*n = 0;
+	if (bind_text(s, st, 1, agreement) < 0 ||
+	    bind_text(s, st, 2, period) < 0 || bind_u64(s, st, 3, below) < 0) {
+		row_done(st);
+		return STORE_EIO;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((ret = col_u64(s, st, 0, &first)) < 0 ||
+		    (ret = col_u64(s, st, 1, &count)) < 0)
+			break;
+		for (uint64_t i = first; i < first + count && i < below; i++) {
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 8;
+				if ((nv = realloc(*v, cap * sizeof(*nv))) == NULL) {
+					store_setmsg(s, "out of memory");
+					ret = STORE_EIO;
+					break;
+				}
+				*v = nv;
+			}
+			(*v)[(*n)++] = i;
+		}
+		if (ret < 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_fail(s, rc);
+	row_done(st);
+	if (ret < 0) {
+		free(*v);
+		*v = NULL;
+		*n = 0;
+	}
+	return ret;
+}
+
+int
+store_period_indexed(struct store *s, uint64_t *upto)
+{
+	sqlite3_stmt *st = s->st[ST_PERIOD_UPTO];
+	int rc;
+
+	*upto = 0;
+	if ((rc = run_row(s, st)) == STORE_ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = col_u64(s, st, 0, upto);
+	row_done(st);
+	return rc;
 }
 
 int

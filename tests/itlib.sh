@@ -64,6 +64,23 @@ write_config() {
 	    "$BUILD/shanhai" keygen --origin test.example/shanhai --out "$d/ledger.key" >/dev/null
 }
 
+# bench_config FILE PORT N: write_config for a benchmark: no limit on
+# connections, log level info, and in place of the sample rules the N
+# monthly agreements bench-00 ... that bench/loadgen.c reports for.
+bench_config() {
+	write_config "$1" "$2" 'limits = { client_connections = 4096; max_connections = 4096; };'
+	sed -i 's/^log_level = .*/log_level = "info";/' "$1"
+	rm -f "$(dirname "$1")/rules/"*.conf
+	for i in $(seq 0 $(($3 - 1))); do
+		id=$(printf 'bench-%02d' "$i")
+		cat > "$(dirname "$1")/rules/$id.conf" <<EOF
+id = "$id"; home = "330802"; host = "330110"; cadence = "monthly";
+start = "1000-01"; taxes = ( { code = "vat"; } );
+terms = ( { from = "1000-01"; home = "50%"; } );
+EOF
+	done
+}
+
 # start_daemon CONF: runs shanhaid in the background (log in $T/daemon.log)
 # and waits until /healthz answers. Sets DPID.
 start_daemon() {

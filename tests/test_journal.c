@@ -613,6 +613,143 @@ test_tampered_refused(void **state)
 	assert_non_null(strstr(err, "origin"));
 }
 
+/* sqlite3_exec callback: the first column of the one row into *arg. */
+static int
+first_col(void *arg, int n, char **v, char **names)
+{
+	char **out = arg;
+
+	(void)names;
+	free(*out);
+	*out = strdup(n > 0 && v[0] ? v[0] : "");
+	return 0;
+}
+
+/* Runs sql on the fixture's database; the first column of its last row. */
+static char *
+db_exec(struct fx *f, const char *sql)
+{
+	char path[400], *out = NULL, *msg = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/shanhai.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, first_col, &out, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(db);
+	return out ? out : strdup("");
+}
+
+#define PERIOD_ROWS	"SELECT group_concat(entry || ' ' || count || ' ' ||" \
+	" agreement || ' ' || period, ';') FROM" \
+	" (SELECT * FROM period_entry ORDER BY entry)"
+
+/* The period endpoint's answers for every period reported, as one text. */
+static char *
+all_periods(struct fx *f)
+{
+	char err[256], *s = strdup(""), *d, *n;
+
+	for (size_t i = 0; i < f->nreports; i++) {
+		json_t *r = json_loads(f->reports[i], 0, NULL), *p;
+
+		assert_non_null(r);
+		assert_int_equal(journal_period(f->j, "kecheng-yuhang",
+		    json_string_value(json_object_get(r, "period")), &p, err,
+		    sizeof(err)), 0);
+		d = json_dumps(p, JSON_SORT_KEYS | JSON_COMPACT);
+		assert_true(asprintf(&n, "%s%s\n", s, d) > 0);
+		free(s);
+		free(d);
+		s = n;
+		json_decref(p);
+		json_decref(r);
+	}
+	return s;
+}
+
+/* Opens the journal: the period index and the period answers are these. */
+static void
+reopen_same_index(struct fx *f, const char *rows, const char *periods)
+{
+	char *s;
+
+	open_journal(f);
+	s = db_exec(f, PERIOD_ROWS);
+	assert_string_equal(s, rows);
+	free(s);
+	s = all_periods(f);
+	assert_string_equal(s, periods);
+	free(s);
+}
+
+/*
+ * The period index (store schema 5): the writer's rows, and the rows the
+ * start-up replay writes for a database of schema 4, are the same; a
+ * replay cut short goes on from where its rows end. The period endpoint
+ * and a resubmission's receipt read them.
+ */
+static void
+test_period_index_built(void **state)
+{
+	struct fx *f = *state;
+	char err[512], *rows, *periods, *cut, *s;
+	struct answer again = { 0 };
+	struct store *st;
+	char path[400];
+
+	apply_rules(f);
+	for (size_t i = 0; i < f->nreports; i++)
+		assert_int_equal(submit(f, i, &f->answers[i], err,
+		    sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	periods = all_periods(f);
+	/* The correction of 2026-03: two runs of that period. */
+	assert_non_null(strstr(periods, "\"entries\":[5,6,13,14]"));
+	journal_free(f->j);
+	f->j = NULL;
+	rows = db_exec(f, PERIOD_ROWS);
+	assert_non_null(strstr(rows, ";5 2 kecheng-yuhang 2026-03;"));
+	assert_non_null(strstr(rows, ";13 2 kecheng-yuhang 2026-03;"));
+
+	/* A database of schema 4: its rows come from the replay. */
+	free(db_exec(f, "DROP TABLE period_entry; PRAGMA user_version = 4"));
+	reopen_same_index(f, rows, periods);
+	assert_int_equal(submit(f, 6, &again, err, sizeof(err)), 0);
+	assert_int_equal(journal_flush(f->j), 0);
+	assert_int_equal(again.status, 200);
+	assert_string_equal(again.text, f->answers[6].text);
+	journal_free(f->j);
+	f->j = NULL;
+
+	/* Cut short after the rows of the first three reports. */
+	free(db_exec(f, "DROP TABLE period_entry; PRAGMA user_version = 4"));
+	snprintf(path, sizeof(path), "%s/shanhai.db", f->dir);
+	assert_non_null(st = store_open(path, err, sizeof(err)));
+	cut = strdup(rows);
+	for (s = cut; s != NULL && *s != '\0'; ) {
+		unsigned long long e, c;
+		char a[64], p[16];
+		char *next = strchr(s, ';');
+
+		assert_int_equal(sscanf(s, "%llu %llu %63s %15[^;]", &e, &c, a,
+		    p), 4);
+		if (e >= 7)
+			break;
+		assert_int_equal(store_put_period(st, a, p, e, c), 0);
+		s = next ? next + 1 : NULL;
+	}
+	free(cut);
+	store_close(st);
+	s = db_exec(f, "SELECT count(*) FROM period_entry");
+	assert_string_equal(s, "3");
+	free(s);
+	reopen_same_index(f, rows, periods);
+	free(periods);
+	free(rows);
+	free(again.text);
+}
+
 /* What a held period read saw when it was let go. */
 struct held {
 	int	 calls;
@@ -1187,6 +1324,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_key_at_start_with_sm2,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_period_index_built, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_receipt_before_sync,
 		    setup, teardown),

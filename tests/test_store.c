@@ -502,6 +502,59 @@ test_migrations(void **state)
 	store_close(s);
 }
 
+/*
+ * The period index (schema 5): runs of entries by period, in entry order,
+ * within the ledger, written once; read back as entry indexes below a
+ * bound; store_period_indexed() says how far the rows go.
+ */
+static void
+test_period_index(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = open_ok(f);
+	uint64_t *v, upto;
+	size_t n;
+	char msg[256];
+
+	assert_int_equal(store_period_indexed(s, &upto), 0);
+	assert_int_equal(upto, 0);
+	append_n(s, 0, 6);
+	assert_int_equal(store_put_period(s, "a", "2026-01", 0, 2), 0);
+	assert_int_equal(store_put_period(s, "b", "2026-01", 2, 1), 0);
+	assert_int_equal(store_put_period(s, "a", "2026-01", 4, 1), 0);
+	/* Out of order, overlapping, or beyond the ledger: refused. */
+	assert_int_equal(store_put_period(s, "a", "2026-02", 3, 1),
+	    STORE_EREFUSED);
+	assert_non_null(strstr(store_errmsg(s), "entry order"));
+	assert_int_equal(store_put_period(s, "a", "2026-02", 4, 1),
+	    STORE_EREFUSED);
+	assert_int_equal(store_put_period(s, "a", "2026-02", 5, 2),
+	    STORE_EREFUSED);
+	assert_non_null(strstr(store_errmsg(s), "in the ledger"));
+	assert_int_equal(store_period_indexed(s, &upto), 0);
+	assert_int_equal(upto, 5);
+
+	assert_int_equal(store_period_entries(s, "a", "2026-01", INT64_MAX, &v,
+	    &n), 0);
+	assert_int_equal(n, 3);
+	assert_true(v[0] == 0 && v[1] == 1 && v[2] == 4);
+	free(v);
+	/* Only the entries below the bound (on disk). */
+	assert_int_equal(store_period_entries(s, "a", "2026-01", 4, &v, &n), 0);
+	assert_int_equal(n, 2);
+	free(v);
+	assert_int_equal(store_period_entries(s, "a", "2026-02", INT64_MAX, &v,
+	    &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(v);
+	store_close(s);
+	assert_int_equal(raw_exec(f, "UPDATE period_entry SET period = 'x'",
+	    msg, sizeof(msg)), SQLITE_CONSTRAINT);
+	assert_int_equal(raw_exec(f, "DELETE FROM period_entry", msg,
+	    sizeof(msg)), SQLITE_CONSTRAINT);
+	assert_non_null(strstr(msg, "append-only"));
+}
+
 /* Step 3 moves the subtree hashes of a version 2 database, unchanged. */
 static void
 test_migrate_subtree(void **state)
@@ -524,7 +577,8 @@ test_migrate_subtree(void **state)
 	    " PRIMARY KEY (level, idx)) STRICT, WITHOUT ROWID;"
 	    "INSERT INTO subtree SELECT pos & 63,"
 	    " (((pos >> 6) + 1) >> (pos & 63)) - 1, hash FROM node;"
-	    "DROP TABLE node; PRAGMA user_version = 2", msg,
+	    "DROP TABLE node; DROP TABLE period_entry;"
+	    " PRAGMA user_version = 2", msg,
 	    sizeof(msg)) != SQLITE_OK)
 		fail_msg("making a version 1 database: %s", msg);
 	s = open_ok(f);
@@ -686,6 +740,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrations, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_subtree, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_period_index, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crash_atomic, setup,
 		    teardown),

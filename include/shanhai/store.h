@@ -34,7 +34,7 @@
 
 #define STORE_HASH_SIZE	32
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION	4
+#define STORE_SCHEMA_VERSION	5
 /* Buffer sizes for the text keys of the report index (SPEC 2 ids + NUL). */
 #define STORE_ID_BUFSZ		65
 #define STORE_HEX_BUFSZ		65
@@ -207,6 +207,23 @@ int	store_put_rules(struct store *s, const char *agreement,
 	    __attribute__((warn_unused_result));
 int	store_rules_latest(struct store *s, const char *agreement,
 	    char sha256[STORE_HEX_BUFSZ], uint64_t *index)
+	    __attribute__((warn_unused_result));
+
+/*
+ * The period index: entries index .. index+count-1 concern agreement's
+ * period (rows appended in entry order). store_period_entries() gives
+ * those below `below`, in ledger order, in a malloc'd array (NULL when
+ * none); store_period_indexed() one past the last entry the rows cover (0
+ * when there are none): a database of schema 4 or earlier gets its rows
+ * for the entries it held from the daemon's start-up replay.
+ */
+int	store_put_period(struct store *s, const char *agreement,
+	    const char *period, uint64_t index, uint64_t count)
+	    __attribute__((warn_unused_result));
+int	store_period_entries(struct store *s, const char *agreement,
+	    const char *period, uint64_t below, uint64_t **v, size_t *n)
+	    __attribute__((warn_unused_result));
+int	store_period_indexed(struct store *s, uint64_t *upto)
 	    __attribute__((warn_unused_result));
 
 /*

@@ -1,0 +1,91 @@
+#!/bin/sh
+# bench_history: what the ledger's history costs shanhaid (issue 13: RSS
+# under load below 64 MiB with 10 million entries in the ledger, and ingest
+# at 10 million within 15% of ingest on an empty ledger). The same load
+# (bench_ingest's 32 connections) runs against an empty ledger, then
+# against one of HISTORY_ENTRIES entries built through the daemon itself
+# (loadgen --count over 64 agreements, every report its own month, so every
+# report opens a period and years keep closing) and restarted, so that the
+# figures include the start-up replay. Prints RSS after start and the peak
+# under load, reports/s, and the ratio; both runs twice, interleaved.
+# Fails on nothing.
+#   HISTORY_ENTRIES (default 10000000): the history to build
+#   BENCH_SECONDS (default 8): length of each measured run
+. "$TOP/tests/itlib.sh"
+H=${HISTORY_ENTRIES:-10000000}
+S=${BENCH_SECONDS:-8}
+CONNS=32
+AGREEMENTS=64	# 10 million entries: 78,125 months each, up to the year 7510
+pki
+port=$(free_port)
+c=$T/etc/shanhaid.conf
+bench_config "$c" "$port" "$AGREEMENTS"
+
+load() {	# load [loadgen args]: the figures line
+	"$BUILD/bench/loadgen" -p "$port" --cacert "$T/pki/ca.crt" \
+	    --cert "$T/pki/yuhang.crt" --key "$T/pki/yuhang.key" \
+	    --agreements $AGREEMENTS "$@"
+}
+field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+mib() { awk -v k="$2" '$1 == k ":" { printf "%.1f", $2 / 1024 }' /proc/"$1"/status; }
+size() {
+	curl -s --cacert "$T/pki/ca.crt" --cert "$T/pki/auditor.crt" \
+	    --key "$T/pki/auditor.key" \
+	    "https://127.0.0.1:$port/v1/ledger/checkpoint" | sed -n 2p
+}
+# start: shanhaid, waiting as long as its replay takes; the seconds it
+# took in $T/took.
+start() {
+	t0=$(date +%s.%N)
+	"$BUILD/shanhaid" -c "$c" >>"$T/daemon.log" 2>&1 &
+	DPID=$!
+	PIDS="$PIDS $DPID"
+	until curl -s -o /dev/null --cacert "$T/pki/ca.crt" "https://127.0.0.1:$port/healthz"; do
+		kill -0 "$DPID" 2>/dev/null || fail "shanhaid exited"
+		sleep 0.2
+	done
+	awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }' >"$T/took"
+}
+stop() { kill -TERM "$DPID"; wait_exit "$DPID" 600 >/dev/null || true; }
+# measure NAME OFFSET: RSS after start, the 32-connection run, peak RSS.
+measure() {
+	rss0=$(mib "$DPID" VmRSS)
+	out=$(load -c $CONNS -t 2 -d "$S" -w 1 --offset "$2")
+	echo "$1: entries $(size), RSS after start $rss0 MiB, $(field "$out" rps) reports/s (p50 $(field "$out" p50_ms) ms, p99 $(field "$out" p99_ms) ms), peak RSS $(mib "$DPID" VmHWM) MiB, RSS now $(mib "$DPID" VmRSS) MiB"
+	eval "rps_$1=$(field "$out" rps) hwm_$1=$(mib "$DPID" VmHWM)"
+}
+
+echo "shanhaid, $CONNS keep-alive mTLS connections, ${S}s per run, $(nproc) CPUs, history of $H entries"
+start
+measure empty 0
+stop
+rm -rf "$T/etc/state"
+mkdir -p "$T/etc/state"
+start
+# Two entries a report (the report and its settlement).
+per=$(( (H / 2 + AGREEMENTS - 1) / AGREEMENTS ))
+t0=$(date +%s)
+out=$(load -c $AGREEMENTS -t 2 -d 100000 -w 0 --count "$per")
+echo "history: $(size) entries in $(( $(date +%s) - t0 )) s ($(field "$out" errors) errors), peak RSS while building $(mib "$DPID" VmHWM) MiB"
+stop
+start
+echo "restart: $(cat "$T/took") s to replay the ledger, RSS then $(mib "$DPID" VmRSS) MiB (peak $(mib "$DPID" VmHWM) MiB)"
+# The load goes on after the history's months (a year left open each).
+measure full $((per + 12))
+stop
+# Once more each, interleaved: a run on this machine moves by a fifth.
+mv "$T/etc/state" "$T/history"
+mkdir -p "$T/etc/state"
+start
+measure empty2 0
+stop
+rm -rf "$T/etc/state"
+mv "$T/history" "$T/etc/state"
+start
+measure full2 $((per + 24 + (S + 2) * 40000 / CONNS))	# past the first run
+stop
+echo "--- figures (target)"
+echo "peak RSS with $H entries in the ledger, replay and load: $hwm_full, $hwm_full2 MiB (< 64); empty ledger: $hwm_empty, $hwm_empty2 MiB"
+awk -v a="$rps_full" -v b="$rps_empty" -v c="$rps_full2" -v d="$rps_empty2" 'BEGIN {
+	r = b + d > 0 ? (a + c) / (b + d) : 0
+	printf "ingest with the history / empty: %.0f, %.0f / %.0f, %.0f reports/s = %.2f (>= 0.85) %s\n", a, c, b, d, r, (r >= 0.85 ? "ok" : "MISSED") }'
