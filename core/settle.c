@@ -305,8 +305,10 @@ eng_agr_free(struct agr *a)
 {
 	if (a == NULL)
 		return;
-	for (size_t i = 0; i < a->nyears; i++)
+	for (size_t i = 0; i < a->nyears; i++) {
 		eng_yres_free(a->years[i].res);
+		free(a->years[i].appr);
+	}
 	free(a->years);
 	free(a->fps[0].slots);
 	free(a->fps[1].slots);

@@ -96,7 +96,8 @@ struct year {
 	uint32_t	 status;
 	unsigned char	 dirty;		/* the pager's blob missing or old */
 	struct yres	*res;		/* NULL: paged out */
-	struct approval	 appr[2];	/* by role; stays in memory */
+	struct approval	*appr;		/* [2] by role, NULL before the first;
+					   stays in memory */
 };
 
 struct agr {

@@ -391,7 +391,8 @@ year_status(const struct year *yr, int complete, const unsigned char *cur)
 	if (!complete)
 		return SETTLE_YEAR_INCOMPLETE;
 	for (int role = 0; role < 2; role++) {
-		const struct approval *ap = yr != NULL ? &yr->appr[role] : NULL;
+		const struct approval *ap = yr != NULL && yr->appr != NULL ?
+		    &yr->appr[role] : NULL;
 
 		if (ap == NULL || !ap->has)
 			both = 0;
@@ -436,7 +437,8 @@ settle_year_json(struct settle *s, const char *agreement, const char *year,
 	yr = eng_year_find(a, y);
 	appr = json_object();
 	for (int role = 0; role < 2; role++) {
-		const struct approval *ap = yr != NULL ? &yr->appr[role] : NULL;
+		const struct approval *ap = yr != NULL && yr->appr != NULL ?
+		    &yr->appr[role] : NULL;
 		json_t *v = json_null();
 
 		if (ap != NULL && ap->has)
@@ -579,7 +581,6 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 		return SETTLE_CONFLICT;
 	}
 	yr = eng_year_find(a, y);
-	ap = &yr->appr[role];
 	eng_hex_to_bin(want, bin);
 	if (strcmp(want, hash) != 0) {
 		eng_refuse(err, errlen, "statement: %s is not the current statement "
@@ -591,7 +592,8 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 	if ((res = eng_result_new(a, y * eng_per_year(a), role, hash, "")) == NULL)
 		goto oom;
 	snprintf(res->period, sizeof(res->period), "%s", yb);
-	if (ap->has && memcmp(ap->hash, bin, 32) == 0) {
+	ap = yr->appr != NULL ? &yr->appr[role] : NULL;
+	if (ap != NULL && ap->has && memcmp(ap->hash, bin, 32) == 0) {
 		/* The same approval again: nothing is written. */
 		res->first_index = ap->index;
 		res->status_text = settle_year_status_name(year_status(yr, 1,
@@ -600,6 +602,11 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 		*resp = res;
 		return SETTLE_DUPLICATE;
 	}
+	/* Most years are never approved: their approvals cost a pointer. */
+	if (yr->appr == NULL &&
+	    (yr->appr = calloc(2, sizeof(*yr->appr))) == NULL)
+		goto oom;
+	ap = &yr->appr[role];
 	textbuf_puts(&b, "{");
 	eng_sb_kv(&b, "agreement", a->id);
 	textbuf_puts(&b, ",");
