@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
@@ -204,11 +205,91 @@ each_allocation_fails(void **state)
 		free(want[i]);
 }
 
+static const char YRULES[] =
+    "id = \"yr\"; home = \"330802\"; host = \"330110\"; cadence = \"yearly\";"
+    " start = \"2025\"; taxes = ( { code = \"vat\"; } );"
+    " terms = ( { from = \"2025\"; home = \"1/3\"; } );";
+
+/* The approvals of 2025 as the year's document shows them, malloc'd. */
+static char *
+approvals_of(struct settle *s)
+{
+	char err[512], *out;
+	json_t *y;
+	int code;
+
+	assert_non_null(y = settle_year_json(s, "yr", "2025", &code, err,
+	    sizeof(err)));
+	assert_non_null(out = json_dumps(json_object_get(y, "approvals"),
+	    JSON_SORT_KEYS));
+	json_decref(y);
+	return out;
+}
+
+/*
+ * A year's first approval allocates its room: each allocation of it
+ * failed in turn is a 503 that leaves the year unapproved, and the
+ * approval then goes in as in an engine that never failed.
+ */
+static void
+approval_allocation_fails(void **state)
+{
+	struct settle *s = settle_new();
+	struct settle_result *res;
+	struct rules *r;
+	char err[512], body[160], *none, *want = NULL, *got;
+	const char *rep = "{\"report_id\":\"a\",\"agreement\":\"yr\","
+	    "\"period\":\"2025\",\"role\":\"host\",\"taxes\":{\"vat\":\"3.00\"}}";
+	json_t *y;
+	int code;
+
+	(void)state;
+	assert_non_null(s);
+	assert_non_null(r = rules_parse(YRULES, "yr.conf", err, sizeof(err)));
+	assert_int_equal(settle_install(s, r, err, sizeof(err)), 0);
+	assert_int_equal(settle_submit(s, rep, strlen(rep), NULL, 0,
+	    "2026-01-05T00:00:00Z", NULL, &res, err, sizeof(err)),
+	    SETTLE_ACCEPTED);
+	settle_result_free(res);
+	assert_non_null(y = settle_year_json(s, "yr", "2025", &code, err,
+	    sizeof(err)));
+	snprintf(body, sizeof(body), "{\"statement\":\"%s\",\"role\":\"host\"}",
+	    json_string_value(json_object_get(y, "sha256")));
+	json_decref(y);
+	none = approvals_of(s);
+	for (long n = 0;; n++) {
+		budget = n;
+		res = NULL;
+		code = settle_approve(s, "yr", "2025", body, strlen(body), NULL,
+		    0, "2026-02-01T00:00:00Z", NULL, 7, &res, err, sizeof(err));
+		budget = -1;
+		if (code == SETTLE_ACCEPTED)
+			break;
+		if (code != SETTLE_UNAVAILABLE)
+			fail_msg("allocation %ld: code %d, not 503: %s", n, code,
+			    err);
+		assert_null(res);
+		got = approvals_of(s);
+		assert_string_equal(got, none);
+		free(got);
+		assert_true(n < 1000);
+	}
+	want = approvals_of(s);
+	assert_string_not_equal(want, none);
+	assert_non_null(strstr(want, "\"index\": 7"));
+	assert_int_equal(settle_result_count(res), 1);
+	settle_result_free(res);
+	free(want);
+	free(none);
+	settle_free(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(each_allocation_fails),
+		cmocka_unit_test(approval_allocation_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
