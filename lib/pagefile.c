@@ -1,7 +1,9 @@
 /*
  * pagefile: a settle_pager over an unlinked temporary file (see the
- * header). The index is an open-addressing table of keys to (offset,
- * length, room); a blob that grew past its room moves to the file's end.
+ * header). Keys are the engine's "<agreement>/<year>"; the index is, per
+ * agreement, an array by year of (offset, length, room): 16 bytes a
+ * year, no string per key. A blob that grew past its room moves to the
+ * file's end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,22 +13,33 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shanhai/fnv.h"
 #include "shanhai/pagefile.h"
 
-struct pslot {
-	char		*key;
+#define PF_NONE		UINT64_MAX	/* off of a year never put */
+
+/* Where a year's blob is. */
+struct pent {
 	uint64_t	 off;
 	uint32_t	 len;
 	uint32_t	 room;
 };
 
+/* The years of one agreement: v[i] is year first + i. */
+struct pgroup {
+	char		*name;
+	int32_t		 first;
+	uint32_t	 n;
+	uint32_t	 cap;
+	struct pent	*v;
+};
+
 struct pagefile {
 	int		 fd;
 	uint64_t	 size;		/* end of the file */
-	struct pslot	*slots;
-	size_t		 cap;
-	size_t		 n;
+	struct pgroup	*groups;	/* sorted by name */
+	size_t		 ngroups;
+	size_t		 capgroups;
+	size_t		 count;		/* years put */
 };
 
 struct pagefile *
@@ -62,55 +75,128 @@ pagefile_free(struct pagefile *pf)
 {
 	if (pf == NULL)
 		return;
-	for (size_t i = 0; i < pf->cap; i++)
-		free(pf->slots[i].key);
-	free(pf->slots);
+	for (size_t i = 0; i < pf->ngroups; i++) {
+		free(pf->groups[i].name);
+		free(pf->groups[i].v);
+	}
+	free(pf->groups);
 	close(pf->fd);
 	free(pf);
 }
 
-static struct pslot *
-slot_find(const struct pagefile *pf, const char *key)
+/* Splits "<name>/<year>": the name's length and the year, or -1. */
+static int
+key_split(const char *key, size_t *nlen, int32_t *year)
 {
-	if (pf->cap == 0)
-		return NULL;
-	for (size_t i = fnv1a(FNV1A_BASIS, key) & (pf->cap - 1);
-	    pf->slots[i].key != NULL; i = (i + 1) & (pf->cap - 1))
-		if (strcmp(pf->slots[i].key, key) == 0)
-			return &pf->slots[i];
-	return NULL;
+	const char *sl = strrchr(key, '/'), *d;
+	int32_t y = 0;
+
+	if (sl == NULL || sl[1] == '\0' || strlen(sl + 1) > 4)
+		return -1;
+	for (d = sl + 1; *d != '\0'; d++) {
+		if (*d < '0' || *d > '9')
+			return -1;
+		y = y * 10 + (*d - '0');
+	}
+	*nlen = (size_t)(sl - key);
+	*year = y;
+	return 0;
 }
 
-static struct pslot *
-slot_add(struct pagefile *pf, const char *key)
+/* name (NUL-terminated) against the first nlen bytes of key. */
+static int
+name_cmp(const char *name, const char *key, size_t nlen)
 {
-	size_t i;
+	int c = strncmp(name, key, nlen);
 
-	if ((pf->n + 1) * 4 > pf->cap * 3) {
-		size_t ncap = pf->cap ? pf->cap * 2 : 64;
-		struct pslot *ns = calloc(ncap, sizeof(*ns));
+	return c != 0 ? c : name[nlen] != '\0';
+}
 
-		if (ns == NULL)
-			return NULL;
-		for (size_t k = 0; k < pf->cap; k++) {
-			if (pf->slots[k].key == NULL)
-				continue;
-			for (i = fnv1a(FNV1A_BASIS, pf->slots[k].key) & (ncap - 1);
-			    ns[i].key != NULL; i = (i + 1) & (ncap - 1))
-				;
-			ns[i] = pf->slots[k];
-		}
-		free(pf->slots);
-		pf->slots = ns;
-		pf->cap = ncap;
+/* The agreement's group, made when create; NULL if absent or no memory. */
+static struct pgroup *
+group_of(struct pagefile *pf, const char *key, size_t nlen, int create)
+{
+	size_t lo = 0, hi = pf->ngroups;
+	struct pgroup *g;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = name_cmp(pf->groups[mid].name, key, nlen);
+
+		if (c == 0)
+			return &pf->groups[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	for (i = fnv1a(FNV1A_BASIS, key) & (pf->cap - 1);
-	    pf->slots[i].key != NULL; i = (i + 1) & (pf->cap - 1))
-		;
-	if ((pf->slots[i].key = strdup(key)) == NULL)
+	if (!create)
 		return NULL;
-	pf->n++;
-	return &pf->slots[i];
+	if (pf->ngroups == pf->capgroups) {
+		size_t ncap = pf->capgroups ? pf->capgroups * 2 : 8;
+
+		if ((g = realloc(pf->groups, ncap * sizeof(*g))) == NULL)
+			return NULL;
+		pf->groups = g;
+		pf->capgroups = ncap;
+	}
+	g = &pf->groups[lo];
+	memmove(g + 1, g, (pf->ngroups - lo) * sizeof(*g));
+	memset(g, 0, sizeof(*g));
+	if ((g->name = strndup(key, nlen)) == NULL) {
+		memmove(g, g + 1, (pf->ngroups - lo) * sizeof(*g));
+		return NULL;
+	}
+	pf->ngroups++;
+	return g;
+}
+
+/*
+ * The entry of the key's year (off PF_NONE when never put), made with
+ * its group when create; NULL if absent, not a year key, or no memory.
+ */
+static struct pent *
+entry_of(struct pagefile *pf, const char *key, int create)
+{
+	struct pgroup *g;
+	size_t nlen;
+	int32_t y;
+	uint32_t lead, need;
+
+	if (key_split(key, &nlen, &y) == -1 ||
+	    (g = group_of(pf, key, nlen, create)) == NULL)
+		return NULL;
+	if (g->n > 0 && y >= g->first && y - g->first < (int32_t)g->n)
+		return &g->v[y - g->first];
+	if (!create)
+		return NULL;
+	if (g->n == 0)
+		g->first = y;
+	/* Years before the first move the array up by lead. */
+	lead = y < g->first ? (uint32_t)(g->first - y) : 0;
+	need = y < g->first ? g->n + lead : (uint32_t)(y - g->first) + 1;
+	if (need > g->cap) {
+		uint32_t ncap = g->cap ? g->cap * 2 : 8;
+		struct pent *nv;
+
+		if (ncap < need)
+			ncap = need;
+		if ((nv = realloc(g->v, ncap * sizeof(*nv))) == NULL)
+			return NULL;
+		g->v = nv;
+		g->cap = ncap;
+	}
+	if (lead > 0) {
+		memmove(g->v + lead, g->v, g->n * sizeof(*g->v));
+		for (uint32_t i = 0; i < lead; i++)
+			g->v[i].off = PF_NONE;
+		g->first = y;
+	} else {
+		for (uint32_t i = g->n; i < need; i++)
+			g->v[i].off = PF_NONE;
+	}
+	g->n = need;
+	return &g->v[y - g->first];
 }
 
 static int
@@ -155,15 +241,15 @@ static int
 pf_put(void *arg, const char *key, const void *blob, size_t len)
 {
 	struct pagefile *pf = arg;
-	struct pslot *sl = slot_find(pf, key);
+	struct pent *e = entry_of(pf, key, 1);
 	uint64_t off;
 	uint32_t room;
 
-	if (len > UINT32_MAX / 2)
+	if (e == NULL || len > UINT32_MAX / 2)
 		return -1;
-	if (sl != NULL && len <= sl->room) {
-		off = sl->off;
-		room = sl->room;
+	if (e->off != PF_NONE && len <= e->room) {
+		off = e->off;
+		room = e->room;
 	} else {
 		/* Room for some growth: a year read back mostly grows a little. */
 		off = pf->size;
@@ -173,11 +259,11 @@ pf_put(void *arg, const char *key, const void *blob, size_t len)
 		return -1;
 	if (off == pf->size)
 		pf->size += room;
-	if (sl == NULL && (sl = slot_add(pf, key)) == NULL)
-		return -1;
-	sl->off = off;
-	sl->len = (uint32_t)len;
-	sl->room = room;
+	if (e->off == PF_NONE)
+		pf->count++;
+	e->off = off;
+	e->len = (uint32_t)len;
+	e->room = room;
 	return 0;
 }
 
@@ -185,17 +271,18 @@ static int
 pf_get(void *arg, const char *key, void **blob, size_t *len)
 {
 	struct pagefile *pf = arg;
-	struct pslot *sl = slot_find(pf, key);
+	struct pent *e = entry_of(pf, key, 0);
 	void *buf;
 
-	if (sl == NULL || (buf = malloc(sl->len ? sl->len : 1)) == NULL)
+	if (e == NULL || e->off == PF_NONE ||
+	    (buf = malloc(e->len ? e->len : 1)) == NULL)
 		return -1;
-	if (read_all(pf->fd, buf, sl->len, sl->off) == -1) {
+	if (read_all(pf->fd, buf, e->len, e->off) == -1) {
 		free(buf);
 		return -1;
 	}
 	*blob = buf;
-	*len = sl->len;
+	*len = e->len;
 	return 0;
 }
 
@@ -212,7 +299,7 @@ pagefile_pager(struct pagefile *pf, unsigned flags, struct settle_pager *pg)
 size_t
 pagefile_count(const struct pagefile *pf)
 {
-	return pf->n;
+	return pf->count;
 }
 
 size_t

@@ -497,6 +497,38 @@ page_file(void **state)
 		assert_memory_equal(b, wp, want);
 		free(b);
 	}
+	/*
+	 * Years in any order, before the first and after a gap; names that
+	 * are prefixes of others; years never put in between are absent.
+	 */
+	{
+		static const char *const ks[] = { "ag-1/2030", "ag-1/2020",
+		    "ag-10/2025", "ag-1/2040", "ag/2025", "ag-1/0007",
+		    "a/b/2025" };
+		size_t nks = sizeof(ks) / sizeof(ks[0]);
+
+		for (size_t i = 0; i < nks; i++)
+			assert_int_equal(pg.put(pg.arg, ks[i], big + 10 * i,
+			    20 + i), 0);
+		assert_int_equal(pagefile_count(pf), 300 + nks);
+		for (size_t i = 0; i < nks; i++) {
+			assert_int_equal(pg.get(pg.arg, ks[i], &b, &len), 0);
+			assert_int_equal(len, 20 + i);
+			assert_memory_equal(b, big + 10 * i, 20 + i);
+			free(b);
+		}
+		assert_int_equal(pg.get(pg.arg, "ag-1/2021", &b, &len), -1);
+		assert_int_equal(pg.get(pg.arg, "ag-1/2041", &b, &len), -1);
+		assert_int_equal(pg.get(pg.arg, "ag-1/0006", &b, &len), -1);
+		assert_int_equal(pg.get(pg.arg, "ag-2/2025", &b, &len), -1);
+		assert_int_equal(pg.get(pg.arg, "ag-/2025", &b, &len), -1);
+	}
+	/* Only "<name>/<year>" keys, the engine's. */
+	assert_int_equal(pg.put(pg.arg, "none", big, 10), -1);
+	assert_int_equal(pg.put(pg.arg, "ag/20250", big, 10), -1);
+	assert_int_equal(pg.put(pg.arg, "ag/20x5", big, 10), -1);
+	assert_int_equal(pg.put(pg.arg, "ag/", big, 10), -1);
+	assert_int_equal(pagefile_count(pf), 307);
 	free(big);
 	pagefile_free(pf);
 	assert_null(pagefile_new("/nonexistent/dir", err, sizeof(err)));

@@ -1,9 +1,11 @@
 /*
  * pagefile: a settle_pager over an unlinked temporary file, for the
  * engines of `shanhai settle` and the auditor's replay. Blobs are written
- * once at the file's end and rewritten in place while they fit; an index
- * in memory holds one small record per key (per paged year), never
- * anything per report. The file is gone when the process ends.
+ * once at the file's end and rewritten in place while they fit. Keys are
+ * the engine's "<agreement>/<year>" (a year of one to four digits; put
+ * refuses any other key): the index in memory is an array by year per
+ * agreement, 16 bytes a paged year, never anything per report. The file
+ * is gone when the process ends.
  */
 #ifndef SHANHAI_PAGEFILE_H
 #define SHANHAI_PAGEFILE_H
