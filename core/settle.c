@@ -88,49 +88,72 @@ fp_idpart(const char *id)
 	return (uint32_t)((fnv1a(FNV1A_BASIS, id) >> 20) % ((1u << 18) - 1)) + 1;
 }
 
-/* Where a fingerprint's probe starts (murmur3's finalizer). */
-static size_t
-fp_start(uint32_t idpart, size_t cap)
+static int
+fp_cmp(const void *x, const void *y)
 {
-	uint32_t h = idpart;
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
 
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h & (cap - 1);
+	return (a > b) - (a < b);
+}
+
+/* The recent fingerprints into v, which grows by an eighth at least. */
+static int
+fpset_merge(struct fpset *m)
+{
+	size_t i, j, k;
+
+	if (m->n + m->nrecent > m->cap) {
+		size_t ncap = m->n + m->nrecent + m->n / 8;
+		uint32_t *nv = realloc(m->v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		m->v = nv;
+		m->cap = ncap;
+	}
+	qsort(m->recent, m->nrecent, sizeof(*m->recent), fp_cmp);
+	/* From the end, so that v is merged in place. */
+	i = m->n;
+	j = m->nrecent;
+	k = m->n + m->nrecent;
+	while (j > 0) {
+		if (i > 0 && m->v[i - 1] > m->recent[j - 1])
+			m->v[--k] = m->v[--i];
+		else
+			m->v[--k] = m->recent[--j];
+	}
+	m->n += m->nrecent;
+	m->nrecent = 0;
+	return 0;
 }
 
 static int
 fpset_add(struct fpset *m, uint32_t fp)
 {
-	size_t i;
-
-	if ((m->n + 1) * 4 > m->cap * 3) {
-		size_t ncap = m->cap ? m->cap * 2 : 16;
-		uint32_t *ns = calloc(ncap, sizeof(*ns));
-
-		if (ns == NULL)
-			return -1;
-		for (size_t k = 0; k < m->cap; k++) {
-			if (m->slots[k] == 0)
-				continue;
-			for (i = fp_start(m->slots[k] >> FP_YEARBITS, ncap);
-			    ns[i] != 0; i = (i + 1) & (ncap - 1))
-				;
-			ns[i] = m->slots[k];
-		}
-		free(m->slots);
-		m->slots = ns;
-		m->cap = ncap;
-	}
-	for (i = fp_start(fp >> FP_YEARBITS, m->cap); m->slots[i] != 0;
-	    i = (i + 1) & (m->cap - 1))
-		;
-	m->slots[i] = fp;
-	m->n++;
+	if (m->recent == NULL &&
+	    (m->recent = malloc(FP_RECENT * sizeof(*m->recent))) == NULL)
+		return -1;
+	if (m->nrecent == FP_RECENT && fpset_merge(m) == -1)
+		return -1;
+	m->recent[m->nrecent++] = fp;
 	return 0;
+}
+
+/* The first fingerprint of v at or above fp. */
+static size_t
+fpset_lower(const struct fpset *m, uint32_t fp)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->v[mid] < fp)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 static struct idrec *
@@ -310,8 +333,10 @@ eng_agr_free(struct agr *a)
 		free(a->years[i].appr);
 	}
 	free(a->years);
-	free(a->fps[0].slots);
-	free(a->fps[1].slots);
+	for (int r = 0; r < 2; r++) {
+		free(a->fps[r].v);
+		free(a->fps[r].recent);
+	}
 	free(a->border);
 	free(a->sorder);
 	free(a->weights);
@@ -641,31 +666,44 @@ eng_period_new(const struct agr *a, int32_t p)
 	return pe;
 }
 
+/*
+ * Reads back the year a fingerprint names and looks for the id there:
+ * 1 found (*out), 0 not there, -1 (err).
+ */
+static int
+id_in_year(struct settle *s, struct agr *a, int role, const char *id,
+    uint32_t fp, struct idrec **out, char *err, size_t errlen)
+{
+	struct year *yr = eng_year_find(a, (int32_t)(fp & FP_YEARMASK));
+
+	if (yr == NULL)
+		return eng_refuse(err, errlen, "%s: report ids point to a "
+		    "year without reports", a->id);
+	if (eng_year_load(s, a, yr, err, errlen) == -1)
+		return -1;
+	*out = idlist_find(&yr->res->ids[role], id);
+	return *out != NULL;
+}
+
 static int
 id_find(struct settle *s, struct agr *a, int role, const char *id,
     struct idrec **out, char *err, size_t errlen)
 {
 	const struct fpset *m = &a->fps[role];
 	uint32_t idp = fp_idpart(id);
+	int rc;
 
 	*out = NULL;
-	if (m->cap == 0)
-		return 0;
-	for (size_t i = fp_start(idp, m->cap); m->slots[i] != 0;
-	    i = (i + 1) & (m->cap - 1)) {
-		struct year *yr;
-
-		if (m->slots[i] >> FP_YEARBITS != idp)
-			continue;
-		if ((yr = eng_year_find(a, (int32_t)(m->slots[i] & FP_YEARMASK)))
-		    == NULL)
-			return eng_refuse(err, errlen, "%s: report ids point to a "
-			    "year without reports", a->id);
-		if (eng_year_load(s, a, yr, err, errlen) == -1)
-			return -1;
-		if ((*out = idlist_find(&yr->res->ids[role], id)) != NULL)
-			return 0;
-	}
+	for (size_t i = fpset_lower(m, idp << FP_YEARBITS);
+	    i < m->n && m->v[i] >> FP_YEARBITS == idp; i++)
+		if ((rc = id_in_year(s, a, role, id, m->v[i], out, err,
+		    errlen)) != 0)
+			return rc == 1 ? 0 : -1;
+	for (size_t i = 0; i < m->nrecent; i++)
+		if (m->recent[i] >> FP_YEARBITS == idp &&
+		    (rc = id_in_year(s, a, role, id, m->recent[i], out, err,
+		    errlen)) != 0)
+			return rc == 1 ? 0 : -1;
 	return 0;
 }
 

@@ -49,15 +49,21 @@ struct idlist {
 /*
  * Which years used a report id, per side of an agreement: one 32-bit
  * fingerprint per report id (18 bits of the id's hash, never 0, above the
- * 14-bit year), open addressing, linear probing, power-of-two capacity.
- * A fingerprint only says where to look: the id itself is in the year's
- * idlist, read back through the pager when the year is paged out. Several
- * ids may share a fingerprint; none is ever missing one.
+ * 14-bit year). Most are in v, sorted; the latest FP_RECENT in recent, in
+ * the order added, merged into v when it is full: 4 bytes an id, and
+ * a lookup is a binary search and a short scan. A fingerprint only says
+ * where to look: the id itself is in the year's idlist, read back through
+ * the pager when the year is paged out. Several ids may share a
+ * fingerprint; none is ever missing one.
  */
+#define FP_RECENT	256
+
 struct fpset {
-	uint32_t	*slots;
-	size_t		 cap;
+	uint32_t	*v;		/* sorted */
 	size_t		 n;
+	size_t		 cap;
+	uint32_t	*recent;	/* FP_RECENT, allocated on the first */
+	size_t		 nrecent;
 };
 
 struct period {

@@ -535,6 +535,81 @@ page_file(void **state)
 	assert_non_null(strstr(err, "/nonexistent/dir"));
 }
 
+/*
+ * Report ids over many years: more than the fingerprints' recent buffer
+ * holds, several times over, so that ids are found in the sorted part and
+ * in the recent one, in years paged out and in memory.
+ */
+static void
+many_ids(void **state)
+{
+	static const char LG[] =
+	    "id = \"lg\"; home = \"330802\"; host = \"330110\";\n"
+	    "cadence = \"monthly\"; start = \"1990-01\";\n"
+	    "taxes = ( { code = \"vat\"; } );\n"
+	    "terms = ( { from = \"1990-01\"; home = \"1/2\"; } );\n";
+	enum { N = 1000 };
+	static const char LGT[] = "2101-01-05T00:00:00Z";
+	char err[512], per[16], id[32], *rep = malloc(N * 160);
+	struct pagefile *pf = pagefile_new(getenv("TMPDIR"), err, sizeof(err));
+	struct settle *s = settle_new();
+	struct settle_pager pg;
+	struct settle_pager_stats st;
+	struct settle_result *res;
+	struct rules *r;
+
+	(void)state;
+	if (pf == NULL)
+		fail_msg("%s", err);
+	assert_non_null(r = rules_parse(LG, "lg.conf", err, sizeof(err)));
+	assert_int_equal(settle_install(s, r, err, sizeof(err)), 0);
+	pagefile_pager(pf, 0, &pg);
+	assert_int_equal(settle_set_pager(s, &pg), 0);
+	for (int i = 0; i < N; i++) {
+		char *t = rep + i * 160;
+
+		snprintf(per, sizeof(per), "%04d-%02d", 1990 + i / 12,
+		    i % 12 + 1);
+		snprintf(id, sizeof(id), "lg-%d", i * 7919 % 100003);
+		snprintf(t, 160, "{\"report_id\":\"%s\",\"agreement\":\"lg\","
+		    "\"period\":\"%s\",\"role\":\"host\",\"taxes\":{\"vat\":"
+		    "\"%d.00\"}}", id, per, i + 1);
+		assert_int_equal(settle_submit(s, t, strlen(t), NULL, 0, LGT, NULL,
+		    &res, err, sizeof(err)), SETTLE_ACCEPTED);
+		settle_result_free(res);
+	}
+	settle_pager_stats(s, &st);
+	assert_true(st.paged_out > 70);
+	for (int i = 0; i < N; i += 37) {
+		char *t = rep + i * 160, other[160];
+
+		/* The same report again; its id for another period. */
+		assert_int_equal(settle_submit(s, t, strlen(t), NULL, 0, LGT, NULL,
+		    &res, err, sizeof(err)), SETTLE_DUPLICATE);
+		settle_result_free(res);
+		snprintf(id, sizeof(id), "lg-%d", i * 7919 % 100003);
+		snprintf(other, sizeof(other), "{\"report_id\":\"%s\","
+		    "\"agreement\":\"lg\",\"period\":\"2100-01\",\"role\":"
+		    "\"host\",\"taxes\":{\"vat\":\"1.00\"}}", id);
+		assert_int_equal(settle_submit(s, other, strlen(other), NULL, 0,
+		    LGT, NULL, &res, err, sizeof(err)), SETTLE_CONFLICT);
+		assert_non_null(strstr(err, id));
+	}
+	/* A new id is new, wherever the fingerprints are. */
+	{
+		const char *t = "{\"report_id\":\"lg-new\",\"agreement\":\"lg\","
+		    "\"period\":\"2100-01\",\"role\":\"host\",\"taxes\":{\"vat\":"
+		    "\"1.00\"}}";
+
+		assert_int_equal(settle_submit(s, t, strlen(t), NULL, 0, LGT, NULL,
+		    &res, err, sizeof(err)), SETTLE_ACCEPTED);
+		settle_result_free(res);
+	}
+	settle_free(s);
+	pagefile_free(pf);
+	free(rep);
+}
+
 int
 main(void)
 {
@@ -543,6 +618,7 @@ main(void)
 		cmocka_unit_test(dispute_in_closed_year),
 		cmocka_unit_test(pager_failures),
 		cmocka_unit_test(page_file),
+		cmocka_unit_test(many_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
