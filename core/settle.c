@@ -248,7 +248,8 @@ year_add(struct agr *a, int32_t y)
 	if (res == NULL)
 		return NULL;
 	if (a->nyears == a->capyears) {
-		size_t ncap = a->capyears ? a->capyears * 2 : 4;
+		/* By a quarter: the array lives as long as the agreement. */
+		size_t ncap = a->capyears + a->capyears / 4 + 4;
 		struct year *ny = realloc(a->years, ncap * sizeof(*ny));
 
 		if (ny == NULL) {

@@ -176,7 +176,7 @@ entry_of(struct pagefile *pf, const char *key, int create)
 	lead = y < g->first ? (uint32_t)(g->first - y) : 0;
 	need = y < g->first ? g->n + lead : (uint32_t)(y - g->first) + 1;
 	if (need > g->cap) {
-		uint32_t ncap = g->cap ? g->cap * 2 : 8;
+		uint32_t ncap = g->cap + g->cap / 4 + 8;
 		struct pent *nv;
 
 		if (ncap < need)
