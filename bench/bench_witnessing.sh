@@ -81,19 +81,31 @@ cpu() {
 	for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done |
 	    awk '{ s += $14 + $15 } END { print s + 0 }'
 }
+# tcpu PID NAME: the CPU time of PID's threads named NAME, in clock ticks.
+tcpu() {
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] && cat "$t/stat"
+	done | awk '{ s += $14 + $15 } END { print s + 0 }'
+}
 run() {	# CONF OFFSET: starts shanhaid on it, loads it, stops it; prints rps
 	cp "$1" "$c"
 	start_daemon "$c"
 	s0=$(get auditor /v1/ledger/checkpoint | sed -n 2p)
 	c0=$(cpu $DPID $WPIDS)
+	d0=$(cpu $DPID) t0=$(tcpu $DPID witnessing) w0=$(cpu $WPIDS)
 	out=$("$BUILD/bench/loadgen" -p "$port" --cacert "$T/pki/ca.crt" \
 	    --cert "$T/pki/yuhang.crt" --key "$T/pki/yuhang.key" \
 	    -c $CONNS -t 2 -d "$S" -w 1 --offset "$2")
 	c1=$(cpu $DPID $WPIDS)
+	d1=$(cpu $DPID) t1=$(tcpu $DPID witnessing) w1=$(cpu $WPIDS)
 	s1=$(get auditor /v1/ledger/checkpoint | sed -n 2p)
 	# CPU ms of shanhaid and the witnesses per 1000 entries written.
 	awk -v c="$((c1 - c0))" -v n="$((${s1:-0} - ${s0:-0}))" -v hz="$(getconf CLK_TCK)" \
 	    'BEGIN { printf("%.1f\n", (n > 0) ? 1e6 * c / hz / n : 0) }' >"$T/last.cpu"
+	if grep -q witnesses "$c"; then
+		# The witnessing thread and the witnesses, against shanhaid.
+		echo "$((t1 - t0)) $((w1 - w0)) $((d1 - d0))" >>"$T/wcpu"
+	fi
 	printf '%s\n' "$out" | tr ' ' '\n' | sed -n 's/^rps=//p'
 	if grep -q 'witnesses\|tiles_dir' "$c"; then
 		sleep 1
@@ -160,6 +172,10 @@ for k in $KINDS; do
 	    'BEGIN { printf("%.1f", 100 * (m - 1)) }')% (median ratio $cm:" \
 	    "$(sort -n "$T/cpuratios.$k" | paste -sd' ' -))"
 done
+[ -f "$T/wcpu" ] && awk -v hz="$(getconf CLK_TCK)" -v s="$S" '{ t += $1; w += $2; d += $3; n++ }
+END { printf("CPU over the loads with witnesses (%d runs of %d s): the witnessing thread %.0f ms" \
+    " (%.2f%% of shanhaid'"'"'s %.0f ms), the two witness processes %.0f ms\n", n, s + 1,
+    1000 * t / hz, (d > 0) ? 100 * t / d : 0, 1000 * d / hz, 1000 * w / hz) }' "$T/wcpu"
 [ -f "$T/lags" ] && while read -r _ led wit til; do
 	echo "1 s after a load: ledger $led, witnessed $wit, tiles $til published"
 done <"$T/lags"

@@ -327,6 +327,8 @@ mirror_start(struct server *s, void **statep, char *err, size_t errlen)
 		    strerror(errno));
 		goto fail;
 	}
+	/* By name in top -H and /proc: what the mirror costs is its own. */
+	(void)pthread_setname_np(m->thread, "mirror");
 	m->running = 1;
 	if ((m->journal = ingest_get0_journal(s)) != NULL)
 		journal_set_commit_hook(m->journal, on_commit, m);

@@ -520,6 +520,8 @@ witnessing_start(struct server *s, void **statep, char *err, size_t errlen)
 		    strerror(errno));
 		goto fail;
 	}
+	/* By name in top -H and /proc: what witnessing costs is its own. */
+	(void)pthread_setname_np(g->thread, "witnessing");
 	g->running = 1;
 	log_info("witnessing: %zu witness(es), quorum %zu, every %ld s",
 	    g->nw, g->quorum, g->interval);

@@ -126,6 +126,10 @@ until cmp -s "$T/wcp" "$d/tiles/checkpoint"; do
 done
 python3 "$TOP/tests/tiles_read.py" "$d/tiles" >/dev/null 2>"$T/read.err" || fail "$(cat "$T/read.err")"
 metric shanhai_witnessed_lag_entries | grep -q ' 0$' || fail "lag: $(metric shanhai_witnessed)"
+# The threads by name, so that their CPU is told apart (bench_witnessing).
+cat /proc/"$DPID"/task/*/comm >"$T/threads"
+grep -qx witnessing "$T/threads" && grep -qx mirror "$T/threads" ||
+	fail "threads: $(tr '\n' ' ' <"$T/threads")"
 
 # An old copy of the state, taken while stopped.
 kill -TERM "$DPID"
