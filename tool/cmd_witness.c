@@ -175,11 +175,13 @@ wconf_free(struct wconf *c)
 
 /*
  * Reads the config into c and the logs into a new witness (*wp). The
- * listen strings stay in cf (the caller destroys it after binding).
+ * listen strings stay in cf (the caller destroys it after binding). On a
+ * reload, running is the config in force: another state_dir is refused
+ * before anything is made in it.
  */
 static int
 load(const char *file, config_t *cf, struct wconf *c, struct witness **wp,
-    char *err)
+    const struct wconf *running, char *err)
 {
 	static const char *const top[] = { "name", "key", "listen",
 	    "state_dir", "log_level", "tls", "logs", NULL };
@@ -269,6 +271,9 @@ load(const char *file, config_t *cf, struct wconf *c, struct witness **wp,
 		snprintf(err, 1024, "out of memory");
 		return -1;
 	}
+	if (running != NULL && strcmp(running->state_dir, c->state_dir) != 0)
+		return bad(file, config_setting_get_member(root, "state_dir"),
+		    err, "state_dir changed, which takes a restart");
 	if (mkdir(c->state_dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(err, 1024, "state_dir %s: %s", c->state_dir,
 		    strerror(errno));
@@ -458,7 +463,10 @@ handle(struct evhttp_request *req, void *arg)
 	evhttp_uri_free(u);
 }
 
-/* What of the new config n differs from the running o and takes a restart. */
+/*
+ * What of the new config n differs from the running o and takes a restart
+ * (state_dir: load() refuses it first).
+ */
 static const char *
 needs_restart(const struct wconf *o, const struct wconf *n)
 {
@@ -466,8 +474,6 @@ needs_restart(const struct wconf *o, const struct wconf *n)
 		return "name";
 	if (strcmp(o->vkey, n->vkey) != 0)
 		return "key (another cosigning key is another witness)";
-	if (strcmp(o->state_dir, n->state_dir) != 0)
-		return "state_dir";
 	if ((o->tls_cert == NULL) != (n->tls_cert == NULL))
 		return "tls (HTTP or HTTPS)";
 	if (o->nlisten != n->nlisten)
@@ -493,7 +499,7 @@ reload(struct front *f)
 	char err[1024];
 	config_t cf;
 
-	if (load(f->file, &cf, &c, &w, err) < 0 ||
+	if (load(f->file, &cf, &c, &w, f->c, err) < 0 ||
 	    (c.tls_cert != NULL && (ssl = tls_ctx(&c, err)) == NULL)) {
 		log_warnx("SIGHUP: %s; the running configuration is kept", err);
 		goto done;
@@ -613,7 +619,7 @@ cmd_witness(int argc, char **argv)
 	memset(&f, 0, sizeof(f));
 	f.file = file;
 	f.c = &c;
-	if (load(file, &cf, &c, &f.w, err) < 0 ||
+	if (load(file, &cf, &c, &f.w, NULL, err) < 0 ||
 	    (c.tls_cert != NULL && (f.ssl = tls_ctx(&c, err)) == NULL)) {
 		log_warnx("%s", err);
 		if (test)

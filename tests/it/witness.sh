@@ -253,6 +253,7 @@ done
 grep -q "name changed" w1/log && grep -q "listen changed" w1/log &&
 	grep -q "state_dir changed" w1/log && grep -q "key (another cosigning key" w1/log ||
 	fail "refusals not named: $(grep SIGHUP w1/log)"
+[ ! -e w1/state2 ] || fail "a refused state_dir was made"
 # Dropping the log is a change that a reload makes.
 sed '/other.example/d; s/ },$/ } );/' w1/good.conf >w1/witness.conf
 hup "reloaded: 1 log(s)"
