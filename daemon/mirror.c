@@ -341,6 +341,23 @@ fail:
 	return -1;
 }
 
+struct mirror *
+mirror_get(const struct server *s)
+{
+	return server_module_state(s, mirror_module.name);
+}
+
+uint64_t
+mirror_published(struct mirror *m)
+{
+	uint64_t size;
+
+	pthread_mutex_lock(&m->mu);
+	size = m->published;
+	pthread_mutex_unlock(&m->mu);
+	return size;
+}
+
 void
 mirror_stats(const struct server *s, uint64_t *published, uint64_t *errors)
 {
