@@ -190,8 +190,8 @@ for k in $KINDS; do
 	echo "ingest cost of $what: $cost% (median ratio $m over $PAIRS pairs:" \
 	    "$(sort -n "$T/ratios.$k" | paste -sd' ' -))$target"
 	cm=$(median "$T/cpuratios.$k")
-	echo "  CPU of shanhaid and the witnesses per entry: +$(awk -v m="$cm" \
-	    'BEGIN { printf("%.1f", 100 * (m - 1)) }')% (median ratio $cm:" \
+	echo "  CPU of shanhaid and the witnesses per entry: $(awk -v m="$cm" \
+	    'BEGIN { printf("%+.1f", 100 * (m - 1)) }')% (median ratio $cm:" \
 	    "$(sort -n "$T/cpuratios.$k" | paste -sd' ' -))"
 done
 for f in "$T"/wcpu.*; do
