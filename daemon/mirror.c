@@ -41,6 +41,8 @@ struct mirror {
 	uint64_t	 published;
 	uint64_t	 errors;
 	int		 stop;
+	/* the thread's own: partial tiles deleted below this published size */
+	uint64_t	 pruned;
 };
 
 /* The root of the first size entries of s, from its stored hashes. */
@@ -138,6 +140,35 @@ const struct server_module mirror_guard_module = {
 	.start = guard_start,
 };
 
+/*
+ * After a publication: the partial tiles that the published checkpoint
+ * (the one just written, or the witnessed one) no longer needs go. Done
+ * here, by the thread that writes tiles, so that it never deletes what a
+ * publication of its own is about to rename into place; the witnessing
+ * thread writes only the partials of its newer, larger sizes.
+ */
+static void
+prune(struct mirror *m, uint64_t size)
+{
+	char err[512];
+	uint64_t n;
+
+	if (m->witnessed && tiles_published(m->dir, &size, NULL, err,
+	    sizeof(err)) != 0)
+		return;		/* nothing witnessed yet */
+	if (size <= m->pruned)
+		return;
+	if (tiles_prune(m->dir, m->pruned, size, &n, err, sizeof(err)) < 0) {
+		log_warnx("mirror: deleting the partial tiles that size %"
+		    PRIu64 " no longer needs: %s", size, err);
+		return;
+	}
+	if (n > 0)
+		log_debug("mirror: %" PRIu64 " partial tile(s) deleted, "
+		    "their full tiles published", n);
+	m->pruned = size;
+}
+
 /* Publishes the latest checkpoint; 0, or -1 (logged). */
 static int
 publish(struct mirror *m, uint64_t from, uint64_t *size)
@@ -163,6 +194,7 @@ publish(struct mirror *m, uint64_t from, uint64_t *size)
 		return -1;
 	}
 	log_debug("mirror: published size %" PRIu64 " in %s", *size, m->dir);
+	prune(m, *size);
 	return 0;
 }
 
@@ -295,6 +327,8 @@ mirror_start(struct server *s, void **statep, char *err, size_t errlen)
 		    strerror(errno));
 		goto fail;
 	}
+	/* By name in top -H and /proc: what the mirror costs is its own. */
+	(void)pthread_setname_np(m->thread, "mirror");
 	m->running = 1;
 	if ((m->journal = ingest_get0_journal(s)) != NULL)
 		journal_set_commit_hook(m->journal, on_commit, m);
@@ -305,6 +339,23 @@ mirror_start(struct server *s, void **statep, char *err, size_t errlen)
 fail:
 	mirror_free(s, m);
 	return -1;
+}
+
+struct mirror *
+mirror_get(const struct server *s)
+{
+	return server_module_state(s, mirror_module.name);
+}
+
+uint64_t
+mirror_published(struct mirror *m)
+{
+	uint64_t size;
+
+	pthread_mutex_lock(&m->mu);
+	size = m->published;
+	pthread_mutex_unlock(&m->mu);
+	return size;
 }
 
 void

@@ -3,6 +3,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -502,6 +503,77 @@ done:
 	free(w.hashes);
 	free(w.bundle);
 	return rc;
+}
+
+/* Deletes every file of the folder dir/rel.p and the folder. */
+static int
+prune_one(const char *dir, const char *rel, uint64_t *deleted, char *err,
+    size_t errlen)
+{
+	char *path;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0;
+
+	if (asprintf(&path, "%s/%s.p", dir, rel) == -1) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((d = opendir(path)) == NULL) {
+		if (errno != ENOENT) {
+			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			rc = -1;
+		}
+		free(path);
+		return rc;
+	}
+	/* The partials, and a temporary file a crash may have left. */
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == -1 && errno != ENOENT) {
+			seterr(err, errlen, "%s/%s: %s", path, e->d_name,
+			    strerror(errno));
+			rc = -1;
+		} else if (deleted != NULL)
+			(*deleted)++;
+	}
+	closedir(d);
+	if (rc == 0 && rmdir(path) == -1 && errno != ENOENT) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	free(path);
+	return rc;
+}
+
+int
+tiles_prune(const char *dir, uint64_t from, uint64_t size, uint64_t *deleted,
+    char *err, size_t errlen)
+{
+	char rel[TILES_PATH_BUFSZ];
+
+	if (deleted != NULL)
+		*deleted = 0;
+	if (from > size)
+		from = 0;
+	/* A tile of level l spans 256^(l+1) leaves; full once size has them. */
+	for (int l = 0; l < 8; l++) {
+		int shift = 8 * (l + 1);
+		uint64_t n = shift < 64 ? from >> shift : 0;
+		uint64_t end = shift < 64 ? size >> shift : 0;
+
+		for (; n < end; n++) {
+			if (tiles_path(rel, l, n, TILES_WIDTH) < 0 ||
+			    prune_one(dir, rel, deleted, err, errlen) < 0)
+				return -1;
+			if (l == 0 && (tiles_path(rel, TILES_ENTRIES, n,
+			    TILES_WIDTH) < 0 || prune_one(dir, rel, deleted,
+			    err, errlen) < 0))
+				return -1;
+		}
+	}
+	return 0;
 }
 
 int

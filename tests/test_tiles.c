@@ -5,8 +5,9 @@
  * and a partial one of 17, a partial level-2 tile of 1), read back: every
  * bundle gives the stored entries, every tile hashes to the one above, and
  * the tiles give the tree's root; publishing in steps writes the same
- * files; a tile changed on disk stops publishing; an entry too long for a
- * bundle is named.
+ * files; pruning deletes the partial tiles of tiles full at the published
+ * size and keeps those it needs; a tile changed on disk stops publishing;
+ * an entry too long for a bundle is named.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -294,6 +295,57 @@ test_publish_steps(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * Pruned after each publication (as the daemon does), then once from 0:
+ * the partials of every tile full at the published size are gone, the
+ * tree still reads back, the partials that size needs stay, and so does a
+ * narrower partial of a tile that is not yet full.
+ */
+static void
+test_prune(void **state)
+{
+	static const uint64_t steps[] = { 1, 255, 256, 257, 1000, 65535,
+	    65536, 65537, 69999, BIG };
+	char *out = path("pruned"), *once = path("steps"), cmd[1200];
+	uint64_t from = 0, n, total = 0;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		char note[64];
+		snprintf(note, sizeof(note), "cp\n%" PRIu64 "\nx\n", steps[i]);
+		if (tiles_publish(st, out, from, steps[i], note, errbuf,
+		    sizeof(errbuf)) != 0 || tiles_prune(out, from, steps[i], &n,
+		    errbuf, sizeof(errbuf)) != 0)
+			fail_msg("step %" PRIu64 ": %s", steps[i], errbuf);
+		total += n;
+		from = steps[i];
+	}
+	/* 0.p/255 and 0.p/1 (0 full at 256), 3.p/232 (1000), and so on. */
+	assert_true(total > 0);
+	check_big(out);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && ! test -e tile/0/000.p && "
+	    "! test -e tile/entries/000.p && ! test -e tile/0/003.p && "
+	    "! test -e tile/1/000.p && ! test -e tile/entries/255.p && "
+	    "test -f tile/0/273.p/112 && test -f tile/entries/273.p/112 && "
+	    "test -f tile/1/001.p/17 && test -f tile/2/000.p/1 && "
+	    "test -f tile/0/273.p/111 && test -f tile/entries/273.p/111 && "
+	    "test -f tile/0/000 && test -f tile/1/000 && "
+	    "test $(find tile -path '*.p/*' | wc -l) = 6", out);
+	assert_int_equal(system(cmd), 0);
+	/* Once from 0 over test_publish_steps' folder: the same files. */
+	snprintf(cmd, sizeof(cmd), "touch '%s/tile/0/001.p/7.tmp.1.1'", once);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tiles_prune(once, 0, BIG, &n, errbuf,
+	    sizeof(errbuf)), 0);
+	assert_true(n == total + 1);
+	snprintf(cmd, sizeof(cmd), "diff -r '%s/tile' '%s/tile' >/dev/null",
+	    out, once);
+	assert_int_equal(system(cmd), 0);
+	/* Nothing more to prune. */
+	assert_int_equal(tiles_prune(once, 0, BIG, &n, errbuf,
+	    sizeof(errbuf)), 0);
+	assert_true(n == 0);
+}
+
 static void
 test_never_rewritten(void **state)
 {
@@ -341,6 +393,7 @@ main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_publish_big),
 		cmocka_unit_test(test_publish_steps),
+		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_never_rewritten),
 		cmocka_unit_test(test_entry_too_long),
 	};

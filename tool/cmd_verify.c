@@ -15,10 +15,17 @@
  *     (a receipt without the entry needs --entries). Alone (no
  *     --checkpoint), a bureau's check of its receipt;
  *   with --from and --proof, a consistency proof from an older checkpoint;
+ *     with --receipt and --checkpoint, --proof alone proves the receipt's
+ *     checkpoint consistent with the one under audit;
  *   with --witness (cosigner verifier keys, type 0x04) and --quorum N
- *     (default: all of them), that the checkpoint carries valid
+ *     (default: all of them), that the checkpoint under audit carries valid
  *     tlog-cosignature v1 cosignatures by at least N distinct witnesses,
- *     none dated in the future (SPEC 6.6).
+ *     none dated in the future (SPEC 6.6). The checkpoint under audit is
+ *     --checkpoint, or without it the receipt's. Any other checkpoint read
+ *     (--from, a receipt's older one) is vouched for by its consistency
+ *     with the witnessed one, which must be shown (a proof, the entries,
+ *     or the same size and root): a receipt is signed before the
+ *     witnesses cosign, so its checkpoint rarely carries cosignatures.
  *
  * Exit 0 when everything asked for verified, 1 when something did not (the
  * message names the entry and why), 2 for usage and I/O errors. --entries -
@@ -61,6 +68,7 @@ struct verify {
 	int			 wvalid[MAX_VKEYS];
 	uint64_t		 wtime[MAX_VKEYS];
 	size_t			 ncosig;
+	size_t			 quorum;
 	struct checkpoint	 cp;		/* the checkpoint under audit */
 	struct checkpoint	 old;		/* --from */
 	int			 have_old;
@@ -73,6 +81,7 @@ struct verify {
 	char			 rc_report[CANON_HASH_BUFSZ];
 	int			 rc_seen;
 	int			 rc_extra;	/* the proof carries the entry */
+	int			 rc_linked;	/* consistent with v->cp, shown */
 	uint64_t		 nrules, nreports, nderived, nskipped;
 	uint64_t		 uncovered;	/* lines after the checkpoint's size */
 	/* The receipt's status and entries as the replay gives them. */
@@ -109,7 +118,12 @@ usage(void)
 	    "[--from OLDCHECKPOINT --proof FILE]\n"
 	    "       [--witness FILE ... [--quorum N]]\n"
 	    "       shanhai verify --vkey FILE [--vkey FILE ...] "
-	    "--receipt FILE\n");
+	    "--checkpoint FILE\n"
+	    "       --receipt FILE [--proof FILE] [--witness FILE ... "
+	    "[--quorum N]]\n"
+	    "       shanhai verify --vkey FILE [--vkey FILE ...] "
+	    "--receipt FILE\n"
+	    "       [--witness FILE ... [--quorum N]]\n");
 	return CMD_USAGE;
 }
 
@@ -223,28 +237,41 @@ load_checkpoint(struct verify *v, const char *path, struct checkpoint *cp)
 }
 
 /*
- * The cosignatures on the checkpoint file by the --witness keys: at least
- * quorum distinct witnesses. 0, -1 not enough or a bad one (v->why), -2 I/O.
+ * The cosignatures on a checkpoint note (what names it in messages) by the
+ * --witness keys: at least v->quorum distinct witnesses. When there is none
+ * at all, the message is what `none` says, if given. 0, -1 not enough or a
+ * bad one (v->why).
  */
 static int
-check_cosigs(struct verify *v, const char *path, size_t quorum)
+check_cosigs(struct verify *v, const char *what, const char *note,
+    size_t len, const char *none)
 {
 	char err[512];
+
+	if (cosig_verify(note, len, v->ws, v->nws, (uint64_t)time(NULL),
+	    v->wvalid, v->wtime, &v->ncosig, err, sizeof(err)) < 0)
+		return fail(v, "%s: %s", what, err);
+	if (v->ncosig == 0 && none != NULL)
+		return fail(v, "%s %s", what, none);
+	if (v->ncosig < v->quorum)
+		return fail(v, "%s: cosigned by %zu of the given witnesses, "
+		    "the quorum is %zu", what, v->ncosig, v->quorum);
+	return 0;
+}
+
+/* check_cosigs() on a checkpoint file. 0, -1 (v->why), -2 I/O. */
+static int
+check_cosigs_file(struct verify *v, const char *path)
+{
 	size_t len;
 	char *buf = slurp(path, MAX_NOTE, &len);
 	int rc;
 
 	if (buf == NULL)
 		return -2;
-	rc = cosig_verify(buf, len, v->ws, v->nws, (uint64_t)time(NULL),
-	    v->wvalid, v->wtime, &v->ncosig, err, sizeof(err));
+	rc = check_cosigs(v, path, buf, len, NULL);
 	free(buf);
-	if (rc < 0)
-		return fail(v, "%s: %s", path, err);
-	if (v->ncosig < quorum)
-		return fail(v, "%s: cosigned by %zu of the given witnesses, "
-		    "the quorum is %zu", path, v->ncosig, quorum);
-	return 0;
+	return rc;
 }
 
 /* {"from":A,"to":B,"hashes":[base64...]} as the daemon serves it. */
@@ -297,6 +324,26 @@ check_consistency(struct verify *v, const char *path)
 		    "extension of the tree of size %" PRIu64, path, v->cp.size,
 		    v->old.size);
 	return 0;
+}
+
+/*
+ * --receipt with --checkpoint and --proof: the consistency proof from the
+ * receipt's checkpoint to the one under audit.
+ */
+static int
+link_receipt(struct verify *v, const char *path)
+{
+	int rc;
+
+	if ((v->old.origin = strdup(v->cp.origin)) == NULL) {
+		fprintf(stderr, "shanhai verify: out of memory\n");
+		return -2;
+	}
+	v->old.size = v->rc_size;
+	memcpy(v->old.root, v->rc_root, MERKLE_HASH_SIZE);
+	if ((rc = check_consistency(v, path)) == 0)
+		v->rc_linked = 1;
+	return rc;
 }
 
 /*
@@ -511,6 +558,29 @@ check_receipt_replay(struct verify *v, const char *path)
 }
 
 /*
+ * --witness on a receipt alone: its checkpoint must carry the quorum. The
+ * daemon signs a receipt before any witness has seen its checkpoint, so
+ * one without a cosignature is the usual case, and the way out is named.
+ */
+static int
+check_receipt_cosigs(struct verify *v, const char *path, const char *cp,
+    size_t cplen)
+{
+	char what[1100], none[400];
+
+	snprintf(what, sizeof(what), "%s: its checkpoint (size %" PRIu64 ")",
+	    path, v->rc_size);
+	snprintf(none, sizeof(none), "carries no cosignature by the given "
+	    "witnesses: a receipt is signed before the witnesses cosign. "
+	    "Check it against the witnessed checkpoint "
+	    "(GET /v1/ledger/checkpoint/witnessed): --checkpoint WITNESSED "
+	    "--proof CONSISTENCY, the consistency proof from size %" PRIu64
+	    " to the witnessed size (GET /v1/ledger/proof/consistency)",
+	    v->rc_size);
+	return check_cosigs(v, what, cp, cplen, none);
+}
+
+/*
  * A receipt (SPEC 7): its tlog-proof's checkpoint must verify, and the
  * entry its proof carries, if any, must be the receipt's report entry and
  * included at its index. Without that entry, the inclusion is checked once
@@ -584,12 +654,19 @@ load_receipt(struct verify *v, const char *path, int have_cp,
 	if (have_cp && v->rc_size > v->cp.size)
 		return fail(v, "%s: its checkpoint (size %" PRIu64 ") is newer "
 		    "than the one under audit (size %" PRIu64 "); audit a newer "
-		    "one", path, v->rc_size, v->cp.size);
+		    "one%s", path, v->rc_size, v->cp.size, v->nws > 0 ?
+		    " (the witnessed checkpoint follows the ledger within a "
+		    "few witness intervals)" : "");
 	if (have_cp && v->rc_size == v->cp.size &&
 	    memcmp(v->rc_root, v->cp.root, MERKLE_HASH_SIZE) != 0)
 		return fail(v, "%s: its checkpoint has another root than the "
 		    "one under audit for the same size %" PRIu64, path,
 		    v->rc_size);
+	v->rc_linked = have_cp && v->rc_size == v->cp.size;
+	/* Alone, the receipt's own checkpoint is the one witnessed. */
+	if (!have_cp && v->nws > 0 &&
+	    (rc = check_receipt_cosigs(v, path, cp, cplen)) < 0)
+		return rc;
 	if ((rc = check_receipt_fields(v, path, entries, status, index)) < 0)
 		return rc;
 	return v->rc_extra ? finish_receipt(v, path) : 0;
@@ -845,12 +922,14 @@ cmd_verify(int argc, char **argv)
 		default: return usage();
 		}
 	}
-	/* A receipt alone is checked against its own checkpoint. */
+	/*
+	 * A receipt alone is checked against its own checkpoint; --proof
+	 * alone, with a receipt, proves it consistent with --checkpoint.
+	 */
 	if (optind != argc || nvk == 0 || (cpath == NULL &&
 	    (rpath == NULL || epath != NULL || fpath != NULL)) ||
-	    (fpath == NULL) != (ppath == NULL))
-		return usage();
-	if ((qarg != NULL || nwk > 0) && cpath == NULL)
+	    (fpath != NULL && ppath == NULL) || (ppath != NULL &&
+	    fpath == NULL && (rpath == NULL || cpath == NULL)))
 		return usage();
 	if (qarg != NULL) {
 		char *end;
@@ -878,6 +957,7 @@ cmd_verify(int argc, char **argv)
 		}
 	if (nwk > 0 && qarg == NULL)
 		quorum = v.nws;		/* default: every witness given */
+	v.quorum = quorum;
 	if (quorum > v.nws) {
 		fprintf(stderr, "shanhai verify: --quorum %zu: only %zu witness "
 		    "keys given\n", quorum, v.nws);
@@ -886,8 +966,8 @@ cmd_verify(int argc, char **argv)
 	}
 	if (cpath != NULL)
 		rc = load_checkpoint(&v, cpath, &v.cp);
-	if (rc == 0 && nwk > 0)
-		rc = check_cosigs(&v, cpath, quorum);
+	if (rc == 0 && nwk > 0 && cpath != NULL)
+		rc = check_cosigs_file(&v, cpath);
 	if (rc == 0 && fpath != NULL) {
 		if ((rc = load_checkpoint(&v, fpath, &v.old)) == 0) {
 			v.have_old = 1;
@@ -896,8 +976,19 @@ cmd_verify(int argc, char **argv)
 	}
 	if (rc == 0 && rpath != NULL)
 		rc = load_receipt(&v, rpath, cpath != NULL, epath != NULL);
+	if (rc == 0 && rpath != NULL && ppath != NULL && fpath == NULL)
+		rc = link_receipt(&v, ppath);
 	if (rc == 0 && epath != NULL)
 		rc = check_entries(&v, epath);
+	/* The entries link the receipt's checkpoint: both roots are checked. */
+	if (rc == 0 && rpath != NULL && cpath != NULL && nwk > 0 &&
+	    !v.rc_linked && epath == NULL)
+		rc = fail(&v, "%s: its checkpoint (size %" PRIu64 ") is not the "
+		    "witnessed one (size %" PRIu64 ") and nothing shows that "
+		    "they are of one ledger: give --proof with the consistency "
+		    "proof from %" PRIu64 " to %" PRIu64 " "
+		    "(GET /v1/ledger/proof/consistency), or --entries", rpath,
+		    v.rc_size, v.cp.size, v.rc_size, v.cp.size);
 	if (rc == 0 && rpath != NULL && !v.rc_extra)
 		rc = finish_receipt(&v, rpath);
 	if (rc == 0 && rpath != NULL && epath != NULL)
@@ -920,7 +1011,8 @@ cmd_verify(int argc, char **argv)
 		printf("checkpoint %s size %" PRIu64 ": signature verified\n",
 		    v.cp.origin, v.cp.size);
 	if (nwk > 0) {
-		printf("cosigned by %zu witness(es), quorum %zu:", v.ncosig,
+		printf("%scosigned by %zu witness(es), quorum %zu:", cpath ==
+		    NULL ? "the receipt's checkpoint: " : "", v.ncosig,
 		    quorum);
 		for (size_t i = 0; i < v.nws; i++)
 			if (v.wvalid[i])
@@ -949,6 +1041,10 @@ cmd_verify(int argc, char **argv)
 		printf("receipt: report %s is entry %" PRIu64 ", included in "
 		    "the signed checkpoint of size %" PRIu64 "\n", v.rc_report,
 		    v.rc_index, v.rc_size);
+	if (rpath != NULL && ppath != NULL && fpath == NULL)
+		printf("receipt: its checkpoint (size %" PRIu64 ") is "
+		    "consistent with the checkpoint of size %" PRIu64 "\n",
+		    v.rc_size, v.cp.size);
 	if (rpath != NULL && epath != NULL)
 		printf("receipt: status \"%s\" and entries %" PRIu64 "..%"
 		    PRIu64 " are what the replay gives\n", v.rc_status,

@@ -22,6 +22,13 @@
  * Single-threaded on one event loop: requests are checked and recorded one
  * at a time, and witstate.h's transaction makes that atomic even against
  * another process on the same state_dir.
+ *
+ * SIGHUP reloads the config between two requests: the logs and their keys,
+ * log_level and the TLS certificate. The whole new config is read and
+ * checked first; a bad one is logged and the running one kept. A change of
+ * name, key (another cosigning key is another witness), state_dir, listen
+ * or of plain HTTP against HTTPS takes a restart: it is logged, naming
+ * what changed, and the running config kept.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -67,6 +74,7 @@ struct wconf {
 	char		*key;
 	char		*state_dir;
 	char		*tls_cert, *tls_key;
+	char		*vkey;		/* the cosigning key's verifier key */
 	const char	*listen[MAX_LISTEN];
 	size_t		 nlisten;
 	int		 level;
@@ -78,6 +86,8 @@ struct front {
 	struct witness		*w;
 	SSL_CTX			*ssl;
 	int			 nodelay_done;
+	const char		*file;		/* for SIGHUP */
+	struct wconf		*c;
 };
 
 static int
@@ -160,15 +170,18 @@ wconf_free(struct wconf *c)
 	free(c->state_dir);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->vkey);
 }
 
 /*
  * Reads the config into c and the logs into a new witness (*wp). The
- * listen strings stay in cf (the caller destroys it after binding).
+ * listen strings stay in cf (the caller destroys it after binding). On a
+ * reload, running is the config in force: another state_dir is refused
+ * before anything is made in it.
  */
 static int
 load(const char *file, config_t *cf, struct wconf *c, struct witness **wp,
-    char *err)
+    const struct wconf *running, char *err)
 {
 	static const char *const top[] = { "name", "key", "listen",
 	    "state_dir", "log_level", "tls", "logs", NULL };
@@ -258,6 +271,9 @@ load(const char *file, config_t *cf, struct wconf *c, struct witness **wp,
 		snprintf(err, 1024, "out of memory");
 		return -1;
 	}
+	if (running != NULL && strcmp(running->state_dir, c->state_dir) != 0)
+		return bad(file, config_setting_get_member(root, "state_dir"),
+		    err, "state_dir changed, which takes a restart");
 	if (mkdir(c->state_dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(err, 1024, "state_dir %s: %s", c->state_dir,
 		    strerror(errno));
@@ -272,6 +288,11 @@ load(const char *file, config_t *cf, struct wconf *c, struct witness **wp,
 		}
 		return bad(file, config_setting_get_member(root, "key"), err,
 		    "key: %s", why);
+	}
+	if ((c->vkey = note_signer_vkey(signer)) == NULL) {
+		note_signer_free(signer);
+		snprintf(err, 1024, "out of memory");
+		return -1;
 	}
 	if (asprintf(&db, "%s/witness.db", c->state_dir) == -1) {
 		note_signer_free(signer);
@@ -442,14 +463,84 @@ handle(struct evhttp_request *req, void *arg)
 	evhttp_uri_free(u);
 }
 
+/*
+ * What of the new config n differs from the running o and takes a restart
+ * (state_dir: load() refuses it first).
+ */
+static const char *
+needs_restart(const struct wconf *o, const struct wconf *n)
+{
+	if (strcmp(o->name, n->name) != 0)
+		return "name";
+	if (strcmp(o->vkey, n->vkey) != 0)
+		return "key (another cosigning key is another witness)";
+	if ((o->tls_cert == NULL) != (n->tls_cert == NULL))
+		return "tls (HTTP or HTTPS)";
+	if (o->nlisten != n->nlisten)
+		return "listen";
+	for (size_t i = 0; i < o->nlisten; i++)
+		if (strcmp(o->listen[i], n->listen[i]) != 0)
+			return "listen";
+	return NULL;
+}
+
+/*
+ * SIGHUP: the new config, read and checked in full, replaces the logs, the
+ * log level and the TLS context; the old witness (its logs and its own
+ * connection to the state) is freed between two requests.
+ */
+static void
+reload(struct front *f)
+{
+	struct witness *w = NULL;
+	SSL_CTX *ssl = NULL;
+	const char *what;
+	struct wconf c;
+	char err[1024];
+	config_t cf;
+
+	if (load(f->file, &cf, &c, &w, f->c, err) < 0 ||
+	    (c.tls_cert != NULL && (ssl = tls_ctx(&c, err)) == NULL)) {
+		log_warnx("SIGHUP: %s; the running configuration is kept", err);
+		goto done;
+	}
+	if ((what = needs_restart(f->c, &c)) != NULL) {
+		log_warnx("SIGHUP: %s: %s changed, which takes a restart; the "
+		    "running configuration is kept", f->file, what);
+		goto done;
+	}
+	witness_free(f->w);
+	f->w = w;
+	w = NULL;
+	if (ssl != NULL) {
+		SSL_CTX_free(f->ssl);	/* connections hold their own reference */
+		f->ssl = ssl;
+		ssl = NULL;
+	}
+	/* The listen strings are the same: the running ones stay. */
+	free(f->c->tls_cert);
+	free(f->c->tls_key);
+	f->c->tls_cert = c.tls_cert;
+	f->c->tls_key = c.tls_key;
+	c.tls_cert = c.tls_key = NULL;
+	f->c->level = c.level;
+	log_set_level((enum log_level)c.level);
+	log_notice("SIGHUP: %s reloaded: %zu log(s)", f->file,
+	    witness_log_count(f->w));
+done:
+	SSL_CTX_free(ssl);
+	witness_free(w);
+	wconf_free(&c);
+	config_destroy(&cf);
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct front *f = arg;
 
 	if (sig == SIGHUP) {
-		log_notice("SIGHUP: shanhai witness does not reload; restart "
-		    "it to read its config again");
+		reload(f);
 		return;
 	}
 	log_info("signal %d: stopping", (int)sig);
@@ -526,7 +617,9 @@ cmd_witness(int argc, char **argv)
 		return usage();
 	log_set_ident("shanhai-witness");
 	memset(&f, 0, sizeof(f));
-	if (load(file, &cf, &c, &f.w, err) < 0 ||
+	f.file = file;
+	f.c = &c;
+	if (load(file, &cf, &c, &f.w, NULL, err) < 0 ||
 	    (c.tls_cert != NULL && (f.ssl = tls_ctx(&c, err)) == NULL)) {
 		log_warnx("%s", err);
 		if (test)

@@ -30,4 +30,13 @@ extern const struct server_module mirror_module;
 void	mirror_stats(const struct server *s, uint64_t *published,
 	    uint64_t *errors);
 
+/*
+ * The running mirror (NULL without one), found once on the main thread:
+ * the witnessing thread asks it how far the full tiles are written, and is
+ * freed before it.
+ */
+struct mirror	*mirror_get(const struct server *s);
+/* The size up to which every full tile and bundle is on disk. */
+uint64_t	 mirror_published(struct mirror *m);
+
 #endif

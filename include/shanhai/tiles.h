@@ -62,6 +62,23 @@ int	tiles_put(const char *dir, const char *rel, const void *data,
 int	tiles_publish(struct store *s, const char *dir, uint64_t from,
 	    uint64_t size, const char *note, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
+/*
+ * Deletes the partial tiles and bundles (`.p/W`) of every tile that is
+ * full at `size`, the size of the checkpoint published in dir, and was
+ * not at `from` (the size of the previous call; 0 scans every tile).
+ * tlog-tiles lets a log delete a partial tile once its full tile is
+ * available; a client holding an older checkpoint falls back to it. A
+ * partial that `size` itself needs (of its rightmost tiles) is never one
+ * of them, and neither is a narrower partial of a tile not yet full: an
+ * older checkpoint still needs it, and no full tile stands in for it.
+ * Called only after `checkpoint` of that size is in place, since the
+ * previous checkpoint may need the partials of the tiles it completes.
+ * Deletions are not synced: one undone by a crash is only a file more.
+ * The count of files deleted in *deleted (may be NULL).
+ */
+int	tiles_prune(const char *dir, uint64_t from, uint64_t size,
+	    uint64_t *deleted, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
 /* Replaces dir/checkpoint atomically with note. */
 int	tiles_put_checkpoint(const char *dir, const char *note, char *err,
 	    size_t errlen) __attribute__((warn_unused_result));

@@ -7,7 +7,8 @@
 # doc/nginx-tiles.conf, serves the folder over HTTPS with the spec's
 # content types and cache headers, and the same reader reads it back; a
 # report or a rules file too long for an entry bundle is refused with a
-# reason; a state
+# reason; the partial tiles of full tiles are deleted once the checkpoint
+# no longer needs them; a state
 # older than what the mirror published refuses to start, naming the sizes.
 . "$TOP/tests/itlib.sh"
 SH=$BUILD/shanhai
@@ -91,6 +92,31 @@ grep -q "root matches; replay" "$T/verify.out" || fail "$(cat "$T/verify.out")"
 [ -f "$d/tiles/tile/0/000" ] && [ -f "$d/tiles/tile/entries/000" ] ||
 	fail "no full level-0 tile"
 ! find "$d/tiles" -name '*.tmp.*' | grep -q . || fail "temporary files left"
+# Partial tiles: those of tiles full at the published size are deleted
+# once that checkpoint is out; every one left is of a rightmost tile, and
+# those the checkpoint needs are there (tiles_read.py read them above).
+stale_partials() {	# SIZE: the partials of tiles full at SIZE
+	(cd "$d/tiles" && find tile -path '*.p/*' -type f) | python3 -c '
+import re, sys
+size = int(sys.argv[1])
+for p in sys.stdin.read().split():
+    m = re.fullmatch(r"tile/(\d+|entries)/((?:x\d{3}/)*\d{3})\.p/(\d+)", p)
+    assert m, p
+    level = 0 if m.group(1) == "entries" else int(m.group(1))
+    n = int(m.group(2).replace("x", "").replace("/", ""))
+    if (n + 1) * 256 ** (level + 1) <= size:
+        print(p)' "$1"
+}
+i=0
+while [ -n "$(stale_partials "$size")" ]; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "partials of full tiles left: $(stale_partials "$size" | head -3)"
+	sleep 0.05
+done
+[ ! -e "$d/tiles/tile/0/000.p" ] && [ ! -e "$d/tiles/tile/entries/000.p" ] ||
+	fail "tile 0's partials are still there"
+last=$((size / 256))
+w=$((size % 256))
+[ $w = 0 ] || [ -f "$d/tiles/tile/0/$(printf %03d $last).p/$w" ] || fail "the partial tile of size $size is gone"
 
 # Too long for an entry bundle: refused, saying why.
 python3 -c 'import json; print(json.dumps({"report_id": "big-1", "agreement": "kecheng-yuhang", "period": "2027-01", "role": "host", "note": "x" * 65400}))' >"$T/big.json"

@@ -318,6 +318,78 @@ expect 1 "not an extension" "$SH" verify --vkey k1.pem.vkey --checkpoint cp \
 expect 1 "proves $B ->" "$SH" verify --vkey k1.pem.vkey --checkpoint cpB \
 	--from cpB --proof cons.json
 
+# Witnesses (SPEC 6.6): the quorum is required on the checkpoint under
+# audit. A receipt alone is its checkpoint's, which the daemon signs before
+# any witness sees it; against a witnessed --checkpoint, the receipt's
+# checkpoint must be shown to be of the same ledger: same size and root, a
+# consistency proof (--proof alone), or the entries.
+WPY="python3 $TOP/tests/witness_client.py"
+"$SH" keygen --witness --origin w1.example --out w1.key >/dev/null
+"$SH" keygen --witness --origin w2.example --out w2.key >/dev/null
+cat w1.key.vkey w2.key.vkey >ws.vkey
+now=$(date +%s)
+cosign() { $WPY forge "$2" "$3" "$1" "${4:-$((now - 10))}"; }	# NOTE KEY NAME [WHEN]
+{ cat cp; cosign cp w1.key w1.example; cosign cp w2.key w2.example; } >cpw
+{ cat cp; cosign cp w1.key w1.example; } >cpw1
+expect 1 "carries no cosignature by the given witnesses: a receipt is signed before" \
+	"$SH" verify --vkey k1.pem.vkey --receipt receipt.json --witness ws.vkey
+expect 0 "cosigned by 2 witness(es), quorum 2" "$SH" verify --vkey k1.pem.vkey \
+	--checkpoint cpw --receipt receipt.json --witness ws.vkey
+grep -q "is entry $R, included" out || fail "$(cat out)"
+expect 1 "cosigned by 1 of the given witnesses, the quorum is 2" "$SH" verify \
+	--vkey k1.pem.vkey --checkpoint cpw1 --receipt receipt.json --witness ws.vkey
+# A receipt against the older checkpoint of size B (report R's entries lie
+# before it), and the consistency proof from B (cons.json).
+"$SH" fixture receipt --key k1.pem --origin $ORIGIN --index $R --size $B \
+	ledger.jsonl >receipt-B.json
+expect 1 "size $B) is not the witnessed one (size $N) and nothing shows" \
+	"$SH" verify --vkey k1.pem.vkey --checkpoint cpw --receipt receipt-B.json \
+	--witness ws.vkey
+expect 0 "its checkpoint (size $B) is consistent with the checkpoint of size $N" \
+	"$SH" verify --vkey k1.pem.vkey --checkpoint cpw --receipt receipt-B.json \
+	--witness ws.vkey --proof cons.json
+grep -q "cosigned by 2 witness(es), quorum 2" out || fail "$(cat out)"
+expect 0 "status \"[a-z]*\" and entries $R\.\." "$SH" verify --vkey k1.pem.vkey \
+	--checkpoint cpw --receipt receipt-B.json --witness ws.vkey --entries ledger.jsonl
+"$SH" fixture consistency --from $((B - 1)) ledger.jsonl >consB1.json
+expect 1 "proves $((B - 1)) -> $N, but the checkpoints are of sizes $B and $N" \
+	"$SH" verify --vkey k1.pem.vkey --checkpoint cpw --receipt receipt-B.json \
+	--witness ws.vkey --proof consB1.json
+python3 -c 'import json, sys
+p = json.load(open(sys.argv[1]))
+h = p["hashes"][0]
+p["hashes"][0] = ("A" if h[0] != "A" else "B") + h[1:]
+json.dump(p, open(sys.argv[2], "w"))' cons.json cons-bad.json
+expect 1 "not an extension" "$SH" verify --vkey k1.pem.vkey --checkpoint cpw \
+	--receipt receipt-B.json --witness ws.vkey --proof cons-bad.json
+{ cat cpB; cosign cpB w1.key w1.example; cosign cpB w2.key w2.example; } >cpBw
+expect 1 "newer than the one under audit (size $B); audit a newer one (the witnessed" \
+	"$SH" verify --vkey k1.pem.vkey --checkpoint cpBw --receipt receipt.json --witness ws.vkey
+# A receipt whose proof's checkpoint carries cosignatures verifies alone.
+cosign_receipt() {	# RECEIPT OUT WHEN...: the cosignatures dated WHEN added
+	in=$1 out=$2; shift 2
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["proof"], end="")' \
+		"$in" | sed '1,/^$/d' >rcp
+	for when in "$@"; do cosign rcp w1.key w1.example "$when"; done >rlines
+	cosign rcp w2.key w2.example >>rlines
+	python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+r["proof"] += open(sys.argv[2]).read()
+json.dump(r, open(sys.argv[3], "w"))' "$in" rlines "$out"
+}
+cosign_receipt receipt-B.json receipt-w.json $((now - 10))
+expect 0 "the receipt's checkpoint: cosigned by 2 witness(es), quorum 2" "$SH" verify \
+	--vkey k1.pem.vkey --receipt receipt-w.json --witness ws.vkey
+"$SH" keygen --witness --origin w3.example --out w3.key >/dev/null
+expect 1 "cosigned by 2 of the given witnesses, the quorum is 3" "$SH" verify \
+	--vkey k1.pem.vkey --receipt receipt-w.json --witness ws.vkey --witness w3.key.vkey
+cosign_receipt receipt-B.json receipt-wf.json $((now + 3600))
+expect 1 "receipt-wf.json: its checkpoint (size $B): .*in the future" "$SH" verify \
+	--vkey k1.pem.vkey --receipt receipt-wf.json --witness ws.vkey
+expect 2 usage "$SH" verify --vkey k1.pem.vkey --checkpoint cp --proof consR.json
+expect 2 usage "$SH" verify --vkey k1.pem.vkey --receipt receipt-B.json --proof consR.json
+expect 2 usage "$SH" verify --vkey k1.pem.vkey --witness ws.vkey
+
 # Usage and I/O errors exit 2.
 expect 2 usage "$SH" verify --checkpoint cp
 expect 2 "nope" "$SH" verify --vkey k1.pem.vkey --checkpoint nope

@@ -5,8 +5,10 @@
 # 404, 405, 409 with text/x.tlog.size, 413, 422), HTTP and HTTPS, the GET
 # of the latest cosigned checkpoint, many clients racing through two
 # processes on one state_dir (exactly one wins), a restart keeping the
-# state, config errors named by file:line, and `shanhai verify --witness
-# --quorum` accepting and refusing (a quorum short, a future date).
+# state, config errors named by file:line, `shanhai verify --witness
+# --quorum` accepting and refusing (a quorum short, a future date), and
+# SIGHUP reloading the logs and their keys, keeping the running config
+# when the new one is bad or changes what takes a restart.
 . "$TOP/tests/itlib.sh"
 SH=$BUILD/shanhai
 PY="python3 $TOP/tests/witness_client.py"
@@ -213,4 +215,51 @@ start_witness w1 "$P1" http
 expect_add 409 text/x.tlog.size "$U1" 3 cp7 p3_7
 [ "$(cat body)" = 12 ] || fail "after a restart: $(cat body)"
 grep -q "409 $ORIGIN: old size 0, the latest cosigned is 3" w1/log || fail "no log line for a 409"
+# SIGHUP: the logs and their keys are read again; a bad config, or one that
+# changes what takes a restart (name, key, listen, state_dir), is logged
+# and the running one kept, whole.
+hup() {	# PATTERN: SIGHUP to w1, until its log has one more "SIGHUP:" line
+	n0=$(grep -c "SIGHUP:" w1/log || true)
+	kill -HUP "$WPID"
+	i=0
+	until [ "$(grep -c "SIGHUP:" w1/log || true)" -gt "$n0" ]; do
+		i=$((i + 1)); [ $i -lt 100 ] || fail "no log line after SIGHUP"
+		sleep 0.05
+	done
+	tail -1 w1/log | grep -q -- "$1" || fail "after SIGHUP, not '$1': $(tail -1 w1/log)"
+}
+sign rogue.key 15 ledger.jsonl >rogue15
+"$SH" fixture consistency --from 12 --size 15 ledger.jsonl >p12_15
+expect_add 403 text/plain "$U1" 12 rogue15 p12_15
+wconf w1/witness.conf witness.one.example w1.key "$P1"
+sed -i "s|^logs = ( \(.*\) );|logs = ( \1, { origin = \"$ORIGIN\"; key = \"$(cat rogue.key.vkey)\"; },\n  { origin = \"other.example/log\"; key = \"$(cat other.key.vkey)\"; } );|" w1/witness.conf
+hup "SIGHUP: .*witness.conf reloaded: 2 log(s)"
+expect_add 200 text/plain "$U1" 12 rogue15 p12_15
+expect_add 200 text/plain "$U1" 0 other2
+cp w1/witness.conf w1/good.conf
+echo 'logs = (' >>w1/witness.conf
+hup "SIGHUP: .*witness.conf:[0-9]*: .*; the running configuration is kept"
+cp w2.key w1/
+for change in 's/^name = .*/name = "witness.three.example";/' \
+    "s/^listen = .*/listen = [ \"127.0.0.1:$P3\" ];/" 's/^state_dir = .*/state_dir = "state2";/' \
+    's/^key = .*/key = "w2.key";/'; do
+	# The other log dropped too: still served after a refusal.
+	sed "$change; /other.example/d; s/ },\$/ } );/" w1/good.conf >w1/witness.conf
+	grep -q other.example w1/witness.conf && fail "the other log not dropped"
+	hup "changed, which takes a restart; the running configuration is kept"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "${U1}checkpoint/other.example/log")
+	[ "$code" = 200 ] || fail "after a refused reload ($change): the other log gone ($code)"
+done
+grep -q "name changed" w1/log && grep -q "listen changed" w1/log &&
+	grep -q "state_dir changed" w1/log && grep -q "key (another cosigning key" w1/log ||
+	fail "refusals not named: $(grep SIGHUP w1/log)"
+[ ! -e w1/state2 ] || fail "a refused state_dir was made"
+# Dropping the log is a change that a reload makes.
+sed '/other.example/d; s/ },$/ } );/' w1/good.conf >w1/witness.conf
+hup "reloaded: 1 log(s)"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${U1}checkpoint/other.example/log")
+[ "$code" = 404 ] || fail "the dropped log still served: $code"
+expect_add 404 text/plain "$U1" 2 other2
+expect_add 409 text/x.tlog.size "$U1" 12 cp12
+[ "$(cat body)" = 15 ] || fail "after the reloads: $(cat body)"
 echo "witness: ok"
