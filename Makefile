@@ -14,10 +14,10 @@
 #
 # The tree (doc/DESIGN.md opens with its map):
 #   core/     the pure modules: money, rules, settle, replay, statement,
-#             canon, merkle, note, cosig, daxie, textbuf: bytes in, bytes out, no
-#             file, socket, clock or database. `make` proves it: the core
-#             links alone with only its libraries (core-check), and none of
-#             its objects calls a file or socket function.
+#             canon, merkle, note, cosig, daxie, textbuf, errbuf: bytes in,
+#             bytes out, no file, socket, clock or database. `make` proves
+#             it: the core links alone with only its libraries (core-check),
+#             and none of its objects calls a file or socket function.
 #   lib/      what the daemon and the tool share that does I/O: config,
 #             store (SQLite), tls, client, log, pagefile, tiles, documents,
 #             rule and key files.

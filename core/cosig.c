@@ -3,30 +3,18 @@
  * syntax is note.c's; this file knows only the cosigned message.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shanhai/cosig.h"
+#include "shanhai/errbuf.h"
 #include "shanhai/note.h"
 
 #define COSIG_HEADER	"cosignature/v1\n"
 #define EM_DASH		"\xe2\x80\x94 "
 /* Longest timestamp line: "time " and 19 digits (2^63 - 1) and "\n". */
 #define TIME_LINE_MAX	(5 + 19 + 1)
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* The signed message for text at `when`; *msglen its length; to free. */
 static char *

@@ -12,7 +12,6 @@
 
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include <sodium.h>
 
 #include "shanhai/canon.h"
+#include "shanhai/errbuf.h"
 #include "shanhai/merkle.h"
 #include "shanhai/note.h"
 
@@ -58,18 +58,6 @@ struct note_verifier {
 
 static int	verify_one(const struct note_verifier *, const char *, size_t,
 		    const unsigned char *, size_t);
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Appends OpenSSL's first queued error (if any) to err and clears the queue. */
 static void

@@ -678,7 +678,7 @@ id_in_year(struct settle *s, struct agr *a, int role, const char *id,
 	struct year *yr = eng_year_find(a, (int32_t)(fp & FP_YEARMASK));
 
 	if (yr == NULL)
-		return eng_refuse(err, errlen, "%s: report ids point to a "
+		return seterr(err, errlen, "%s: report ids point to a "
 		    "year without reports", a->id);
 	if (eng_year_load(s, a, yr, err, errlen) == -1)
 		return -1;
@@ -740,7 +740,7 @@ plan_segment(const struct agr *a, const struct year *yr, struct period *pe,
 	pl->settle_from = pl->nsettled_old;
 	pl->settle_to = k;
 	if (seg_compute(a, &pl->sg, k, eff, base, pl->vals) == -1)
-		return eng_refuse(err, errlen, "amounts too large: settling this "
+		return seterr(err, errlen, "amounts too large: settling this "
 		    "report would overflow");
 	return 0;
 }
@@ -790,7 +790,7 @@ plan_in_range(const struct agr *a, const struct year *yr,
 	int rc = 0;
 
 	if (tot == NULL)
-		return eng_refuse(err, errlen, "out of memory"), SETTLE_UNAVAILABLE;
+		return seterr(err, errlen, "out of memory"), SETTLE_UNAVAILABLE;
 	for (int32_t p = y0; p < y0 + per && rc == 0; p++) {
 		int i = (int)(p - pl->sg.first);
 		const struct period *x = eng_year_period(a, yr, p);
@@ -808,7 +808,7 @@ plan_in_range(const struct agr *a, const struct year *yr,
 
 			tot[k] += v[k];
 			if (out_of_range(v[k]) || out_of_range(d))
-				rc = eng_refuse(err, errlen, "amounts too large: "
+				rc = seterr(err, errlen, "amounts too large: "
 				    "%s of %s would be %s%s, beyond the 13 "
 				    "integer digits of an amount",
 				    val_name(a, k, nb, sizeof(nb)),
@@ -820,7 +820,7 @@ plan_in_range(const struct agr *a, const struct year *yr,
 	}
 	for (size_t k = 0; k < a->nvals && rc == 0; k++)
 		if (out_of_range(tot[k]))
-			rc = eng_refuse(err, errlen, "amounts too large: the %d "
+			rc = seterr(err, errlen, "amounts too large: the %d "
 			    "total of %s would be %s, beyond the 13 integer "
 			    "digits of an amount", (int)(y0 / per),
 			    val_name(a, k, nb, sizeof(nb)),
@@ -906,7 +906,7 @@ struct submission {
 static int
 sub_oom(struct submission *u)
 {
-	eng_refuse(u->err, u->errlen, "out of memory");
+	seterr(u->err, u->errlen, "out of memory");
 	return SETTLE_UNAVAILABLE;
 }
 
@@ -921,10 +921,10 @@ sub_parse(struct submission *u, const char *buf, size_t len)
 	struct settle *s = u->s;
 
 	if (len > SETTLE_REPORT_MAX)
-		return eng_refuse(u->err, u->errlen, "report: larger than %d "
+		return seterr(u->err, u->errlen, "report: larger than %d "
 		    "bytes", SETTLE_REPORT_MAX), SETTLE_TOOLARGE;
 	if (s->broken)
-		return eng_refuse(u->err, u->errlen, "%s", eng_broken_msg),
+		return seterr(u->err, u->errlen, "%s", eng_broken_msg),
 		    SETTLE_UNAVAILABLE;
 	if (eng_check_meta(u->time, u->submitter, u->err, u->errlen) == -1)
 		return SETTLE_INVALID;
@@ -936,11 +936,11 @@ sub_parse(struct submission *u, const char *buf, size_t len)
 
 		u->o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 		if (u->o == NULL)
-			return eng_refuse(u->err, u->errlen, "not JSON: %s "
+			return seterr(u->err, u->errlen, "not JSON: %s "
 			    "(byte %d)", canon_json_error(&je, why, sizeof(why)),
 			    je.position), SETTLE_BADJSON;
 		if (!json_is_object(u->o))
-			return eng_refuse(u->err, u->errlen, "not a JSON "
+			return seterr(u->err, u->errlen, "not a JSON "
 			    "object"), SETTLE_BADJSON;
 		if (eng_json_read(s->ar, u->o, &u->top) == -1)
 			return sub_oom(u);
@@ -989,7 +989,7 @@ sub_authorise(struct submission *u, const char *const *sides,
 	for (size_t i = 0; i < nsides; i++)
 		if (sides[i] != NULL && strcmp(sides[i], side) == 0)
 			return 0;
-	eng_refuse(u->err, u->errlen, "role: this client does not speak for "
+	seterr(u->err, u->errlen, "role: this client does not speak for "
 	    "%s (the %s side of %s)", side, u->role == ROLE_HOST ? "host" :
 	    "home", a->id);
 	return SETTLE_FORBIDDEN;
@@ -1021,7 +1021,7 @@ sub_conflicts(struct submission *u)
 		return SETTLE_UNAVAILABLE;
 	if (idr != NULL) {
 		if (memcmp(idr->hash, u->hbin, 32) != 0)
-			return eng_refuse(u->err, u->errlen, "report_id: \"%s\" "
+			return seterr(u->err, u->errlen, "report_id: \"%s\" "
 			    "was already used by the %s side of %s for other "
 			    "content", rep->report_id, side, a->id),
 			    SETTLE_CONFLICT;
@@ -1034,17 +1034,17 @@ sub_conflicts(struct submission *u)
 	rules_period_format(a->r->cadence, rep->p, u->pbuf);
 	if (u->pe != NULL && u->pe->has[u->role]) {
 		if (rep->supersedes == NULL)
-			return eng_refuse(u->err, u->errlen, "supersedes: period "
+			return seterr(u->err, u->errlen, "supersedes: period "
 			    "%s already has %s report \"%s\"; a correction must "
 			    "name it in supersedes", u->pbuf, side,
 			    u->pe->id[u->role]), SETTLE_CONFLICT;
 		if (strcmp(rep->supersedes, u->pe->id[u->role]) != 0)
-			return eng_refuse(u->err, u->errlen, "supersedes: \"%s\" "
+			return seterr(u->err, u->errlen, "supersedes: \"%s\" "
 			    "is not the latest %s report of period %s (that is "
 			    "\"%s\")", rep->supersedes, side, u->pbuf,
 			    u->pe->id[u->role]), SETTLE_CONFLICT;
 	} else if (rep->supersedes != NULL)
-		return eng_refuse(u->err, u->errlen, "supersedes: period %s has "
+		return seterr(u->err, u->errlen, "supersedes: period %s has "
 		    "no %s report to correct", u->pbuf, side), SETTLE_CONFLICT;
 	return 0;
 }
@@ -1075,7 +1075,7 @@ sub_plan(struct submission *u)
 	}
 	if (pl->new_eff != NULL && eng_compute_base(a->r, rep->p,
 	    pl->new_eff, &pl->base) == -1)
-		return eng_refuse(u->err, u->errlen, "amounts too large: the "
+		return seterr(u->err, u->errlen, "amounts too large: the "
 		    "base overflows"), SETTLE_INVALID;
 	/*
 	 * The segment is recomputed on every report, not only when effective
@@ -1237,7 +1237,7 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 			 * caller must stop or rebuild it.
 			 */
 			s->broken = 1;
-			eng_refuse(err, errlen, "%s", eng_broken_msg);
+			seterr(err, errlen, "%s", eng_broken_msg);
 			rc = SETTLE_UNAVAILABLE;
 		}
 	}

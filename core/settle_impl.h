@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "shanhai/canon.h"
+#include "shanhai/errbuf.h"
 #include "shanhai/rules.h"
 #include "shanhai/settle.h"
 #include "shanhai/textbuf.h"
@@ -263,8 +264,6 @@ int	eng_compute_base(const struct rules *r, int32_t p, const int64_t *fig,
 	    int64_t *base);
 int	eng_check_replace(const struct agr *a, const struct rules *nr,
 	    char *err, size_t errlen);
-__attribute__((format(printf, 3, 4)))
-int	eng_refuse(char *err, size_t errlen, const char *fmt, ...);
 void	eng_jarena_free(struct jarena *ar);
 int	eng_fast_read(struct jarena *ar, const char *buf, size_t len,
 	    struct jv *top);

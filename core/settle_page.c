@@ -232,12 +232,12 @@ eng_year_load(struct settle *s, struct agr *a, struct year *yr, char *err,
 	s->pstats.gets++;
 	if (s->pager.get(s->pager.arg, year_key(a, yr->y, key), &blob,
 	    &len) == -1)
-		return eng_refuse(err, errlen, "the paged state of %s could not be "
+		return seterr(err, errlen, "the paged state of %s could not be "
 		    "read back", key);
 	yr->res = year_decode(a, yr, blob, len);
 	free(blob);
 	if (yr->res == NULL)
-		return eng_refuse(err, errlen, "the paged state of %s is damaged "
+		return seterr(err, errlen, "the paged state of %s is damaged "
 		    "(or memory ran out reading it)", key);
 	yr->dirty = 0;
 	a->nresident++;

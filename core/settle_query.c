@@ -90,13 +90,13 @@ lookup_period(const struct settle *s, const char *agreement, const char *period,
 	struct agr *a = eng_find_agr(s, agreement);
 
 	if (a == NULL || !a->active) {
-		eng_refuse(err, errlen, "agreement: \"%.64s\" is not a loaded "
+		seterr(err, errlen, "agreement: \"%.64s\" is not a loaded "
 		    "agreement", agreement);
 		return NULL;
 	}
 	if (rules_period_parse(a->r->cadence, period, p) == -1 ||
 	    *p < a->r->start || *p > a->r->end) {
-		eng_refuse(err, errlen, "period: \"%.16s\" is not a period of %s",
+		seterr(err, errlen, "period: \"%.16s\" is not a period of %s",
 		    period, a->id);
 		return NULL;
 	}
@@ -206,7 +206,7 @@ settle_period_json(struct settle *s, const char *agreement,
 	    "home_report", pe && pe->has[ROLE_HOME] ?
 	    json_string(eng_bin_to_hex(pe->hash[ROLE_HOME], hx)) : json_null());
 	if (o == NULL)
-		eng_refuse(err, errlen, "out of memory");
+		seterr(err, errlen, "out of memory");
 	eng_close_years(s, a);
 	return o;
 }
@@ -257,14 +257,14 @@ lookup_year(struct settle *s, const char *agreement, const char *year,
 
 	*code = SETTLE_NOTFOUND;
 	if (a == NULL || !a->active) {
-		eng_refuse(err, errlen, "agreement: \"%.64s\" is not a loaded "
+		seterr(err, errlen, "agreement: \"%.64s\" is not a loaded "
 		    "agreement", agreement);
 		return NULL;
 	}
 	per = eng_per_year(a);
 	if (parse_year(year, y) == -1 || (*y + 1) * per - 1 < a->r->start ||
 	    *y * per > a->r->end) {
-		eng_refuse(err, errlen, "year: \"%.16s\" is not a fiscal year of %s",
+		seterr(err, errlen, "year: \"%.16s\" is not a fiscal year of %s",
 		    year, a->id);
 		return NULL;
 	}
@@ -350,7 +350,7 @@ year_statement(struct settle *s, struct agr *a, int32_t y, char **bytes,
 		json_t *row;
 
 		if (pe == NULL || !pe->settled || pe->cur == NULL) {
-			eng_refuse(err, errlen, "period %s settled but has no values",
+			seterr(err, errlen, "period %s settled but has no values",
 			    rules_period_format(r->cadence, p, pb));
 			goto out;
 		}
@@ -364,7 +364,7 @@ year_statement(struct settle *s, struct agr *a, int32_t y, char **bytes,
 		json_array_append_new(rows, row);
 		for (size_t k = 0; k < a->nvals; k++)
 			if (sum_into(&tot[k], pe->cur[k]) == -1) {
-				eng_refuse(err, errlen, "the year's totals overflow");
+				seterr(err, errlen, "the year's totals overflow");
 				goto out;
 			}
 	}
@@ -375,7 +375,7 @@ year_statement(struct settle *s, struct agr *a, int32_t y, char **bytes,
 	rc = 1;
 	goto out;
 oom:
-	eng_refuse(err, errlen, "out of memory");
+	seterr(err, errlen, "out of memory");
 out:
 	json_decref(doc);
 	free(tot);
@@ -429,7 +429,7 @@ settle_year_json(struct settle *s, const char *agreement, const char *year,
 		stmt = json_loadb(bytes, len, 0, NULL);
 		free(bytes);
 		if (stmt == NULL) {
-			eng_refuse(err, errlen, "out of memory");
+			seterr(err, errlen, "out of memory");
 			return NULL;
 		}
 		eng_hex_to_bin(hash, bin);
@@ -454,7 +454,7 @@ settle_year_json(struct settle *s, const char *agreement, const char *year,
 	    "approvals", appr);
 	if (doc == NULL) {
 		*code = SETTLE_UNAVAILABLE;
-		eng_refuse(err, errlen, "out of memory");
+		seterr(err, errlen, "out of memory");
 	}
 	return doc;
 }
@@ -479,24 +479,24 @@ approval_role(const struct agr *a, const char *role,
 
 		if (want == -1) {
 			*code = SETTLE_INVALID;
-			return eng_refuse(err, errlen, "role: \"%.16s\" is not host "
+			return seterr(err, errlen, "role: \"%.16s\" is not host "
 			    "or home", role);
 		}
 		if (!speaks[want]) {
 			*code = SETTLE_FORBIDDEN;
-			return eng_refuse(err, errlen, "role: this client does not "
+			return seterr(err, errlen, "role: this client does not "
 			    "speak for the %s side of %s", role, a->id);
 		}
 		return want;
 	}
 	if (speaks[ROLE_HOST] && speaks[ROLE_HOME]) {
 		*code = SETTLE_INVALID;
-		return eng_refuse(err, errlen, "role: this client speaks for both "
+		return seterr(err, errlen, "role: this client speaks for both "
 		    "sides of %s; say which with \"role\"", a->id);
 	}
 	if (!speaks[ROLE_HOST] && !speaks[ROLE_HOME]) {
 		*code = SETTLE_FORBIDDEN;
-		return eng_refuse(err, errlen, "this client is not a bureau of "
+		return seterr(err, errlen, "this client is not a bureau of "
 		    "either side of %s", a->id);
 	}
 	return speaks[ROLE_HOST] ? ROLE_HOST : ROLE_HOME;
@@ -523,13 +523,13 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 
 	*resp = NULL;
 	if (s->broken)
-		return eng_refuse(err, errlen, "%s", eng_broken_msg), SETTLE_UNAVAILABLE;
+		return seterr(err, errlen, "%s", eng_broken_msg), SETTLE_UNAVAILABLE;
 	if ((a = lookup_year(s, agreement, year, &y, &code, err, errlen)) == NULL)
 		return code;
 	if ((o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
 	    !json_is_object(o)) {
 		json_decref(o);
-		eng_refuse(err, errlen, "not a JSON object");
+		seterr(err, errlen, "not a JSON object");
 		return SETTLE_BADJSON;
 	}
 	{
@@ -539,7 +539,7 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 		json_object_foreach(o, key, v) {
 			if (strcmp(key, "statement") != 0 &&
 			    strcmp(key, "role") != 0) {
-				eng_refuse(err, errlen, "%.32s: unknown field (an "
+				seterr(err, errlen, "%.32s: unknown field (an "
 				    "approval has \"statement\" and, for a "
 				    "bureau of both sides, \"role\")", key);
 				json_decref(o);
@@ -552,13 +552,13 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 	    (rolename = json_string_value(json_object_get(o, "role"))) ==
 	    NULL) {
 		json_decref(o);
-		eng_refuse(err, errlen, "role: must be a string");
+		seterr(err, errlen, "role: must be a string");
 		return SETTLE_INVALID;
 	}
 	if (want == NULL || strlen(want) != 64 ||
 	    strspn(want, "0123456789abcdef") != 64) {
 		json_decref(o);
-		eng_refuse(err, errlen, "statement: must be the statement's SHA-256, "
+		seterr(err, errlen, "statement: must be the statement's SHA-256, "
 		    "64 lowercase hex digits");
 		return SETTLE_INVALID;
 	}
@@ -575,7 +575,7 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 	free(bytes);
 	if (rc == 0) {
 		json_decref(o);
-		eng_refuse(err, errlen, "year %s of %s is incomplete: not every "
+		seterr(err, errlen, "year %s of %s is incomplete: not every "
 		    "period of it has settled, so there is no statement to "
 		    "approve", year, a->id);
 		return SETTLE_CONFLICT;
@@ -583,7 +583,7 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 	yr = eng_year_find(a, y);
 	eng_hex_to_bin(want, bin);
 	if (strcmp(want, hash) != 0) {
-		eng_refuse(err, errlen, "statement: %s is not the current statement "
+		seterr(err, errlen, "statement: %s is not the current statement "
 		    "of %s %s, which is %s", want, a->id, year, hash);
 		json_decref(o);
 		return SETTLE_CONFLICT;
@@ -640,7 +640,7 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 oom:
 	json_decref(o);
 	settle_result_free(res);
-	eng_refuse(err, errlen, "out of memory");
+	seterr(err, errlen, "out of memory");
 	return SETTLE_UNAVAILABLE;
 }
 
@@ -656,7 +656,7 @@ settle_approval_replay(struct settle *s, const char *entry, size_t len,
 	int code;
 
 	if ((e = json_loadb(entry, len, 0, NULL)) == NULL)
-		return eng_refuse(err, errlen, "approval entry: not JSON");
+		return seterr(err, errlen, "approval entry: not JSON");
 	agreement = json_string_value(json_object_get(e, "agreement"));
 	year = json_string_value(json_object_get(e, "year"));
 	role = json_string_value(json_object_get(e, "role"));
@@ -666,7 +666,7 @@ settle_approval_replay(struct settle *s, const char *entry, size_t len,
 	if (agreement == NULL || year == NULL || role == NULL || hash == NULL ||
 	    strlen(hash) > 64 || strlen(role) > 8) {
 		json_decref(e);
-		return eng_refuse(err, errlen, "approval entry without agreement, "
+		return seterr(err, errlen, "approval entry without agreement, "
 		    "year, role or statement");
 	}
 	snprintf(body, sizeof(body), "{\"statement\":\"%s\",\"role\":\"%s\"}",
@@ -674,17 +674,17 @@ settle_approval_replay(struct settle *s, const char *entry, size_t len,
 	code = settle_approve(s, agreement, year, body, strlen(body), NULL, 0,
 	    time, submitter, index, &res, msg, sizeof(msg));
 	if (code == SETTLE_DUPLICATE) {
-		eng_refuse(err, errlen, "approval entry repeats the %s side's "
+		seterr(err, errlen, "approval entry repeats the %s side's "
 		    "approval at entry %llu, which the daemon never writes", role,
 		    (unsigned long long)settle_result_first_index(res));
 		code = -1;
 	} else if (code != SETTLE_ACCEPTED) {
-		eng_refuse(err, errlen, "approval of %s %s by the %s side: %s",
+		seterr(err, errlen, "approval of %s %s by the %s side: %s",
 		    agreement, year, role, msg);
 		code = -1;
 	} else if ((got = settle_result_entry(res, 0, &glen)) == NULL ||
 	    glen != len || memcmp(got, entry, len) != 0) {
-		eng_refuse(err, errlen, "approval entry is not as the daemon writes "
+		seterr(err, errlen, "approval entry is not as the daemon writes "
 		    "it");
 		code = -1;
 	} else {
@@ -715,7 +715,7 @@ settle_year_detail(struct settle *s, const char *agreement, const char *year,
 	first = y * per > a->r->start ? y * per : a->r->start;
 	last = y * per + per - 1 < a->r->end ? y * per + per - 1 : a->r->end;
 	if ((out = json_array()) == NULL)
-		return eng_refuse(err, errlen, "out of memory"), NULL;
+		return seterr(err, errlen, "out of memory"), NULL;
 	if ((yr = eng_year_find(a, y)) != NULL &&
 	    eng_year_load(s, a, yr, err, errlen) == -1) {
 		json_decref(out);
@@ -746,7 +746,7 @@ settle_year_detail(struct settle *s, const char *agreement, const char *year,
 		if (row == NULL || json_array_append_new(out, row) == -1) {
 			json_decref(out);
 			eng_close_years(s, a);
-			return eng_refuse(err, errlen, "out of memory"), NULL;
+			return seterr(err, errlen, "out of memory"), NULL;
 		}
 	}
 	eng_close_years(s, a);

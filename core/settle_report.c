@@ -2,7 +2,6 @@
  * settle_report: a report's JSON read (a fast reader for the common
  * case, jansson for the rest) and validated field by field (SPEC §3).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +17,6 @@
 #include "settle_impl.h"
 
 /* --- report validation --------------------------------------------------------- */
-
-int
-eng_refuse(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ */
 static int
@@ -327,17 +315,17 @@ get_amount(const struct jv *v, const char *prefix, const char *key,
 	if (v->type == JV_STR && money_parse_n(v->s, v->len, fen) == 0)
 		return 0;
 	if (v->type == JV_NUM)
-		return eng_refuse(err, errlen, "%s%s%.32s: JSON numbers are refused "
+		return seterr(err, errlen, "%s%s%.32s: JSON numbers are refused "
 		    "for amounts; send a string such as \"1234.50\"", prefix,
 		    key ? "." : "", key ? key : "");
 	if (v->type == JV_STR) {
 		char why[128];
 
-		return eng_refuse(err, errlen, "%s%s%.32s: \"%.32s\" is not an "
+		return seterr(err, errlen, "%s%s%.32s: \"%.32s\" is not an "
 		    "amount: %s", prefix, key ? "." : "", key ? key : "",
 		    v->s, money_why_n(v->s, v->len, why, sizeof(why)));
 	}
-	return eng_refuse(err, errlen, "%s%s%.32s: not an amount (a string of yuan "
+	return seterr(err, errlen, "%s%s%.32s: not an amount (a string of yuan "
 	    "with at most 2 decimals, such as \"1234.50\")", prefix,
 	    key ? "." : "", key ? key : "");
 }
@@ -350,13 +338,13 @@ get_string_field(const struct jv *v, const char *field, int required,
 	if (v == NULL) {
 		if (required) {
 			*bad = 1;
-			eng_refuse(err, errlen, "%s: missing", field);
+			seterr(err, errlen, "%s: missing", field);
 		}
 		return NULL;
 	}
 	if (v->type != JV_STR || v->nul) {
 		*bad = 1;
-		eng_refuse(err, errlen, "%s: must be a string", field);
+		seterr(err, errlen, "%s: must be a string", field);
 		return NULL;
 	}
 	return v;
@@ -384,7 +372,7 @@ eng_validate(struct settle *s, const struct jv *o, struct report *rep, char *err
 			if (strcmp(fields[f], o->kv[k].k) == 0)
 				break;
 		if (fields[f] == NULL)
-			return eng_refuse(err, errlen, "%.64s: unknown field",
+			return seterr(err, errlen, "%.64s: unknown field",
 			    o->kv[k].k);
 		slot[f] = &o->kv[k].v;
 	}
@@ -393,29 +381,29 @@ eng_validate(struct settle *s, const struct jv *o, struct report *rep, char *err
 		return -1;
 	rep->report_id = v->s;
 	if (!match_report_id(rep->report_id))
-		return eng_refuse(err, errlen, "report_id: not a report id "
+		return seterr(err, errlen, "report_id: not a report id "
 		    "([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
 	if ((v = get_string_field(slot[1], "agreement", 1, err, errlen, &bad)) == NULL)
 		return -1;
 	str = v->s;
 	rep->a = eng_find_agr(s, str);
 	if (rep->a == NULL || !rep->a->active)
-		return eng_refuse(err, errlen, "agreement: \"%.64s\" is not a loaded "
+		return seterr(err, errlen, "agreement: \"%.64s\" is not a loaded "
 		    "agreement", str);
 	r = rep->a->r;
 	if ((v = get_string_field(slot[2], "period", 1, err, errlen, &bad)) == NULL)
 		return -1;
 	str = v->s;
 	if (rules_period_parse(r->cadence, str, &rep->p) == -1)
-		return eng_refuse(err, errlen, "period: \"%.16s\" is not a %s period "
+		return seterr(err, errlen, "period: \"%.16s\" is not a %s period "
 		    "(%s)", str, rules_cadence_name(r->cadence),
 		    rules_cadence_pattern(r->cadence));
 	if (rep->p < r->start)
-		return eng_refuse(err, errlen, "period: %s is before the agreement's "
+		return seterr(err, errlen, "period: %s is before the agreement's "
 		    "start %s", str, rules_period_format(r->cadence, r->start,
 		    pb));
 	if (rep->p > r->end)
-		return eng_refuse(err, errlen, "period: %s is after the agreement's "
+		return seterr(err, errlen, "period: %s is after the agreement's "
 		    "end %s", str, rules_period_format(r->cadence, r->end, pb));
 	if ((v = get_string_field(slot[3], "role", 1, err, errlen, &bad)) == NULL)
 		return -1;
@@ -425,15 +413,15 @@ eng_validate(struct settle *s, const struct jv *o, struct report *rep, char *err
 	else if (strcmp(str, "home") == 0) {
 		rep->role = ROLE_HOME;
 		if (!r->confirm)
-			return eng_refuse(err, errlen, "role: \"home\" reports only "
+			return seterr(err, errlen, "role: \"home\" reports only "
 			    "where the agreement has confirm = true");
 	} else
-		return eng_refuse(err, errlen, "role: must be \"host\" or \"home\"");
+		return seterr(err, errlen, "role: must be \"host\" or \"home\"");
 	memset(rep->fig, 0, rep->a->nfig * sizeof(int64_t));
 	if ((v = slot[4]) == NULL)
-		return eng_refuse(err, errlen, "taxes: missing");
+		return seterr(err, errlen, "taxes: missing");
 	if (v->type != JV_OBJ)
-		return eng_refuse(err, errlen, "taxes: must be an object");
+		return seterr(err, errlen, "taxes: must be an object");
 	for (size_t k = 0; k < v->n; k++) {
 		const char *key = v->kv[k].k;
 		size_t i;
@@ -442,7 +430,7 @@ eng_validate(struct settle *s, const struct jv *o, struct report *rep, char *err
 			if (strcmp(r->taxes[i].code, key) == 0)
 				break;
 		if (i == r->ntaxes)
-			return eng_refuse(err, errlen, "taxes.%.32s: not a tax code "
+			return seterr(err, errlen, "taxes.%.32s: not a tax code "
 			    "of agreement %s", key, r->id);
 		if (get_amount(&v->kv[k].v, "taxes", key, &rep->fig[i], err,
 		    errlen) == -1)
@@ -454,7 +442,7 @@ eng_validate(struct settle *s, const struct jv *o, struct report *rep, char *err
 		return -1;
 	if ((v = slot[6]) != NULL) {
 		if (v->type != JV_OBJ)
-			return eng_refuse(err, errlen, "statistics: must be an "
+			return seterr(err, errlen, "statistics: must be an "
 			    "object");
 		for (size_t k = 0; k < v->n; k++) {
 			const char *key = v->kv[k].k;
@@ -464,7 +452,7 @@ eng_validate(struct settle *s, const struct jv *o, struct report *rep, char *err
 				if (strcmp(r->stats[i].code, key) == 0)
 					break;
 			if (i == r->nstats)
-				return eng_refuse(err, errlen, "statistics.%.32s: not "
+				return seterr(err, errlen, "statistics.%.32s: not "
 				    "a statistic code of agreement %s", key,
 				    r->id);
 			if (get_amount(&v->kv[k].v, "statistics", key,
@@ -479,10 +467,10 @@ eng_validate(struct settle *s, const struct jv *o, struct report *rep, char *err
 	if (v != NULL) {
 		rep->supersedes = v->s;
 		if (!match_report_id(rep->supersedes))
-			return eng_refuse(err, errlen, "supersedes: not a report id "
+			return seterr(err, errlen, "supersedes: not a report id "
 			    "([A-Za-z0-9][A-Za-z0-9._-]{0,63})");
 		if (strcmp(rep->supersedes, rep->report_id) == 0)
-			return eng_refuse(err, errlen, "supersedes: names the report "
+			return seterr(err, errlen, "supersedes: names the report "
 			    "itself");
 	}
 	return 0;
@@ -496,7 +484,7 @@ eng_check_meta(const char *time, const char *submitter, char *err, size_t errlen
 		size_t n = strlen(time);
 
 		if (n == 0 || n > 40 || strspn(time, "0123456789TZ:.+-") != n)
-			return eng_refuse(err, errlen, "time: \"%.40s\" is not an "
+			return seterr(err, errlen, "time: \"%.40s\" is not an "
 			    "RFC 3339 time", time);
 	}
 	if (submitter != NULL) {
@@ -504,7 +492,7 @@ eng_check_meta(const char *time, const char *submitter, char *err, size_t errlen
 
 		if (n == 0 || n > 128 ||
 		    strspn(submitter, "0123456789abcdef") != n)
-			return eng_refuse(err, errlen, "submitter: not a lowercase "
+			return seterr(err, errlen, "submitter: not a lowercase "
 			    "hex fingerprint");
 	}
 	return 0;

@@ -7,29 +7,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "shanhai/errbuf.h"
 #include "shanhai/merkle.h"
 #include "shanhai/store.h"
 #include "shanhai/tiles.h"
 
 #define HASH	MERKLE_HASH_SIZE
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int
 tiles_path(char buf[TILES_PATH_BUFSZ], int level, uint64_t n,

@@ -1,13 +1,13 @@
 /*
  * witstate: a witness's latest cosigned checkpoint per log, in SQLite.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
+#include "shanhai/errbuf.h"
 #include "shanhai/witstate.h"
 
 #define SCHEMA \
@@ -29,18 +29,6 @@ struct witstate {
 	sqlite3		*db;
 	sqlite3_stmt	*get, *insert, *update;
 };
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 struct witstate *
 witstate_open(const char *path, char *err, size_t errlen)
