@@ -238,14 +238,31 @@ eng_year_find(const struct agr *a, int32_t y)
 	return NULL;
 }
 
+/* Room in a->resident for one more year: 0, or -1 out of memory. */
+int
+eng_resident_reserve(struct agr *a)
+{
+	if (a->nresident == a->capresident) {
+		size_t ncap = a->capresident * 2 + 4;
+		int32_t *nr = realloc(a->resident, ncap * sizeof(*nr));
+
+		if (nr == NULL)
+			return -1;
+		a->resident = nr;
+		a->capresident = ncap;
+	}
+	return 0;
+}
+
 /* A new, resident, empty year y (pointers into a->years move). */
 static struct year *
 year_add(struct agr *a, int32_t y)
 {
-	struct yres *res = calloc(1, sizeof(*res));
+	struct yres *res;
 	size_t pos = a->nyears;
 
-	if (res == NULL)
+	if (eng_resident_reserve(a) == -1 ||
+	    (res = calloc(1, sizeof(*res))) == NULL)
 		return NULL;
 	if (a->nyears == a->capyears) {
 		/* By a quarter: the array lives as long as the agreement. */
@@ -268,7 +285,7 @@ year_add(struct agr *a, int32_t y)
 	a->years[pos].y = y;
 	a->years[pos].res = res;
 	a->years[pos].dirty = 1;
-	a->nresident++;
+	a->resident[a->nresident++] = y;
 	return &a->years[pos];
 }
 
@@ -334,6 +351,7 @@ eng_agr_free(struct agr *a)
 		free(a->years[i].appr);
 	}
 	free(a->years);
+	free(a->resident);
 	for (int r = 0; r < 2; r++) {
 		free(a->fps[r].v);
 		free(a->fps[r].recent);

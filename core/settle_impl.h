@@ -118,6 +118,9 @@ struct agr {
 	size_t		 nyears;
 	size_t		 capyears;
 	size_t		 nresident;	/* years with res */
+	int32_t		*resident;	/* their y, unordered: what closing
+					   walks, not every year */
+	size_t		 capresident;
 	struct fpset	 fps[2];	/* report ids used, per side */
 	size_t		*border;	/* beneficiaries sorted by id */
 	size_t		*sorder;	/* statistics sorted by code */
@@ -256,6 +259,7 @@ void	eng_hex_to_bin(const char *hex, unsigned char *out);
 char *eng_bin_to_hex(const unsigned char *bin, char *out);
 void	eng_yres_free(struct yres *res);
 void	eng_agr_free(struct agr *a);
+int	eng_resident_reserve(struct agr *a);
 struct agr *eng_find_agr(const struct settle *s, const char *id);
 int	eng_rebuild_active(struct settle *s);
 size_t	eng_term_index(const struct rules *r, int32_t p);

@@ -229,6 +229,8 @@ eng_year_load(struct settle *s, struct agr *a, struct year *yr, char *err,
 
 	if (yr->res != NULL)
 		return 0;
+	if (eng_resident_reserve(a) == -1)
+		return seterr(err, errlen, "out of memory");
 	s->pstats.gets++;
 	if (s->pager.get(s->pager.arg, year_key(a, yr->y, key), &blob,
 	    &len) == -1)
@@ -240,7 +242,7 @@ eng_year_load(struct settle *s, struct agr *a, struct year *yr, char *err,
 		return seterr(err, errlen, "the paged state of %s is damaged "
 		    "(or memory ran out reading it)", key);
 	yr->dirty = 0;
-	a->nresident++;
+	a->resident[a->nresident++] = yr->y;
 	return 0;
 }
 
@@ -262,7 +264,11 @@ year_unload(struct settle *s, struct agr *a, struct year *yr)
 	}
 	eng_yres_free(yr->res);
 	yr->res = NULL;
-	a->nresident--;
+	for (size_t i = 0; i < a->nresident; i++)
+		if (a->resident[i] == yr->y) {
+			a->resident[i] = a->resident[--a->nresident];
+			break;
+		}
 }
 
 /* Every planned period of the year settled. */
@@ -294,14 +300,16 @@ eng_close_years(struct settle *s, struct agr *a)
 	if (!s->has_pager || a->nresident == 0)
 		return;
 	all = (s->pager.flags & SETTLE_PAGE_ALL) != 0;
-	/* The usual case: only the latest year is in memory. */
-	if (!all && a->nresident == 1 && a->years[a->nyears - 1].res != NULL)
-		return;
-	for (size_t i = 0; i < a->nyears; i++) {
-		struct year *yr = &a->years[i];
+	/*
+	 * Only the resident years, not every year of the history: from the
+	 * end, as year_unload() moves the last of the list into the place
+	 * of the one it removes, which this walk has then seen.
+	 */
+	for (size_t i = a->nresident; i-- > 0;) {
+		struct year *yr = eng_year_find(a, a->resident[i]);
 
-		if (yr->res != NULL && (all || (i + 1 < a->nyears &&
-		    eng_year_complete(a, yr))))
+		if (all || (yr != &a->years[a->nyears - 1] &&
+		    eng_year_complete(a, yr)))
 			year_unload(s, a, yr);
 	}
 }
