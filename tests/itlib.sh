@@ -156,6 +156,16 @@ wait_log() {
 	done
 }
 
+# flip_byte FILE OFFSET: inverts every bit of one byte in place, so the
+# file always changes (writing a fixed byte would leave it as it was when
+# that byte was already there: one time in 256 for a hash).
+flip_byte() {
+	python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2]))
+    f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}
+
 # wait_exit PID SECONDS: the process's exit status, failing past SECONDS.
 wait_exit() {
 	i=0

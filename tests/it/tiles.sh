@@ -169,7 +169,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/pki/ca.crt" -X POST "
 
 # A lying mirror is caught by the reader, naming the tile.
 cp -a "$d/tiles" "$T/bad"
-printf 'X' | dd of="$T/bad/tile/0/000" bs=1 seek=40 conv=notrunc 2>/dev/null
+flip_byte "$T/bad/tile/0/000" 40
 ! python3 "$TOP/tests/tiles_read.py" "$T/bad" >/dev/null 2>"$T/read.err" || fail "a changed tile was read"
 grep -q "tile/entries/000: entry 1 does not hash" "$T/read.err" || fail "$(cat "$T/read.err")"
 
@@ -222,7 +222,7 @@ set -e
 	fail "a lying mirror: $rc $(cat "$T/bad.out")"
 [ ! -e "$T/nope/shanhai.db" ] || fail "a refused restore left a database"
 cp -a "$d/tiles" "$T/bad1"
-printf 'X' | dd of="$T/bad1/tile/1/000.p/1" bs=1 seek=3 conv=notrunc 2>/dev/null
+flip_byte "$T/bad1/tile/1/000.p/1" 3
 set +e
 "$SH" restore --from "$T/bad1" --vkey "$d/ledger.key.vkey" --state "$T/nope" >"$T/bad.out" 2>&1; rc=$?
 set -e
