@@ -12,6 +12,16 @@ port=$(free_port)
 c=$T/etc/shanhaid.conf
 write_config "$c" "$port"
 start_daemon "$c"
+# Under tcmalloc, the daemon has it return freed spans at once (the page
+# heap's free spans were the largest part of what grew with the history:
+# doc/DESIGN.md, What still grows with history); a sanitizer build has no
+# tcmalloc, and says nothing.
+if ldd "$BUILD/shanhaid" | grep -q libtcmalloc; then
+	grep -q 'allocator: tcmalloc, freed spans returned at once: yes' \
+	    "$T/daemon.log" || fail "tcmalloc's decommit not set"
+elif grep -q 'allocator:' "$T/daemon.log"; then
+	fail "an allocator line without tcmalloc"
+fi
 base=https://127.0.0.1:$port
 : >"$T/accepted.jsonl"
 
