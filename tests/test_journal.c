@@ -578,11 +578,15 @@ test_rules_veto(void **state)
 	free(text);
 }
 
+/*
+ * Three reports committed and the journal closed; then someone with the
+ * file drops the trigger that forbids updates and runs sql, which must
+ * change exactly one row.
+ */
 static void
-test_tampered_refused(void **state)
+tamper_ledger(struct fx *f, const char *sql)
 {
-	struct fx *f = *state;
-	char err[512], path[400];
+	char err[512], path[400], all[512];
 	sqlite3 *db;
 
 	apply_rules(f);
@@ -592,17 +596,24 @@ test_tampered_refused(void **state)
 	assert_int_equal(journal_flush(f->j), 0);
 	journal_free(f->j);
 	f->j = NULL;
-
-	/* Someone with the file drops a trigger and edits a settlement. */
 	snprintf(path, sizeof(path), "%s/shanhai.db", f->dir);
+	snprintf(all, sizeof(all), "DROP TRIGGER entry_no_update; %s", sql);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER entry_no_update;"
-	    "UPDATE entry SET body = CAST(replace(CAST(body AS TEXT),"
-	    " '\"home\":\"110074.50\"', '\"home\":\"110074.51\"') AS BLOB)"
-	    " WHERE idx = 2", NULL, NULL, NULL),
-	    SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, all, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_changes(db), 1);
 	sqlite3_close(db);
+}
+
+static void
+test_tampered_refused(void **state)
+{
+	struct fx *f = *state;
+	char err[512];
+
+	/* A settlement edited. */
+	tamper_ledger(f, "UPDATE entry SET body = CAST(replace(CAST(body AS "
+	    "TEXT), '\"home\":\"110074.50\"', '\"home\":\"110074.51\"') AS "
+	    "BLOB) WHERE idx = 2");
 	assert_null(journal_open(f->base, f->dir, ORIGIN, key_of(f, "ledger"),
 	    NULL, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "entry 2: settlement: field \"home\" is "
@@ -1249,24 +1260,10 @@ static void
 test_replay_store_error(void **state)
 {
 	struct fx *f = *state;
-	char err[512], path[400];
-	sqlite3 *db;
+	char err[512];
 
-	apply_rules(f);
-	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(submit(f, i, &f->answers[i], err,
-		    sizeof(err)), 0);
-	assert_int_equal(journal_flush(f->j), 0);
-	journal_free(f->j);
-	f->j = NULL;
-	snprintf(path, sizeof(path), "%s/shanhai.db", f->dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER entry_no_update;"
-	    "PRAGMA ignore_check_constraints = ON;"
-	    "UPDATE entry SET leaf = x'00' WHERE idx = 2", NULL, NULL, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_changes(db), 1);
-	sqlite3_close(db);
+	tamper_ledger(f, "PRAGMA ignore_check_constraints = ON;"
+	    "UPDATE entry SET leaf = x'00' WHERE idx = 2");
 	memset(err, 0x7f, sizeof(err));
 	err[sizeof(err) - 1] = '\0';
 	assert_null(journal_open(f->base, f->dir, ORIGIN, key_of(f, "ledger"),
