@@ -680,8 +680,8 @@ unknown_key(struct parse *p, const config_setting_t *s, const char *prefix)
 	    prefix, name);
 }
 
-static char *
-resolve_path(const char *dir, const char *v)
+char *
+config_resolve_path(const char *dir, const char *v)
 {
 	char *out;
 
@@ -746,7 +746,7 @@ store_value(struct parse *p, const struct config *c, const struct config_key *k,
 			return fail(p, line, "'%s' must not be empty", k->name);
 		free(*(char **)dst);
 		*(char **)dst = k->type == CK_PATH ?
-		    resolve_path(c->dir, str) : strdup(str);
+		    config_resolve_path(c->dir, str) : strdup(str);
 		if (*(char **)dst == NULL)
 			return fail(p, line, "out of memory");
 		if (k->check == check_fingerprint)

@@ -61,6 +61,7 @@
 #include <openssl/ssl.h>
 
 #include "shanhai/cmd.h"
+#include "shanhai/config.h"
 #include "shanhai/log.h"
 #include "shanhai/note.h"
 #include "shanhai/notify.h"
@@ -95,18 +96,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: shanhai witness [-t] -c FILE\n");
 	return CMD_USAGE;
-}
-
-static char *
-resolve(const char *dir, const char *v)
-{
-	char *out;
-
-	if (v[0] == '/')
-		return strdup(v);
-	if (asprintf(&out, "%s/%s", dir, v) == -1)
-		return NULL;
-	return out;
 }
 
 static int __attribute__((format(printf, 4, 5)))
@@ -217,10 +206,10 @@ load(const char *file, config_t *cf, struct wconf *c, struct witness **wp,
 	c->name = strdup(v);
 	if (str_key(file, root, "key", 1, &v, err) < 0)
 		return -1;
-	c->key = resolve(c->dir, v);
+	c->key = config_resolve_path(c->dir, v);
 	if (str_key(file, root, "state_dir", 1, &v, err) < 0)
 		return -1;
-	c->state_dir = resolve(c->dir, v);
+	c->state_dir = config_resolve_path(c->dir, v);
 	if (str_key(file, root, "log_level", 0, &v, err) < 0)
 		return -1;
 	if (v != NULL) {
@@ -259,8 +248,8 @@ load(const char *file, config_t *cf, struct wconf *c, struct witness **wp,
 		    str_key(file, s, "certificate", 1, &cert, err) < 0 ||
 		    str_key(file, s, "key", 1, &tkey, err) < 0)
 			return -1;
-		c->tls_cert = resolve(c->dir, cert);
-		c->tls_key = resolve(c->dir, tkey);
+		c->tls_cert = config_resolve_path(c->dir, cert);
+		c->tls_key = config_resolve_path(c->dir, tkey);
 	}
 	if ((logs = config_setting_get_member(root, "logs")) == NULL ||
 	    !config_setting_is_list(logs) || config_setting_length(logs) == 0)

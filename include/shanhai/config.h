@@ -73,6 +73,11 @@ int		 config_listen_parse(const char *s, char *host, size_t hostlen,
 		    uint16_t *port) __attribute__((warn_unused_result));
 
 /* Borrowed strings, valid while c lives. Paths are absolute. */
+/*
+ * A path of a configuration file: v itself when absolute, else v under
+ * dir (the file's folder). Malloc'd; NULL when memory runs out.
+ */
+char		*config_resolve_path(const char *dir, const char *v);
 const char	*config_get0_path(const struct config *c);	/* as given */
 size_t		 config_listen_count(const struct config *c);
 const char	*config_get0_listen(const struct config *c, size_t i);
