@@ -156,6 +156,14 @@ wait_log() {
 	done
 }
 
+# start_refused CONF LOG: shanhaid must refuse to start on CONF (a state
+# behind what was published: never a fork); its output into LOG.
+start_refused() {
+	if "$BUILD/shanhaid" -c "$1" >"$2" 2>&1; then
+		fail "an old state started: $(cat "$2")"
+	fi
+}
+
 # flip_byte FILE OFFSET: inverts every bit of one byte in place, so the
 # file always changes (writing a fixed byte would leave it as it was when
 # that byte was already there: one time in 256 for a hash).

@@ -242,11 +242,7 @@ wait_exit "$DPID" 10 || fail "shanhaid exit status $?"
 old=$(sqlite3 "$T/state.old/shanhai.db" 'SELECT count(*) FROM entry' 2>/dev/null || echo '?')
 mv "$d/state" "$T/state.new"
 cp -a "$T/state.old" "$d/state"
-set +e
-"$BUILD/shanhaid" -c "$c" >"$T/fork.log" 2>&1
-rc=$?
-set -e
-[ $rc != 0 ] || fail "an old state started"
+start_refused "$c" "$T/fork.log"
 grep -q "published size $size but the database in .* holds only $old entries" "$T/fork.log" ||
 	fail "refusal does not name the sizes: $(cat "$T/fork.log")"
 grep -q "Recover a state holding at least those $size entries" "$T/fork.log" ||
