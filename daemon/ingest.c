@@ -103,6 +103,15 @@ problem_503(struct http_req *r, const char *why, size_t len)
 	http_problem(r, 503, NULL, "%.*s", (int)len, why);
 }
 
+void
+ingest_unavailable(struct http_req *r)
+{
+	static const char why[] = "the ledger is unavailable: its store is "
+	    "being restored, or the daemon stops";
+
+	problem_503(r, why, sizeof(why) - 1);
+}
+
 /* A report in flight: where its answer goes. */
 struct submission {
 	struct ingest	*in;
@@ -390,9 +399,7 @@ period_ready(struct journal *j, void *arg, int ok)
 	int rc;
 
 	if (!ok) {
-		snprintf(err, sizeof(err), "the ledger is unavailable: its "
-		    "store is being restored, or the daemon stops");
-		problem_503(r, err, strlen(err));
+		ingest_unavailable(r);
 		return;
 	}
 	rc = journal_period(j, http_req_param(r, "id"),
@@ -586,9 +593,7 @@ year_ready(struct journal *j, void *arg, int ok)
 	int rc;
 
 	if (!ok) {
-		snprintf(err, sizeof(err), "the ledger is unavailable: its "
-		    "store is being restored, or the daemon stops");
-		problem_503(r, err, strlen(err));
+		ingest_unavailable(r);
 		return;
 	}
 	if ((rc = statement_format(r, &fmt, &lang)) < 0)

@@ -52,9 +52,7 @@ period_ready(struct journal *j, void *arg, int ok)
 	int rc;
 
 	if (!ok) {
-		http_req_add_header(r, "Retry-After", "1");
-		http_problem(r, 503, NULL, "the ledger is unavailable: its "
-		    "store is being restored, or the daemon stops");
+		ingest_unavailable(r);
 		return;
 	}
 	if ((rc = journal_period(j, http_req_param(r, "id"),

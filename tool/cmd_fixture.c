@@ -123,12 +123,7 @@ build(const char *dir, const char *time, const char *submitter,
 			rc = CMD_FAILED;
 			break;
 		}
-		for (size_t i = 0; i < settle_result_count(res); i++) {
-			size_t elen;
-			const char *e = settle_result_entry(res, i, &elen);
-			fwrite(e, 1, elen, stdout);
-			putchar('\n');
-		}
+		cmd_print_entries(res);
 		settle_result_free(res);
 	}
 	free(line);

@@ -51,6 +51,19 @@ load_engine(const char *dir)
 	return s;
 }
 
+/* The entries of a result on stdout, a line each, as the ledger holds them. */
+void
+cmd_print_entries(const struct settle_result *res)
+{
+	for (size_t i = 0; i < settle_result_count(res); i++) {
+		size_t elen;
+		const char *e = settle_result_entry(res, i, &elen);
+
+		fwrite(e, 1, elen, stdout);
+		putchar('\n');
+	}
+}
+
 int
 cmd_settle(int argc, char **argv)
 {
@@ -132,13 +145,7 @@ cmd_settle(int argc, char **argv)
 			refused = 1;
 			continue;
 		}
-		for (size_t i = 0; i < settle_result_count(res); i++) {
-			size_t elen;
-			const char *e = settle_result_entry(res, i, &elen);
-
-			fwrite(e, 1, elen, stdout);
-			putchar('\n');
-		}
+		cmd_print_entries(res);
 		settle_result_free(res);
 	}
 	if (ferror(f)) {

@@ -22,6 +22,11 @@ cmd_http_exit(int st)
 	return st >= 400 && st < 500 ? CMD_FAILED : CMD_USAGE;
 }
 
+struct settle_result;
+
+/* The entries of a result on stdout, one line each (settle, fixture). */
+void	cmd_print_entries(const struct settle_result *res);
+
 /* shanhai settle --rules DIR REPORTS.jsonl */
 int	cmd_settle(int argc, char **argv);
 /* shanhai rules check DIR */

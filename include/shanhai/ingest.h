@@ -24,6 +24,14 @@ struct config;
 int		 ingest_check_keys(const struct config *c, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
 
+struct http_req;
+
+/*
+ * Answers 503 (Retry-After) for a read whose wait for a commit the
+ * journal gave up: its store is being restored, or the daemon stops.
+ */
+void		 ingest_unavailable(struct http_req *r);
+
 /* The journal of the running ingest module, for metrics; NULL when none. */
 struct journal	*ingest_get0_journal(const struct server *s);
 
