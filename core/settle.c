@@ -5,9 +5,9 @@
  * idempotence and conflicts), and per period the latest report of each
  * side, the effective figures and, once settled, the values in force
  * (settlement plus adjustments). Closed years go out through the caller's
- * pager and come back when needed; what stays is a summary per year and a
- * fingerprint per report id, which says which years to read back to find
- * it. A report changes at most one period's effective figures;
+ * pager and come back when needed; what stays is a summary per year (24
+ * bytes) and, when the pager keeps no index of report ids, a fingerprint
+ * per id, which says which years to read back to find it. A report changes at most one period's effective figures;
  * its segment is then recomputed from the effective figures of its planned
  * periods (at most 12), which gives the adjustments of periods already
  * settled and the settlements of periods that can now settle. Everything is
@@ -199,11 +199,6 @@ idlist_clear(struct idlist *l)
 
 /* --- state ----------------------------------------------------------------- */
 
-/*
- * One fiscal year of an agreement (all its segments). The summary stays in
- * memory when the rest is paged out: which periods have reports, which
- * settled, and each one's status (2 bits, enum settle_status).
- */
 
 size_t
 eng_v_stat_home(const struct agr *a, size_t i)
@@ -236,6 +231,71 @@ eng_year_find(const struct agr *a, int32_t y)
 			hi = mid;
 	}
 	return NULL;
+}
+
+/* The periods of the year with a report: those whose status is not NONE. */
+uint16_t
+eng_year_present(const struct year *yr)
+{
+	uint16_t m = 0;
+
+	for (int k = 0; k < 16; k++)
+		if (yr->status >> 2 * k & 3)
+			m |= (uint16_t)(1u << k);
+	return m;
+}
+
+static size_t
+apprs_lower(const struct agr *a, int32_t y)
+{
+	size_t lo = 0, hi = a->napprs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (a->apprs[mid].y < y)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The approvals of year y, or NULL before the first. */
+struct yappr *
+eng_year_apprs(const struct agr *a, int32_t y)
+{
+	size_t i = apprs_lower(a, y);
+
+	return i < a->napprs && a->apprs[i].y == y ? &a->apprs[i] : NULL;
+}
+
+/*
+ * The approvals of year y, made empty when there are none yet (pointers
+ * into a->apprs move); NULL out of memory.
+ */
+struct yappr *
+eng_year_apprs_add(struct agr *a, int32_t y)
+{
+	size_t i = apprs_lower(a, y);
+	struct yappr *nv;
+
+	if (i < a->napprs && a->apprs[i].y == y)
+		return &a->apprs[i];
+	if (a->napprs == a->capapprs) {
+		size_t ncap = a->capapprs + a->capapprs / 2 + 4;
+
+		if ((nv = realloc(a->apprs, ncap * sizeof(*nv))) == NULL)
+			return NULL;
+		a->apprs = nv;
+		a->capapprs = ncap;
+	}
+	nv = a->apprs;
+	memmove(&nv[i + 1], &nv[i], (a->napprs - i) * sizeof(*nv));
+	a->napprs++;
+	memset(&nv[i], 0, sizeof(nv[i]));
+	nv[i].y = y;
+	return &nv[i];
 }
 
 /* Room in a->resident for one more year: 0, or -1 out of memory. */
@@ -282,9 +342,10 @@ year_add(struct agr *a, int32_t y)
 	    (a->nyears - pos) * sizeof(*a->years));
 	a->nyears++;
 	memset(&a->years[pos], 0, sizeof(a->years[pos]));
-	a->years[pos].y = y;
+	a->years[pos].ref = SETTLE_PAGE_NONE;
+	a->years[pos].y = (int16_t)y;
 	a->years[pos].res = res;
-	a->years[pos].dirty = 1;
+	res->dirty = 1;
 	a->resident[a->nresident++] = y;
 	return &a->years[pos];
 }
@@ -346,11 +407,10 @@ eng_agr_free(struct agr *a)
 {
 	if (a == NULL)
 		return;
-	for (size_t i = 0; i < a->nyears; i++) {
+	for (size_t i = 0; i < a->nyears; i++)
 		eng_yres_free(a->years[i].res);
-		free(a->years[i].appr);
-	}
 	free(a->years);
+	free(a->apprs);
 	free(a->resident);
 	for (int r = 0; r < 2; r++) {
 		free(a->fps[r].v);
@@ -390,11 +450,14 @@ settle_free(struct settle *s)
 int
 settle_set_pager(struct settle *s, const struct settle_pager *pg)
 {
-	if (s->submitted)
+	if (s->submitted || (pg != NULL &&
+	    (pg->ids_add == NULL) != (pg->ids_find == NULL)))
 		return -1;
 	s->has_pager = pg != NULL;
 	if (pg != NULL)
 		s->pager = *pg;
+	else
+		memset(&s->pager, 0, sizeof(s->pager));
 	return 0;
 }
 
@@ -686,24 +749,70 @@ eng_period_new(const struct agr *a, int32_t p)
 }
 
 /*
- * Reads back the year a fingerprint names and looks for the id there:
- * 1 found (*out), 0 not there, -1 (err).
+ * Reads back year y, which an id's fingerprint or the pager's index names,
+ * and looks for the id there: 1 found (*out), 0 not there, -1 (err). A
+ * year without reports is an error for a fingerprint, which is added with
+ * its report, and not there for the pager's index, which is told of an id
+ * just before the report is taken (sub_record_id()).
  */
 static int
 id_in_year(struct settle *s, struct agr *a, int role, const char *id,
-    uint32_t fp, struct idrec **out, char *err, size_t errlen)
+    int32_t y, struct idrec **out, char *err, size_t errlen)
 {
-	struct year *yr = eng_year_find(a, (int32_t)(fp & FP_YEARMASK));
+	struct year *yr = eng_year_find(a, y);
 
 	if (yr == NULL)
-		return seterr(err, errlen, "%s: report ids point to a "
-		    "year without reports", a->id);
+		return s->pager.ids_find != NULL ? 0 : seterr(err, errlen,
+		    "%s: report ids point to a year without reports", a->id);
 	if (eng_year_load(s, a, yr, err, errlen) == -1)
 		return -1;
 	*out = idlist_find(&yr->res->ids[role], id);
 	return *out != NULL;
 }
 
+/* The key of a report id in the pager's index: agreement, side, id. */
+static uint64_t
+id_hash(const struct agr *a, int role, const char *id)
+{
+	uint64_t h = fnv1a(FNV1A_BASIS, a->id);
+
+	h = (h * 0x100000001b3ULL ^ (uint64_t)('0' + role)) * 0x100000001b3ULL;
+	h = fnv1a(h, id);
+	/* The index splits on the top bits, which FNV mixes poorly. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ h >> 33;
+}
+
+struct idsearch {
+	struct settle	*s;
+	struct agr	*a;
+	int		 role;
+	const char	*id;
+	struct idrec	**out;
+	char		*err;
+	size_t		 errlen;
+	int		 failed;	/* a year could not be read back */
+};
+
+static int
+id_search_year(void *arg, int32_t y)
+{
+	struct idsearch *q = arg;
+	int rc = id_in_year(q->s, q->a, q->role, q->id, y, q->out, q->err,
+	    q->errlen);
+
+	q->failed = rc == -1;
+	return rc;
+}
+
+/*
+ * The report id's record on that side, reading back the years its
+ * fingerprints (or the pager's index) name: 0 (*out NULL when the id is
+ * new), or -1.
+ */
 static int
 id_find(struct settle *s, struct agr *a, int role, const char *id,
     struct idrec **out, char *err, size_t errlen)
@@ -713,15 +822,24 @@ id_find(struct settle *s, struct agr *a, int role, const char *id,
 	int rc;
 
 	*out = NULL;
+	if (s->pager.ids_find != NULL) {
+		struct idsearch q = { s, a, role, id, out, err, errlen, 0 };
+
+		if ((rc = s->pager.ids_find(s->pager.arg, id_hash(a, role, id),
+		    id_search_year, &q)) == -1 && !q.failed)
+			seterr(err, errlen, "the index of report ids of %s could "
+			    "not be read", a->id);
+		return rc == -1 ? -1 : 0;
+	}
 	for (size_t i = fpset_lower(m, idp << FP_YEARBITS);
 	    i < m->n && m->v[i] >> FP_YEARBITS == idp; i++)
-		if ((rc = id_in_year(s, a, role, id, m->v[i], out, err,
-		    errlen)) != 0)
+		if ((rc = id_in_year(s, a, role, id, (int32_t)(m->v[i] &
+		    FP_YEARMASK), out, err, errlen)) != 0)
 			return rc == 1 ? 0 : -1;
 	for (size_t i = 0; i < m->nrecent; i++)
 		if (m->recent[i] >> FP_YEARBITS == idp &&
-		    (rc = id_in_year(s, a, role, id, m->recent[i], out, err,
-		    errlen)) != 0)
+		    (rc = id_in_year(s, a, role, id, (int32_t)(m->recent[i] &
+		    FP_YEARMASK), out, err, errlen)) != 0)
 			return rc == 1 ? 0 : -1;
 	return 0;
 }
@@ -1106,6 +1224,25 @@ sub_plan(struct submission *u)
 }
 
 /*
+ * Record: the pager's index of report ids (when it keeps one) learns the
+ * report's id and year before anything else changes, so that a failure
+ * to write it refuses the report (SETTLE_UNAVAILABLE) with the engine as
+ * it was. An entry whose report is then not taken is only a year read
+ * back in vain by a later lookup (id_in_year()).
+ */
+static int
+sub_record_id(struct submission *u)
+{
+	const struct settle_pager *pg = &u->s->pager;
+
+	if (pg->ids_add == NULL || pg->ids_add(pg->arg, id_hash(u->a, u->role,
+	    u->rep->report_id), u->rep->p / eng_per_year(u->a)) == 0)
+		return 0;
+	return seterr(u->err, u->errlen, "the index of report ids of %s could "
+	    "not be written", u->a->id), SETTLE_UNAVAILABLE;
+}
+
+/*
  * Apply: the engine takes the report (its year and period made when new,
  * its id, figures and effective figures) and the plan's values (periods
  * already settled get the new values, the differences kept in
@@ -1136,11 +1273,12 @@ sub_apply(struct submission *u)
 	}
 	pe = u->pe;
 	if ((pe->id[role] = eng_idlist_add(&u->yr->res->ids[role],
-	    rep->report_id, u->hbin)) == NULL || fpset_add(&a->fps[role],
+	    rep->report_id, u->hbin)) == NULL ||
+	    (u->s->pager.ids_add == NULL && fpset_add(&a->fps[role],
 	    fp_idpart(rep->report_id) << FP_YEARBITS | (uint32_t)u->yr->y)
-	    == -1)
+	    == -1))
 		return -1;
-	u->yr->dirty = 1;
+	u->yr->res->dirty = 1;
 	u->s->submitted = 1;
 	a->nreports++;
 	pe->has[role] = 1;
@@ -1245,7 +1383,8 @@ settle_submit(struct settle *s, const char *buf, size_t len,
 	if ((rc = sub_parse(&u, buf, len)) == 0 &&
 	    (rc = sub_authorise(&u, sides, nsides)) == 0 &&
 	    (rc = sub_conflicts(&u)) == 0 &&
-	    (rc = sub_plan(&u)) == 0) {
+	    (rc = sub_plan(&u)) == 0 &&
+	    (rc = sub_record_id(&u)) == 0) {
 		if (sub_apply(&u) == 0 && sub_emit(&u) == 0)
 			rc = SETTLE_ACCEPTED;
 		else {

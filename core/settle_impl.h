@@ -55,7 +55,8 @@ struct idlist {
  * a lookup is a binary search and a short scan. A fingerprint only says
  * where to look: the id itself is in the year's idlist, read back through
  * the pager when the year is paged out. Several ids may share a
- * fingerprint; none is ever missing one.
+ * fingerprint; none is ever missing one. Kept only when the pager has no
+ * index of its own (ids_add, ids_find), which then takes its place.
  */
 #define FP_RECENT	256
 
@@ -86,6 +87,7 @@ struct period {
 struct yres {
 	struct period	*pes[SEG_MAX];		/* by period within the year */
 	struct idlist	 ids[2];		/* report ids used, per side */
+	int		 dirty;			/* the pager's blob missing or old */
 };
 
 /* A side's latest approval of the year's statement (SPEC §5a). */
@@ -96,17 +98,26 @@ struct approval {
 	char		 time[24];	/* RFC 3339, or "" */
 };
 
+/*
+ * One fiscal year of an agreement (all its segments). The summary stays in
+ * memory when the rest is paged out: each period's status (2 bits, enum
+ * settle_status, NONE for no report: eng_year_present()) and which
+ * settled (a disputed period may or may not have).
+ */
 struct year {
-	int32_t		 y;
-	uint16_t	 present;
-	uint16_t	 settled;
-	uint32_t	 status;
-	unsigned char	 dirty;		/* the pager's blob missing or old */
+	uint64_t	 ref;		/* the pager's, SETTLE_PAGE_NONE before */
 	struct yres	*res;		/* NULL: paged out */
-	struct approval	*appr;		/* [2] by role, NULL before the first;
-					   stays in memory */
+	int16_t		 y;		/* 0..9999 (rules_period_parse) */
+	uint16_t	 settled;	/* by period index in the year */
+	uint32_t	 status;	/* 2 bits a period, enum settle_status:
+					   SETTLE_NONE for no report */
 };
 
+/* The approvals of one year, kept in memory (few, and small). */
+struct yappr {
+	int32_t		 y;
+	struct approval	 v[2];		/* by role */
+};
 struct agr {
 	char		*id;
 	struct rules	*r;
@@ -121,7 +132,11 @@ struct agr {
 	int32_t		*resident;	/* their y, unordered: what closing
 					   walks, not every year */
 	size_t		 capresident;
-	struct fpset	 fps[2];	/* report ids used, per side */
+	struct fpset	 fps[2];	/* report ids used, per side, when the
+					   pager keeps no index of them */
+	struct yappr	*apprs;		/* sorted by y */
+	size_t		 napprs;
+	size_t		 capapprs;
 	size_t		*border;	/* beneficiaries sorted by id */
 	size_t		*sorder;	/* statistics sorted by code */
 	int64_t		*weights;	/* beneficiaries' weights, as listed */
@@ -253,6 +268,9 @@ const char *eng_idlist_add(struct idlist *l, const char *id,
 size_t	eng_v_stat_home(const struct agr *a, size_t i);
 int	eng_per_year(const struct agr *a);
 struct year *eng_year_find(const struct agr *a, int32_t y);
+uint16_t eng_year_present(const struct year *yr);
+struct yappr *eng_year_apprs(const struct agr *a, int32_t y);
+struct yappr *eng_year_apprs_add(struct agr *a, int32_t y);
 struct period *eng_year_period(const struct agr *a, const struct year *yr,
 	    int32_t p);
 void	eng_hex_to_bin(const char *hex, unsigned char *out);

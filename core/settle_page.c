@@ -22,7 +22,7 @@
 #define BLOB_MAGIC	0x31594853u	/* "SHY1" in the first bytes */
 #define KEYBUF		(64 + 1 + 4 + 1)
 
-/* "<agreement>/<year>": agreement ids hold no '/'. */
+/* "<agreement>/<year>", the year's name in messages. */
 static char *
 year_key(const struct agr *a, int32_t y, char *buf)
 {
@@ -41,14 +41,13 @@ period_nint(const struct agr *a)
 void
 eng_year_summarize(const struct agr *a, struct year *yr)
 {
-	yr->present = yr->settled = 0;
+	yr->settled = 0;
 	yr->status = 0;
 	for (int k = 0; k < eng_per_year(a); k++) {
 		const struct period *pe = yr->res->pes[k];
 
 		if (pe == NULL)
 			continue;
-		yr->present |= (uint16_t)(1u << k);
 		if (pe->settled)
 			yr->settled |= (uint16_t)(1u << k);
 		yr->status |= (uint32_t)eng_period_status(a, pe) << (2 * k);
@@ -89,7 +88,7 @@ year_encode(const struct agr *a, const struct year *yr, struct textbuf *b)
 			textbuf_add(b, res->ids[r].v[i].hash, 32);
 		}
 	}
-	put_u32(b, yr->present);
+	put_u32(b, eng_year_present(yr));
 	for (int k = 0; k < eng_per_year(a); k++) {
 		const struct period *pe = res->pes[k];
 		unsigned char fl[5];
@@ -204,13 +203,12 @@ year_decode(const struct agr *a, const struct year *yr, const void *blob,
 		rd(&r, &pe->eff_base, sizeof(pe->eff_base));
 		rd(&r, pe->fig[0], period_nint(a) * sizeof(int64_t));
 	}
-	if (r.bad || r.p != r.end || present != yr->present)
+	if (r.bad || r.p != r.end || present != eng_year_present(yr))
 		goto bad;
 	check = *yr;
 	check.res = res;
 	eng_year_summarize(a, &check);
-	if (check.present != yr->present || check.settled != yr->settled ||
-	    check.status != yr->status)
+	if (check.settled != yr->settled || check.status != yr->status)
 		goto bad;
 	return res;
 bad:
@@ -232,16 +230,15 @@ eng_year_load(struct settle *s, struct agr *a, struct year *yr, char *err,
 	if (eng_resident_reserve(a) == -1)
 		return seterr(err, errlen, "out of memory");
 	s->pstats.gets++;
-	if (s->pager.get(s->pager.arg, year_key(a, yr->y, key), &blob,
-	    &len) == -1)
+	if (yr->ref == SETTLE_PAGE_NONE ||
+	    s->pager.get(s->pager.arg, yr->ref, &blob, &len) == -1)
 		return seterr(err, errlen, "the paged state of %s could not be "
-		    "read back", key);
+		    "read back", year_key(a, yr->y, key));
 	yr->res = year_decode(a, yr, blob, len);
 	free(blob);
 	if (yr->res == NULL)
 		return seterr(err, errlen, "the paged state of %s is damaged "
-		    "(or memory ran out reading it)", key);
-	yr->dirty = 0;
+		    "(or memory ran out reading it)", year_key(a, yr->y, key));
 	a->resident[a->nresident++] = yr->y;
 	return 0;
 }
@@ -250,17 +247,14 @@ eng_year_load(struct settle *s, struct agr *a, struct year *yr, char *err,
 static void
 year_unload(struct settle *s, struct agr *a, struct year *yr)
 {
-	char key[KEYBUF];
-
-	if (yr->dirty) {
+	if (yr->res->dirty) {
 		year_encode(a, yr, &s->blob);
 		s->pstats.puts++;
-		if (s->blob.failed || s->pager.put(s->pager.arg,
-		    year_key(a, yr->y, key), s->blob.p, s->blob.len) == -1) {
+		if (s->blob.failed || s->pager.put(s->pager.arg, &yr->ref,
+		    s->blob.p, s->blob.len) == -1) {
 			s->pstats.put_failures++;
 			return;
 		}
-		yr->dirty = 0;
 	}
 	eng_yres_free(yr->res);
 	yr->res = NULL;
@@ -313,8 +307,3 @@ eng_close_years(struct settle *s, struct agr *a)
 			year_unload(s, a, yr);
 	}
 }
-
-/*
- * The report id's record on that side, reading back the years its
- * fingerprint names: 0 (*out NULL when the id is new), or -1.
- */

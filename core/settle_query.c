@@ -145,7 +145,7 @@ settle_status_counts(const struct settle *s, const char *agreement,
 	memset(counts, 0, (SETTLE_DISPUTED + 1) * sizeof(counts[0]));
 	for (size_t i = 0; i < a->nyears; i++)
 		for (int k = 0; k < eng_per_year(a); k++)
-			if (a->years[i].present & 1u << k)
+			if (a->years[i].status >> 2 * k & 3)
 				counts[a->years[i].status >> 2 * k & 3]++;
 	return 0;
 }
@@ -384,15 +384,16 @@ out:
 }
 
 static enum settle_year_status
-year_status(const struct year *yr, int complete, const unsigned char *cur)
+year_status(const struct agr *a, int32_t y, int complete,
+    const unsigned char *cur)
 {
+	const struct yappr *ya = eng_year_apprs(a, y);
 	int changed = 0, both = 1;
 
 	if (!complete)
 		return SETTLE_YEAR_INCOMPLETE;
 	for (int role = 0; role < 2; role++) {
-		const struct approval *ap = yr != NULL && yr->appr != NULL ?
-		    &yr->appr[role] : NULL;
+		const struct approval *ap = ya != NULL ? &ya->v[role] : NULL;
 
 		if (ap == NULL || !ap->has)
 			both = 0;
@@ -411,7 +412,7 @@ settle_year_json(struct settle *s, const char *agreement, const char *year,
 	char hash[HEXBUF], hx[HEXBUF];
 	unsigned char bin[32];
 	struct agr *a;
-	struct year *yr;
+	const struct yappr *ya;
 	json_t *doc, *stmt = json_null(), *appr;
 	char *bytes = NULL;
 	size_t len;
@@ -434,11 +435,10 @@ settle_year_json(struct settle *s, const char *agreement, const char *year,
 		}
 		eng_hex_to_bin(hash, bin);
 	}
-	yr = eng_year_find(a, y);
+	ya = eng_year_apprs(a, y);
 	appr = json_object();
 	for (int role = 0; role < 2; role++) {
-		const struct approval *ap = yr != NULL && yr->appr != NULL ?
-		    &yr->appr[role] : NULL;
+		const struct approval *ap = ya != NULL ? &ya->v[role] : NULL;
 		json_t *v = json_null();
 
 		if (ap != NULL && ap->has)
@@ -450,7 +450,7 @@ settle_year_json(struct settle *s, const char *agreement, const char *year,
 	}
 	doc = json_pack("{s:o,s:o,s:s,s:o}", "statement", stmt,
 	    "sha256", rc == 1 ? json_string(hash) : json_null(),
-	    "status", settle_year_status_name(year_status(yr, rc == 1, bin)),
+	    "status", settle_year_status_name(year_status(a, y, rc == 1, bin)),
 	    "approvals", appr);
 	if (doc == NULL) {
 		*code = SETTLE_UNAVAILABLE;
@@ -516,7 +516,7 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 	size_t blen;
 	struct textbuf b = TEXTBUF_INIT;
 	struct agr *a;
-	struct year *yr;
+	struct yappr *ya;
 	json_t *o;
 	int32_t y;
 	int code, role, rc;
@@ -580,7 +580,6 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 		    "approve", year, a->id);
 		return SETTLE_CONFLICT;
 	}
-	yr = eng_year_find(a, y);
 	eng_hex_to_bin(want, bin);
 	if (strcmp(want, hash) != 0) {
 		seterr(err, errlen, "statement: %s is not the current statement "
@@ -592,21 +591,21 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 	if ((res = eng_result_new(a, y * eng_per_year(a), role, hash, "")) == NULL)
 		goto oom;
 	snprintf(res->period, sizeof(res->period), "%s", yb);
-	ap = yr->appr != NULL ? &yr->appr[role] : NULL;
+	ya = eng_year_apprs(a, y);
+	ap = ya != NULL ? &ya->v[role] : NULL;
 	if (ap != NULL && ap->has && memcmp(ap->hash, bin, 32) == 0) {
 		/* The same approval again: nothing is written. */
 		res->first_index = ap->index;
-		res->status_text = settle_year_status_name(year_status(yr, 1,
+		res->status_text = settle_year_status_name(year_status(a, y, 1,
 		    bin));
 		json_decref(o);
 		*resp = res;
 		return SETTLE_DUPLICATE;
 	}
-	/* Most years are never approved: their approvals cost a pointer. */
-	if (yr->appr == NULL &&
-	    (yr->appr = calloc(2, sizeof(*yr->appr))) == NULL)
+	/* Approved years only: the rest cost nothing. */
+	if ((ya = eng_year_apprs_add(a, y)) == NULL)
 		goto oom;
-	ap = &yr->appr[role];
+	ap = &ya->v[role];
 	textbuf_puts(&b, "{");
 	eng_sb_kv(&b, "agreement", a->id);
 	textbuf_puts(&b, ",");
@@ -633,7 +632,7 @@ settle_approve(struct settle *s, const char *agreement, const char *year,
 	ap->index = index;
 	snprintf(ap->time, sizeof(ap->time), "%s", time != NULL ? time : "");
 	res->first_index = index;
-	res->status_text = settle_year_status_name(year_status(yr, 1, bin));
+	res->status_text = settle_year_status_name(year_status(a, y, 1, bin));
 	json_decref(o);
 	*resp = res;
 	return SETTLE_ACCEPTED;

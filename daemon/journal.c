@@ -477,9 +477,16 @@ journal_open(struct event_base *base, const char *state_dir,
 		struct settle_pager_stats ps;
 
 		settle_pager_stats(j->engine, &ps);
+		size_t ids = 0, ids_mem = 0;
+
+		settle_pager_stats(j->engine, &ps);
+		if (j->pages != NULL)
+			ids = pagefile_ids(j->pages, &ids_mem);
 		log_info("journal: engine: %zu fiscal years in memory, %zu "
-		    "paged out to %s", ps.resident, ps.paged_out, j->pages ?
-		    "a page file in the state folder" : "nowhere (no page file)");
+		    "paged out to %s, %zu report ids indexed there%s",
+		    ps.resident, ps.paged_out, j->pages ? "a page file in the "
+		    "state folder" : "nowhere (no page file)", ids, ids_mem ?
+		    " (some kept in memory: the disk is full)" : "");
 	}
 	journal_kick(j);
 	return j;

@@ -1,9 +1,23 @@
 /*
- * pagefile: a settle_pager over an unlinked temporary file (see the
- * header). Keys are the engine's "<agreement>/<year>"; the index is, per
- * agreement, an array by year of (offset, length, room): 16 bytes a
- * year, no string per key. A blob that grew past its room moves to the
- * file's end.
+ * pagefile: a settle_pager over two unlinked temporary files (see the
+ * header).
+ *
+ * Blobs: each at its offset in the blob file, behind a header of its
+ * length and its room; the offset is the reference the engine keeps, so
+ * the page file holds no index of its blobs. A blob rewritten in place
+ * while it fits its room; one that grew past it moves to the file's end.
+ *
+ * Report ids: an extendible hash (Fagin et al., 1979) over pages of 256
+ * slots in the id file. A slot is the id's 64-bit hash with its low 14
+ * bits replaced by the year. In memory: the directory (one page number
+ * for each value of the hash's top `depth` bits) and, per page, its count
+ * and local depth: some 4 bytes per 100 ids. A full page splits on its
+ * next hash bit, doubling the directory when the page was as deep as it.
+ * Pages are written whole when made, so that adding a slot writes into
+ * space the file already has. A slot the file cannot take (a full disk)
+ * stays in memory, as a blob put() cannot write leaves its year there:
+ * the index never loses an id, and the engine never refuses a report for
+ * want of disk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,38 +29,55 @@
 
 #include "shanhai/pagefile.h"
 
-#define PF_NONE		UINT64_MAX	/* off of a year never put */
-
-/* Where a year's blob is. */
-struct pent {
-	uint64_t	 off;
-	uint32_t	 len;
-	uint32_t	 room;
-};
-
-/* The years of one agreement: v[i] is year first + i. */
-struct pgroup {
-	char		*name;
-	int32_t		 first;
-	uint32_t	 n;
-	uint32_t	 cap;
-	struct pent	*v;
-};
+#define PF_HDR		8		/* u32 length, u32 room */
+#define ID_SLOTS	256		/* slots a page */
+#define ID_PAGE		(ID_SLOTS * 8)	/* bytes a page */
+#define ID_YEAR		0x3fffULL	/* the year's bits of a slot */
+#define ID_MAXDEPTH	50		/* the hash bits a slot keeps */
 
 struct pagefile {
-	int		 fd;
-	uint64_t	 size;		/* end of the file */
-	struct pgroup	*groups;	/* sorted by name */
-	size_t		 ngroups;
-	size_t		 capgroups;
-	size_t		 count;		/* years put */
+	int		 fd;		/* blobs */
+	uint64_t	 size;		/* end of the blob file */
+	size_t		 count;		/* blobs put */
+	int		 idfd;		/* report ids */
+	uint32_t	*dir;		/* 1 << depth page numbers */
+	unsigned	 depth;
+	uint16_t	*pcount;	/* slots used, per page */
+	uint8_t		*pdepth;	/* local depth, per page */
+	uint32_t	 npages;
+	uint32_t	 cappages;
+	size_t		 nids;
+	uint64_t	*over;		/* slots the file could not take */
+	size_t		 nover;
+	size_t		 capover;
+	int		 ids_broken;	/* a page rewrite failed half way */
 };
+
+/* A new file in dir, already unlinked: its descriptor, or -1 (err). */
+static int
+tmpfile_in(const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/shanhai-pages.XXXXXX",
+	    dir) >= sizeof(path)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return -1;
+	}
+	if ((fd = mkostemp(path, O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: cannot create a page file: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	(void)unlink(path);
+	return fd;
+}
 
 struct pagefile *
 pagefile_new(const char *dir, char *err, size_t errlen)
 {
 	struct pagefile *pf;
-	char path[4096];
 
 	if (dir == NULL && ((dir = getenv("TMPDIR")) == NULL || *dir == '\0'))
 		dir = "/tmp";
@@ -54,19 +85,15 @@ pagefile_new(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/shanhai-pages.XXXXXX",
-	    dir) >= sizeof(path)) {
-		snprintf(err, errlen, "%s: path too long", dir);
+	if ((pf->fd = tmpfile_in(dir, err, errlen)) == -1) {
 		free(pf);
 		return NULL;
 	}
-	if ((pf->fd = mkostemp(path, O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: cannot create a page file: %s", dir,
-		    strerror(errno));
+	if ((pf->idfd = tmpfile_in(dir, err, errlen)) == -1) {
+		close(pf->fd);
 		free(pf);
 		return NULL;
 	}
-	(void)unlink(path);
 	return pf;
 }
 
@@ -75,128 +102,13 @@ pagefile_free(struct pagefile *pf)
 {
 	if (pf == NULL)
 		return;
-	for (size_t i = 0; i < pf->ngroups; i++) {
-		free(pf->groups[i].name);
-		free(pf->groups[i].v);
-	}
-	free(pf->groups);
+	free(pf->dir);
+	free(pf->pcount);
+	free(pf->pdepth);
+	free(pf->over);
+	close(pf->idfd);
 	close(pf->fd);
 	free(pf);
-}
-
-/* Splits "<name>/<year>": the name's length and the year, or -1. */
-static int
-key_split(const char *key, size_t *nlen, int32_t *year)
-{
-	const char *sl = strrchr(key, '/'), *d;
-	int32_t y = 0;
-
-	if (sl == NULL || sl[1] == '\0' || strlen(sl + 1) > 4)
-		return -1;
-	for (d = sl + 1; *d != '\0'; d++) {
-		if (*d < '0' || *d > '9')
-			return -1;
-		y = y * 10 + (*d - '0');
-	}
-	*nlen = (size_t)(sl - key);
-	*year = y;
-	return 0;
-}
-
-/* name (NUL-terminated) against the first nlen bytes of key. */
-static int
-name_cmp(const char *name, const char *key, size_t nlen)
-{
-	int c = strncmp(name, key, nlen);
-
-	return c != 0 ? c : name[nlen] != '\0';
-}
-
-/* The agreement's group, made when create; NULL if absent or no memory. */
-static struct pgroup *
-group_of(struct pagefile *pf, const char *key, size_t nlen, int create)
-{
-	size_t lo = 0, hi = pf->ngroups;
-	struct pgroup *g;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = name_cmp(pf->groups[mid].name, key, nlen);
-
-		if (c == 0)
-			return &pf->groups[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!create)
-		return NULL;
-	if (pf->ngroups == pf->capgroups) {
-		size_t ncap = pf->capgroups ? pf->capgroups * 2 : 8;
-
-		if ((g = realloc(pf->groups, ncap * sizeof(*g))) == NULL)
-			return NULL;
-		pf->groups = g;
-		pf->capgroups = ncap;
-	}
-	g = &pf->groups[lo];
-	memmove(g + 1, g, (pf->ngroups - lo) * sizeof(*g));
-	memset(g, 0, sizeof(*g));
-	if ((g->name = strndup(key, nlen)) == NULL) {
-		memmove(g, g + 1, (pf->ngroups - lo) * sizeof(*g));
-		return NULL;
-	}
-	pf->ngroups++;
-	return g;
-}
-
-/*
- * The entry of the key's year (off PF_NONE when never put), made with
- * its group when create; NULL if absent, not a year key, or no memory.
- */
-static struct pent *
-entry_of(struct pagefile *pf, const char *key, int create)
-{
-	struct pgroup *g;
-	size_t nlen;
-	int32_t y;
-	uint32_t lead, need;
-
-	if (key_split(key, &nlen, &y) == -1 ||
-	    (g = group_of(pf, key, nlen, create)) == NULL)
-		return NULL;
-	if (g->n > 0 && y >= g->first && y - g->first < (int32_t)g->n)
-		return &g->v[y - g->first];
-	if (!create)
-		return NULL;
-	if (g->n == 0)
-		g->first = y;
-	/* Years before the first move the array up by lead. */
-	lead = y < g->first ? (uint32_t)(g->first - y) : 0;
-	need = y < g->first ? g->n + lead : (uint32_t)(y - g->first) + 1;
-	if (need > g->cap) {
-		uint32_t ncap = g->cap + g->cap / 4 + 8;
-		struct pent *nv;
-
-		if (ncap < need)
-			ncap = need;
-		if ((nv = realloc(g->v, ncap * sizeof(*nv))) == NULL)
-			return NULL;
-		g->v = nv;
-		g->cap = ncap;
-	}
-	if (lead > 0) {
-		memmove(g->v + lead, g->v, g->n * sizeof(*g->v));
-		for (uint32_t i = 0; i < lead; i++)
-			g->v[i].off = PF_NONE;
-		g->first = y;
-	} else {
-		for (uint32_t i = g->n; i < need; i++)
-			g->v[i].off = PF_NONE;
-	}
-	g->n = need;
-	return &g->v[y - g->first];
 }
 
 static int
@@ -237,52 +149,232 @@ read_all(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* --- blobs -------------------------------------------------------------- */
+
 static int
-pf_put(void *arg, const char *key, const void *blob, size_t len)
+pf_put(void *arg, uint64_t *ref, const void *blob, size_t len)
 {
 	struct pagefile *pf = arg;
-	struct pent *e = entry_of(pf, key, 1);
+	uint32_t hdr[2];
 	uint64_t off;
-	uint32_t room;
 
-	if (e == NULL || len > UINT32_MAX / 2)
+	if (len > UINT32_MAX / 2)
 		return -1;
-	if (e->off != PF_NONE && len <= e->room) {
-		off = e->off;
-		room = e->room;
-	} else {
-		/* Room for some growth: a year read back mostly grows a little. */
-		off = pf->size;
-		room = (uint32_t)(len + len / 4);
+	if (*ref != SETTLE_PAGE_NONE) {
+		if (*ref > pf->size || pf->size - *ref < PF_HDR ||
+		    read_all(pf->fd, hdr, sizeof(hdr), *ref) == -1)
+			return -1;
+		if (len <= hdr[1]) {
+			hdr[0] = (uint32_t)len;
+			return write_all(pf->fd, hdr, sizeof(hdr), *ref) == -1 ||
+			    write_all(pf->fd, blob, len, *ref + PF_HDR) == -1 ?
+			    -1 : 0;
+		}
 	}
-	if (write_all(pf->fd, blob, len, off) == -1)
+	/* Room for some growth: a year read back mostly grows a little. */
+	off = pf->size;
+	hdr[0] = (uint32_t)len;
+	hdr[1] = (uint32_t)(len + len / 4);
+	if (write_all(pf->fd, hdr, sizeof(hdr), off) == -1 ||
+	    write_all(pf->fd, blob, len, off + PF_HDR) == -1)
 		return -1;
-	if (off == pf->size)
-		pf->size += room;
-	if (e->off == PF_NONE)
+	pf->size += PF_HDR + hdr[1];
+	if (*ref == SETTLE_PAGE_NONE)
 		pf->count++;
-	e->off = off;
-	e->len = (uint32_t)len;
-	e->room = room;
+	*ref = off;
 	return 0;
 }
 
 static int
-pf_get(void *arg, const char *key, void **blob, size_t *len)
+pf_get(void *arg, uint64_t ref, void **blob, size_t *len)
 {
 	struct pagefile *pf = arg;
-	struct pent *e = entry_of(pf, key, 0);
+	uint32_t hdr[2];
 	void *buf;
 
-	if (e == NULL || e->off == PF_NONE ||
-	    (buf = malloc(e->len ? e->len : 1)) == NULL)
+	if (ref > pf->size || pf->size - ref < PF_HDR ||
+	    read_all(pf->fd, hdr, sizeof(hdr), ref) == -1 ||
+	    hdr[0] > hdr[1] || hdr[1] > pf->size - ref - PF_HDR ||
+	    (buf = malloc(hdr[0] ? hdr[0] : 1)) == NULL)
 		return -1;
-	if (read_all(pf->fd, buf, e->len, e->off) == -1) {
+	if (read_all(pf->fd, buf, hdr[0], ref + PF_HDR) == -1) {
 		free(buf);
 		return -1;
 	}
 	*blob = buf;
-	*len = e->len;
+	*len = hdr[0];
+	return 0;
+}
+
+/* --- report ids --------------------------------------------------------- */
+
+static size_t
+dir_index(const struct pagefile *pf, uint64_t h)
+{
+	return pf->depth == 0 ? 0 : (size_t)(h >> (64 - pf->depth));
+}
+
+/* A new empty page of local depth d: its number, or -1 out of memory. */
+static int64_t
+page_new(struct pagefile *pf, unsigned d)
+{
+	if (pf->npages == pf->cappages) {
+		uint32_t ncap = pf->cappages + pf->cappages / 2 + 16;
+		uint16_t *nc = realloc(pf->pcount, ncap * sizeof(*nc));
+		uint8_t *nd;
+
+		if (nc == NULL)
+			return -1;
+		pf->pcount = nc;
+		if ((nd = realloc(pf->pdepth, ncap * sizeof(*nd))) == NULL)
+			return -1;
+		pf->pdepth = nd;
+		pf->cappages = ncap;
+	}
+	pf->pcount[pf->npages] = 0;
+	pf->pdepth[pf->npages] = (uint8_t)d;
+	return pf->npages++;
+}
+
+/*
+ * Splits full page pg, which slot h belongs to, on the next bit of the
+ * hash, doubling the directory first when pg is as deep as it: 0; 1 when
+ * the new page could not be written (nothing changed but the directory's
+ * size); -1 when out of memory or the index cannot be read, or with
+ * ids_broken set when rewriting pg failed.
+ */
+static int
+page_split(struct pagefile *pf, uint32_t pg, uint64_t h)
+{
+	uint64_t buf[ID_SLOTS], lo[ID_SLOTS], hi[ID_SLOTS] = { 0 };
+	unsigned ld = pf->pdepth[pg];
+	size_t nlo = 0, nhi = 0, first, span;
+	int64_t np;
+
+	if (ld >= ID_MAXDEPTH)
+		return -1;	/* 256 ids alike in 50 bits: never by chance */
+	if (ld == pf->depth) {
+		size_t n = (size_t)1 << pf->depth;
+		uint32_t *nd = malloc(2 * n * sizeof(*nd));
+
+		if (nd == NULL)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			nd[2 * i] = nd[2 * i + 1] = pf->dir[i];
+		free(pf->dir);
+		pf->dir = nd;
+		pf->depth++;
+	}
+	if ((np = page_new(pf, ld + 1)) == -1)
+		return -1;
+	if (read_all(pf->idfd, buf, pf->pcount[pg] * 8ULL,
+	    (uint64_t)pg * ID_PAGE) == -1) {
+		pf->npages--;
+		return -1;
+	}
+	for (size_t i = 0; i < pf->pcount[pg]; i++) {
+		if (buf[i] >> (63 - ld) & 1)
+			hi[nhi++] = buf[i];
+		else
+			lo[nlo++] = buf[i];
+	}
+	/* The new page whole (see the top); then pg, in place. */
+	if (write_all(pf->idfd, hi, ID_PAGE, (uint64_t)np * ID_PAGE) == -1) {
+		pf->npages--;
+		return 1;
+	}
+	if (write_all(pf->idfd, lo, nlo * 8, (uint64_t)pg * ID_PAGE) == -1) {
+		pf->ids_broken = 1;
+		return -1;
+	}
+	pf->pcount[pg] = (uint16_t)nlo;
+	pf->pcount[np] = (uint16_t)nhi;
+	pf->pdepth[pg] = (uint8_t)(ld + 1);
+	/* The directory's entries for pg: the upper half now goes to np. */
+	span = (size_t)1 << (pf->depth - ld);
+	first = dir_index(pf, h) & ~(span - 1);
+	for (size_t i = first + span / 2; i < first + span; i++)
+		pf->dir[i] = (uint32_t)np;
+	return 0;
+}
+
+/* A slot the file could not take, kept in memory: 0, or -1. */
+static int
+overflow_add(struct pagefile *pf, uint64_t slot)
+{
+	if (pf->nover == pf->capover) {
+		size_t ncap = pf->capover * 2 + 16;
+		uint64_t *nv = realloc(pf->over, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		pf->over = nv;
+		pf->capover = ncap;
+	}
+	pf->over[pf->nover++] = slot;
+	pf->nids++;
+	return 0;
+}
+
+static int
+pf_ids_add(void *arg, uint64_t h, int32_t y)
+{
+	static const uint64_t zero[ID_SLOTS];
+	struct pagefile *pf = arg;
+	uint64_t slot = (h & ~ID_YEAR) | ((uint64_t)y & ID_YEAR);
+	int rc;
+
+	if (pf->ids_broken || y < 0 || (uint64_t)y > ID_YEAR)
+		return -1;
+	if (pf->npages == 0) {
+		if (pf->dir == NULL &&
+		    (pf->dir = calloc(1, sizeof(*pf->dir))) == NULL)
+			return -1;
+		if (write_all(pf->idfd, zero, ID_PAGE, 0) == -1)
+			return overflow_add(pf, slot);
+		if (page_new(pf, 0) == -1)
+			return -1;
+	}
+	for (;;) {
+		uint32_t pg = pf->dir[dir_index(pf, h)];
+
+		if (pf->pcount[pg] < ID_SLOTS) {
+			if (write_all(pf->idfd, &slot, 8, (uint64_t)pg * ID_PAGE +
+			    pf->pcount[pg] * 8ULL) == -1)
+				return overflow_add(pf, slot);
+			pf->pcount[pg]++;
+			pf->nids++;
+			return 0;
+		}
+		if ((rc = page_split(pf, pg, h)) != 0)
+			return rc == 1 ? overflow_add(pf, slot) : -1;
+	}
+}
+
+static int
+pf_ids_find(void *arg, uint64_t h, int (*fn)(void *, int32_t), void *fnarg)
+{
+	struct pagefile *pf = arg;
+	uint64_t buf[ID_SLOTS];
+	uint32_t pg;
+	int rc;
+
+	if (pf->ids_broken)
+		return -1;
+	for (size_t i = 0; i < pf->nover; i++)
+		if (((pf->over[i] ^ h) & ~ID_YEAR) == 0 &&
+		    (rc = fn(fnarg, (int32_t)(pf->over[i] & ID_YEAR))) != 0)
+			return rc;
+	if (pf->npages == 0)
+		return 0;
+	pg = pf->dir[dir_index(pf, h)];
+	if (read_all(pf->idfd, buf, pf->pcount[pg] * 8ULL,
+	    (uint64_t)pg * ID_PAGE) == -1)
+		return -1;
+	for (size_t i = 0; i < pf->pcount[pg]; i++)
+		if (((buf[i] ^ h) & ~ID_YEAR) == 0 &&
+		    (rc = fn(fnarg, (int32_t)(buf[i] & ID_YEAR))) != 0)
+			return rc;
 	return 0;
 }
 
@@ -292,6 +384,8 @@ pagefile_pager(struct pagefile *pf, unsigned flags, struct settle_pager *pg)
 	memset(pg, 0, sizeof(*pg));
 	pg->put = pf_put;
 	pg->get = pf_get;
+	pg->ids_add = pf_ids_add;
+	pg->ids_find = pf_ids_find;
 	pg->arg = pf;
 	pg->flags = flags;
 }
@@ -306,4 +400,12 @@ size_t
 pagefile_bytes(const struct pagefile *pf)
 {
 	return (size_t)pf->size;
+}
+
+size_t
+pagefile_ids(const struct pagefile *pf, size_t *in_memory)
+{
+	if (in_memory != NULL)
+		*in_memory = pf->nover;
+	return pf->nids;
 }

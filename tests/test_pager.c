@@ -15,9 +15,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "shanhai/pagefile.h"
 #include "shanhai/rules.h"
@@ -41,63 +43,107 @@ static const char CQ[] =
     "taxes = ( { code = \"vat\"; } );\n"
     "terms = ( { from = \"2024-Q1\"; home = \"1/2\"; } );\n";
 
-/* A pager over memory that can be told to fail or to damage a blob. */
+/*
+ * A pager over memory that can be told to fail or to damage a blob; with
+ * ids set, it keeps the index of report ids too (a list, in memory).
+ */
 struct tpager {
-	char		*key[256];
 	void		*blob[256];
 	size_t		 len[256];
 	size_t		 n;
 	int		 fail_get;
 	int		 fail_put;
 	int		 damage;
+	int		 ids;
+	int		 fail_ids;
+	int		 fail_ids_add;
+	uint64_t	 idh[4096];
+	int32_t		 idy[4096];
+	size_t		 nids;
 };
 
 static int
-tp_put(void *arg, const char *key, const void *blob, size_t len)
+tp_put(void *arg, uint64_t *ref, const void *blob, size_t len)
 {
 	struct tpager *t = arg;
-	size_t i;
+	size_t i = (size_t)*ref;
 
 	if (t->fail_put)
 		return -1;
-	for (i = 0; i < t->n && strcmp(t->key[i], key) != 0; i++)
-		;
-	if (i == t->n) {
+	if (*ref == SETTLE_PAGE_NONE) {
 		assert_true(t->n < 256);
-		t->key[t->n++] = strdup(key);
-	} else
+		i = t->n++;
+	} else {
+		assert_true(i < t->n);
 		free(t->blob[i]);
+	}
 	t->blob[i] = malloc(len);
 	memcpy(t->blob[i], blob, len);
 	t->len[i] = len;
+	*ref = i;
 	return 0;
 }
 
 static int
-tp_get(void *arg, const char *key, void **blob, size_t *len)
+tp_get(void *arg, uint64_t ref, void **blob, size_t *len)
 {
 	struct tpager *t = arg;
 
-	if (t->fail_get)
+	if (t->fail_get || ref >= t->n)
 		return -1;
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->key[i], key) == 0) {
-			*len = t->len[i] - (t->damage ? 1 : 0);
-			*blob = malloc(t->len[i]);
-			memcpy(*blob, t->blob[i], t->len[i]);
-			return 0;
-		}
-	return -1;
+	*len = t->len[ref] - (t->damage ? 1 : 0);
+	*blob = malloc(t->len[ref]);
+	memcpy(*blob, t->blob[ref], t->len[ref]);
+	return 0;
+}
+
+static int
+tp_ids_add(void *arg, uint64_t h, int32_t y)
+{
+	struct tpager *t = arg;
+
+	if (t->fail_ids || t->fail_ids_add)
+		return -1;
+	assert_true(t->nids < 4096);
+	t->idh[t->nids] = h;
+	t->idy[t->nids++] = y;
+	return 0;
+}
+
+static int
+tp_ids_find(void *arg, uint64_t h, int (*fn)(void *, int32_t), void *fnarg)
+{
+	struct tpager *t = arg;
+	int rc;
+
+	if (t->fail_ids)
+		return -1;
+	for (size_t i = 0; i < t->nids; i++)
+		if (t->idh[i] == h && (rc = fn(fnarg, t->idy[i])) != 0)
+			return rc;
+	return 0;
 }
 
 static void
 tp_clear(struct tpager *t)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		free(t->key[i]);
+	for (size_t i = 0; i < t->n; i++)
 		free(t->blob[i]);
-	}
 	memset(t, 0, sizeof(*t));
+}
+
+static void
+tp_pager(struct tpager *t, unsigned flags, struct settle_pager *pg)
+{
+	memset(pg, 0, sizeof(*pg));
+	pg->put = tp_put;
+	pg->get = tp_get;
+	if (t->ids) {
+		pg->ids_add = tp_ids_add;
+		pg->ids_find = tp_ids_find;
+	}
+	pg->arg = t;
+	pg->flags = flags;
 }
 
 static struct settle *
@@ -117,8 +163,9 @@ engine(struct tpager *t, unsigned flags)
 		assert_int_equal(settle_install(s, r, err, sizeof(err)), 0);
 	}
 	if (t != NULL) {
-		struct settle_pager pg = { tp_put, tp_get, t, flags };
+		struct settle_pager pg;
 
+		tp_pager(t, flags, &pg);
 		assert_int_equal(settle_set_pager(s, &pg), 0);
 	}
 	return s;
@@ -136,6 +183,7 @@ trio_open(struct trio *o)
 	memset(o, 0, sizeof(*o));
 	o->s[0] = engine(NULL, 0);
 	o->s[1] = engine(&o->t[0], 0);
+	o->t[1].ids = 1;	/* the third keeps no fingerprints */
 	o->s[2] = engine(&o->t[1], SETTLE_PAGE_ALL);
 }
 
@@ -373,7 +421,7 @@ pager_failures(void **state)
 	struct settle_result *r0, *r1;
 	char err[512], id[32], pb[16];
 	const char *corr;
-	struct settle_pager pg = { tp_put, tp_get, NULL, 0 };
+	struct settle_pager pg;
 
 	(void)state;
 	memset(&t, 0, sizeof(t));
@@ -395,7 +443,7 @@ pager_failures(void **state)
 	settle_pager_stats(s, &st);
 	assert_int_equal(st.paged_out, 1);
 	/* Setting a pager once reports were accepted is refused. */
-	pg.arg = &t;
+	tp_pager(&t, 0, &pg);
 	assert_int_equal(settle_set_pager(s, &pg), -1);
 
 	/* get fails: refused as unavailable, nothing changes. */
@@ -461,13 +509,87 @@ pager_failures(void **state)
 	tp_clear(&t);
 }
 
+/*
+ * A pager whose index of report ids fails: the report is refused as
+ * unavailable, naming the index, and nothing changes; once the index
+ * works the same report is taken as a memory engine takes it. A pager
+ * with one of the two index callbacks is refused.
+ */
+static void
+ids_failures(void **state)
+{
+	struct settle *mem = engine(NULL, 0), *s, *half;
+	struct tpager t;
+	struct settle_pager pg;
+	struct settle_result *r0, *r1;
+	char err[512], id[32], pb[16];
+	const char *rep;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	t.ids = 1;
+	s = engine(&t, 0);
+	for (int m = 1; m <= 14; m++) {
+		snprintf(id, sizeof(id), "m-%d", m);
+		snprintf(pb, sizeof(pb), "%d-%02d", 2024 + (m - 1) / 12,
+		    (m - 1) % 12 + 1);
+		rep = report("mo", pb, "host", id, "10.00", NULL);
+		if (m == 14) {
+			t.fail_ids = 1;
+			assert_int_equal(settle_submit(s, rep, strlen(rep), NULL,
+			    0, NULL, NULL, &r1, err, sizeof(err)),
+			    SETTLE_UNAVAILABLE);
+			assert_non_null(strstr(err, "the index of report ids "
+			    "of mo could not be read"));
+			t.fail_ids = 0;
+			t.fail_ids_add = 1;
+			assert_int_equal(settle_submit(s, rep, strlen(rep), NULL,
+			    0, NULL, NULL, &r1, err, sizeof(err)),
+			    SETTLE_UNAVAILABLE);
+			assert_non_null(strstr(err, "the index of report ids "
+			    "of mo could not be written"));
+			assert_int_equal(settle_period_status(s, "mo",
+			    "2025-02"), SETTLE_NONE);
+			t.fail_ids_add = 0;
+		}
+		assert_int_equal(settle_submit(mem, rep, strlen(rep), NULL, 0,
+		    NULL, NULL, &r0, err, sizeof(err)), SETTLE_ACCEPTED);
+		assert_int_equal(settle_submit(s, rep, strlen(rep), NULL, 0,
+		    NULL, NULL, &r1, err, sizeof(err)), SETTLE_ACCEPTED);
+		assert_int_equal(settle_result_count(r1),
+		    settle_result_count(r0));
+		for (size_t k = 0; k < settle_result_count(r0); k++)
+			assert_string_equal(settle_result_entry(r1, k, NULL),
+			    settle_result_entry(r0, k, NULL));
+		settle_result_free(r0);
+		settle_result_free(r1);
+	}
+	/* An id of a paged-out year, reused: found through the index. */
+	rep = report("mo", "2025-03", "host", "m-2", "10.00", NULL);
+	assert_int_equal(settle_submit(s, rep, strlen(rep), NULL, 0, NULL,
+	    NULL, &r1, err, sizeof(err)), SETTLE_CONFLICT);
+	assert_non_null(strstr(err, "\"m-2\" was already used"));
+	half = settle_new();
+	tp_pager(&t, 0, &pg);
+	pg.ids_find = NULL;
+	assert_int_equal(settle_set_pager(half, &pg), -1);
+	pg.ids_find = tp_ids_find;
+	pg.ids_add = NULL;
+	assert_int_equal(settle_set_pager(half, &pg), -1);
+	settle_free(half);
+	settle_free(s);
+	settle_free(mem);
+	tp_clear(&t);
+}
+
 /* The page file: blobs come back as put, replaced in place or moved. */
 static void
 page_file(void **state)
 {
-	char err[256], key[32], *big;
+	char err[256], *big;
 	struct pagefile *pf = pagefile_new(getenv("TMPDIR"), err, sizeof(err));
 	struct settle_pager pg;
+	uint64_t ref[300], r;
 	void *b;
 	size_t len;
 
@@ -475,64 +597,125 @@ page_file(void **state)
 	if (pf == NULL)
 		fail_msg("%s", err);
 	pagefile_pager(pf, 0, &pg);
-	assert_int_equal(pg.get(pg.arg, "none", &b, &len), -1);
+	assert_int_equal(pg.get(pg.arg, 0, &b, &len), -1);
+	assert_int_equal(pg.get(pg.arg, SETTLE_PAGE_NONE, &b, &len), -1);
 	big = malloc(5000);
 	for (int i = 0; i < 5000; i++)
 		big[i] = (char)(i * 7);
 	for (int k = 0; k < 300; k++) {
-		snprintf(key, sizeof(key), "ag-%d/2024", k);
-		assert_int_equal(pg.put(pg.arg, key, big + k, 100 + k), 0);
+		ref[k] = SETTLE_PAGE_NONE;
+		assert_int_equal(pg.put(pg.arg, &ref[k], big + k, 100 + k), 0);
+		assert_true(ref[k] != SETTLE_PAGE_NONE);
 	}
-	/* Smaller (in place), then larger (moved). */
-	assert_int_equal(pg.put(pg.arg, "ag-3/2024", big, 50), 0);
-	assert_int_equal(pg.put(pg.arg, "ag-4/2024", big + 1, 4000), 0);
+	/* Smaller (in place, the same reference), then larger (moved). */
+	r = ref[3];
+	assert_int_equal(pg.put(pg.arg, &ref[3], big, 50), 0);
+	assert_true(ref[3] == r);
+	r = ref[4];
+	assert_int_equal(pg.put(pg.arg, &ref[4], big + 1, 4000), 0);
+	assert_true(ref[4] != r);
 	assert_int_equal(pagefile_count(pf), 300);
 	for (int k = 0; k < 300; k++) {
 		size_t want = k == 3 ? 50 : k == 4 ? 4000 : 100 + (size_t)k;
 		const char *wp = k == 3 ? big : k == 4 ? big + 1 : big + k;
 
-		snprintf(key, sizeof(key), "ag-%d/2024", k);
-		assert_int_equal(pg.get(pg.arg, key, &b, &len), 0);
+		assert_int_equal(pg.get(pg.arg, ref[k], &b, &len), 0);
 		assert_int_equal(len, want);
 		assert_memory_equal(b, wp, want);
 		free(b);
 	}
-	/*
-	 * Years in any order, before the first and after a gap; names that
-	 * are prefixes of others; years never put in between are absent.
-	 */
-	{
-		static const char *const ks[] = { "ag-1/2030", "ag-1/2020",
-		    "ag-10/2025", "ag-1/2040", "ag/2025", "ag-1/0007",
-		    "a/b/2025" };
-		size_t nks = sizeof(ks) / sizeof(ks[0]);
-
-		for (size_t i = 0; i < nks; i++)
-			assert_int_equal(pg.put(pg.arg, ks[i], big + 10 * i,
-			    20 + i), 0);
-		assert_int_equal(pagefile_count(pf), 300 + nks);
-		for (size_t i = 0; i < nks; i++) {
-			assert_int_equal(pg.get(pg.arg, ks[i], &b, &len), 0);
-			assert_int_equal(len, 20 + i);
-			assert_memory_equal(b, big + 10 * i, 20 + i);
-			free(b);
-		}
-		assert_int_equal(pg.get(pg.arg, "ag-1/2021", &b, &len), -1);
-		assert_int_equal(pg.get(pg.arg, "ag-1/2041", &b, &len), -1);
-		assert_int_equal(pg.get(pg.arg, "ag-1/0006", &b, &len), -1);
-		assert_int_equal(pg.get(pg.arg, "ag-2/2025", &b, &len), -1);
-		assert_int_equal(pg.get(pg.arg, "ag-/2025", &b, &len), -1);
-	}
-	/* Only "<name>/<year>" keys, the engine's. */
-	assert_int_equal(pg.put(pg.arg, "none", big, 10), -1);
-	assert_int_equal(pg.put(pg.arg, "ag/20250", big, 10), -1);
-	assert_int_equal(pg.put(pg.arg, "ag/20x5", big, 10), -1);
-	assert_int_equal(pg.put(pg.arg, "ag/", big, 10), -1);
-	assert_int_equal(pagefile_count(pf), 307);
+	/* A reference past the end is refused, not read. */
+	assert_int_equal(pg.get(pg.arg, pagefile_bytes(pf), &b, &len), -1);
+	r = pagefile_bytes(pf) + 8;
+	assert_int_equal(pg.put(pg.arg, &r, big, 10), -1);
 	free(big);
 	pagefile_free(pf);
 	assert_null(pagefile_new("/nonexistent/dir", err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/dir"));
+}
+
+struct idcall {
+	int32_t		 years[8];
+	int		 n;
+	int		 stop;		/* return this from the first call */
+};
+
+static int
+idcall_fn(void *arg, int32_t y)
+{
+	struct idcall *c = arg;
+
+	if (c->n < 8)
+		c->years[c->n] = y;
+	c->n++;
+	return c->stop;
+}
+
+static uint64_t
+mix(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ x >> 30) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ x >> 27) * 0x94D049BB133111EBULL;
+	return x ^ x >> 31;
+}
+
+/*
+ * The page file's index of report ids: 100,000 ids (hundreds of page
+ * splits, the directory doubled again and again) each found with its
+ * year and only with it; ids that were never added found nowhere; ids
+ * alike in all 50 bits the index keeps, and one id under several years,
+ * all called back; fn's answer stops the walk.
+ */
+static void
+page_file_ids(void **state)
+{
+	char err[256];
+	struct pagefile *pf = pagefile_new(getenv("TMPDIR"), err, sizeof(err));
+	struct settle_pager pg;
+	struct idcall c;
+	enum { N = 100000 };
+
+	(void)state;
+	if (pf == NULL)
+		fail_msg("%s", err);
+	pagefile_pager(pf, 0, &pg);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(pg.ids_find(pg.arg, mix(1), idcall_fn, &c), 0);
+	assert_int_equal(c.n, 0);
+	for (uint64_t i = 0; i < N; i++)
+		assert_int_equal(pg.ids_add(pg.arg, mix(i), (int32_t)(i %
+		    10000)), 0);
+	assert_int_equal(pagefile_ids(pf, NULL), N);
+	for (uint64_t i = 0; i < N; i++) {
+		memset(&c, 0, sizeof(c));
+		assert_int_equal(pg.ids_find(pg.arg, mix(i), idcall_fn, &c), 0);
+		assert_int_equal(c.n, 1);
+		assert_int_equal(c.years[0], (int32_t)(i % 10000));
+	}
+	for (uint64_t i = N; i < N + 1000; i++) {
+		memset(&c, 0, sizeof(c));
+		assert_int_equal(pg.ids_find(pg.arg, mix(i), idcall_fn, &c), 0);
+		assert_int_equal(c.n, 0);
+	}
+	/* The year's bits are the hash's lowest: those ids are one. */
+	assert_int_equal(pg.ids_add(pg.arg, mix(7) ^ 0x5, 2024), 0);
+	assert_int_equal(pg.ids_add(pg.arg, mix(7), 2030), 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(pg.ids_find(pg.arg, mix(7) ^ 0x3ff, idcall_fn, &c),
+	    0);
+	assert_int_equal(c.n, 3);
+	memset(&c, 0, sizeof(c));
+	c.stop = 1;
+	assert_int_equal(pg.ids_find(pg.arg, mix(7), idcall_fn, &c), 1);
+	assert_int_equal(c.n, 1);
+	c.stop = -1;
+	c.n = 0;
+	assert_int_equal(pg.ids_find(pg.arg, mix(7), idcall_fn, &c), -1);
+	/* A year the slot cannot hold. */
+	assert_int_equal(pg.ids_add(pg.arg, mix(8), 16384), -1);
+	assert_int_equal(pg.ids_add(pg.arg, mix(8), -1), -1);
+	pagefile_free(pf);
 }
 
 /*
@@ -610,6 +793,59 @@ many_ids(void **state)
 	free(rep);
 }
 
+/*
+ * A page file on a full disk (a file size limit: writes past 16 KiB fail
+ * with EFBIG): ids the file cannot take stay in memory and are all found;
+ * puts fail (the engine then keeps the year); once there is room again
+ * the file takes ids again.
+ */
+static void
+page_file_full(void **state)
+{
+	char err[256];
+	struct pagefile *pf = pagefile_new(getenv("TMPDIR"), err, sizeof(err));
+	struct settle_pager pg;
+	struct rlimit old, lim;
+	struct idcall c;
+	uint64_t ref = SETTLE_PAGE_NONE;
+	static char blob[20000];
+	size_t mem, mem2;
+	enum { N = 20000 };
+
+	(void)state;
+	if (pf == NULL)
+		fail_msg("%s", err);
+	pagefile_pager(pf, 0, &pg);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = 16384;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (uint64_t i = 0; i < N; i++)
+		assert_int_equal(pg.ids_add(pg.arg, mix(i), (int32_t)(i % 9000)),
+		    0);
+	assert_int_equal(pg.put(pg.arg, &ref, blob, sizeof(blob)), -1);
+	assert_true(ref == SETTLE_PAGE_NONE);
+	assert_int_equal(pagefile_ids(pf, &mem), N);
+	assert_true(mem > N / 2);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	for (uint64_t i = N; i < 2 * N; i++)
+		assert_int_equal(pg.ids_add(pg.arg, mix(i), (int32_t)(i % 9000)),
+		    0);
+	assert_int_equal(pagefile_ids(pf, &mem2), 2 * N);
+	assert_int_equal(mem2, mem);
+	for (uint64_t i = 0; i < 2 * N + 100; i++) {
+		memset(&c, 0, sizeof(c));
+		assert_int_equal(pg.ids_find(pg.arg, mix(i), idcall_fn, &c), 0);
+		assert_int_equal(c.n, i < 2 * N);
+		if (i < 2 * N)
+			assert_int_equal(c.years[0], (int32_t)(i % 9000));
+	}
+	assert_int_equal(pg.put(pg.arg, &ref, blob, sizeof(blob)), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	pagefile_free(pf);
+}
+
 int
 main(void)
 {
@@ -617,7 +853,10 @@ main(void)
 		cmocka_unit_test(closed_years),
 		cmocka_unit_test(dispute_in_closed_year),
 		cmocka_unit_test(pager_failures),
+		cmocka_unit_test(ids_failures),
 		cmocka_unit_test(page_file),
+		cmocka_unit_test(page_file_ids),
+		cmocka_unit_test(page_file_full),
 		cmocka_unit_test(many_ids),
 	};
 

@@ -1,11 +1,13 @@
 /*
- * pagefile: a settle_pager over an unlinked temporary file, for the
- * engines of `shanhai settle` and the auditor's replay. Blobs are written
- * once at the file's end and rewritten in place while they fit. Keys are
- * the engine's "<agreement>/<year>" (a year of one to four digits; put
- * refuses any other key): the index in memory is an array by year per
- * agreement, 16 bytes a paged year, never anything per report. The file
- * is gone when the process ends.
+ * pagefile: a settle_pager over unlinked temporary files, for the engines
+ * of shanhaid, `shanhai settle` and the auditor's replay: the engine's
+ * closed years, each a blob found by the offset put() returns (the engine
+ * keeps it: the page file has no index of them), and its index of report
+ * ids (ids_add, ids_find) as an extendible hash on disk, about 4 bytes of
+ * memory per 100 ids (and the ids the file could not take: a full disk
+ * costs memory, never a refusal). Blobs are written once at the file's end and
+ * rewritten in place while they fit. The files are gone when the process
+ * ends.
  */
 #ifndef SHANHAI_PAGEFILE_H
 #define SHANHAI_PAGEFILE_H
@@ -25,8 +27,12 @@ void		 pagefile_free(struct pagefile *pf);
 /* Fills pg with callbacks over pf (borrowed: pf must outlive their use). */
 void		 pagefile_pager(struct pagefile *pf, unsigned flags,
 		    struct settle_pager *pg);
-/* Keys held, and the file's size in bytes. */
+/*
+ * Blobs held, the blob file's size in bytes, and report ids indexed (of
+ * which *in_memory, when not NULL, the file could not take).
+ */
 size_t		 pagefile_count(const struct pagefile *pf);
 size_t		 pagefile_bytes(const struct pagefile *pf);
+size_t		 pagefile_ids(const struct pagefile *pf, size_t *in_memory);
 
 #endif

@@ -51,24 +51,38 @@ void		 settle_free(struct settle *s);
  * Paging (doc/DESIGN.md, Engine): the engine keeps the state of each
  * agreement's fiscal years in memory while they are open; a year whose
  * planned periods all settled, once a later year of the agreement has
- * reports, is handed to put() as a blob under key "<agreement>/<year>"
- * and dropped from memory. It is read back with get() when a report, a
- * report_id lookup or a period query needs it, and handed out again
- * (put() when it changed) once done. The callbacks do the I/O, so the
- * engine stays pure.
+ * reports, is handed to put() as a blob and dropped from memory, keeping
+ * only its summary and the reference put() gave. It is read back with
+ * get() when a report, a report_id lookup or a period query needs it, and
+ * handed out again (put() when it changed) once done. The callbacks do the
+ * I/O, so the engine stays pure.
  *
- * put() stores a copy of blob[0..len) under key, replacing any earlier
- * blob of that key: 0, or -1 (the year then simply stays in memory).
- * get() gives back the last blob put under key as a new malloc()ed buffer
- * (the engine frees it) in *blob, *len: 0, or -1 when it cannot, which
- * refuses the report with SETTLE_UNAVAILABLE and changes nothing.
+ * put() stores a copy of blob[0..len): *ref is SETTLE_PAGE_NONE for a
+ * year never put, else the reference its last put() gave, which the blob
+ * replaces; on success (0) *ref is where the blob now is. On -1 *ref is
+ * unchanged and the year simply stays in memory. get() gives back the
+ * blob put under ref as a new malloc()ed buffer (the engine frees it) in
+ * *blob, *len: 0, or -1 when it cannot, which refuses the report with
+ * SETTLE_UNAVAILABLE and changes nothing.
+ *
+ * ids_add() and ids_find(), both or neither, keep the index of report
+ * ids out of memory too: ids_add() records that year y used the id whose
+ * 64-bit hash is h (the engine hashes agreement, side and id), 0 or -1;
+ * ids_find() calls fn(fnarg, y) for each year recorded under h, stopping
+ * when fn returns other than 0, and returns what fn last returned (0
+ * when none did), or -1 when it cannot read the index. Without them the
+ * engine keeps a fingerprint of every id in memory (4 bytes an id).
  * SETTLE_PAGE_ALL hands out every year after every report, the latest and
  * the open ones too (for tests: every path then goes through the pager).
  */
-#define SETTLE_PAGE_ALL	0x1
+#define SETTLE_PAGE_ALL		0x1
+#define SETTLE_PAGE_NONE	UINT64_MAX
 struct settle_pager {
-	int	(*put)(void *arg, const char *key, const void *blob, size_t len);
-	int	(*get)(void *arg, const char *key, void **blob, size_t *len);
+	int	(*put)(void *arg, uint64_t *ref, const void *blob, size_t len);
+	int	(*get)(void *arg, uint64_t ref, void **blob, size_t *len);
+	int	(*ids_add)(void *arg, uint64_t h, int32_t y);
+	int	(*ids_find)(void *arg, uint64_t h,
+		    int (*fn)(void *fnarg, int32_t y), void *fnarg);
 	void	 *arg;
 	unsigned  flags;
 };
