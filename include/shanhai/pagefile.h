@@ -3,9 +3,9 @@
  * of shanhaid, `shanhai settle` and the auditor's replay: the engine's
  * closed years, each a blob found by the offset put() returns (the engine
  * keeps it: the page file has no index of them), and its index of report
- * ids (ids_add, ids_find) as an extendible hash on disk, about 4 bytes of
- * memory per 100 ids (and the ids the file could not take: a full disk
- * costs memory, never a refusal). Blobs are written once at the file's end and
+ * ids (ids_add, ids_find) as an extendible hash on disk, under a byte of
+ * memory per id (and the ids the file could not take: a full disk costs
+ * memory, never a refusal). Blobs are written once at the file's end and
  * rewritten in place while they fit. The files are gone when the process
  * ends.
  */
