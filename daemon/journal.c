@@ -99,6 +99,24 @@ queue_report(struct journal *j, struct settle_result *res,
 	return 0;
 }
 
+/*
+ * 0 when the store takes writes; else 503 with the reason. A store that
+ * failed is first tried again (journal_restore()) once nothing is in
+ * flight and RESTORE_EVERY has passed, whichever write comes: a report or
+ * an approval.
+ */
+static int
+journal_writable(struct journal *j, char *err, size_t errlen)
+{
+	if (j->broken && j->outstanding == 0 &&
+	    time(NULL) - j->broken_at >= RESTORE_EVERY)
+		journal_restore(j);
+	if (!j->broken)
+		return 0;
+	snprintf(err, errlen, "the ledger store is failing: %s", j->broken_why);
+	return 503;
+}
+
 int
 journal_submit(struct journal *j, const char *body, size_t len,
     const char *const *sides, size_t nsides, const char *submitter,
@@ -111,14 +129,8 @@ journal_submit(struct journal *j, const char *body, size_t len,
 	int code;
 
 	j->submits++;
-	if (j->broken && j->outstanding == 0 &&
-	    time(NULL) - j->broken_at >= RESTORE_EVERY)
-		journal_restore(j);
-	if (j->broken) {
-		snprintf(err, errlen, "the ledger store is failing: %s",
-		    j->broken_why);
-		return 503;
-	}
+	if ((code = journal_writable(j, err, errlen)) != 0)
+		return code;
 	jn_now_rfc3339(stamp);
 	code = settle_submit(j->engine, body, len, sides, nsides, stamp,
 	    submitter, &res, err, errlen);
@@ -175,11 +187,8 @@ journal_approve(struct journal *j, const char *agreement, const char *year,
 	size_t elen;
 	int code;
 
-	if (j->broken) {
-		snprintf(err, errlen, "the ledger store is failing: %s",
-		    j->broken_why);
-		return 503;
-	}
+	if ((code = journal_writable(j, err, errlen)) != 0)
+		return code;
 	jn_now_rfc3339(stamp);
 	code = settle_approve(j->engine, agreement, year, body, len, sides,
 	    nsides, stamp, submitter, j->next, &res, err, errlen);

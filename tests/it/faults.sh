@@ -116,6 +116,15 @@ if [ -n "$mounted" ]; then
 	# --- Full disk while serving: 503 with Retry-After, a log line,
 	# reads still served, nothing half-written, recovery once there is
 	# room again. Fill the tmpfs, leaving no room for a commit.
+	# First 2019, whole, so that its approval can be the first write
+	# while the disk is full (503, as a report) and once there is room
+	# (taken, as a report).
+	for k in $(seq 12 23); do
+		report $k | code | grep -qx 201 || fail "report $k"
+	done
+	ky=$base/v1/agreements/kecheng-yuhang
+	h19=$(as auditor "$ky/years/2019/statement" | sed '$d' |
+	    python3 -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')
 	dd if=/dev/zero of="$st/filler" bs=64k 2>/dev/null || true
 	k=4
 	report $k > "$T/full.out"
@@ -128,11 +137,19 @@ if [ -n "$mounted" ]; then
 	verify_ledger
 	[ "$size" -eq "$(grep -c . "$T/e.jsonl")" ] || fail "ledger and checkpoint differ"
 	echo "ok: full disk: 503 Retry-After, ledger of $size entries still verifies"
+	as yuhang "$ky/years/2019/approvals" -H 'Content-Type: application/json' \
+	    -d "{\"statement\":\"$h19\"}" | code | grep -qx 503 ||
+	    fail "an approval while the disk is full"
 	rm -f "$st/filler"
-	report $k | code | grep -qx 201 || fail "no recovery after the disk had room"
+	as yuhang "$ky/years/2019/approvals" -H 'Content-Type: application/json' \
+	    -d "{\"statement\":\"$h19\"}" > "$T/ap.out"
+	code < "$T/ap.out" | grep -qx 201 ||
+	    fail "no approval after the disk had room: $(cat "$T/ap.out")"
+	report $k | code | grep -qx 201 || fail "report after recovery"
 	report $((k + 1)) | code | grep -qx 201 || fail "next report after recovery"
 	verify_ledger
-	echo "ok: full disk: recovered, ledger of $size entries verifies"
+	grep -q '"type":"approval"' "$T/e.jsonl" || fail "the approval is not in the ledger"
+	echo "ok: full disk: recovered, an approval first, ledger of $size entries verifies"
 fi
 
 # --- The rules folder vanishes before a reload: refused, old rules kept.
