@@ -314,6 +314,31 @@ eng_resident_reserve(struct agr *a)
 	return 0;
 }
 
+/*
+ * The next capacity of an agreement's years: a quarter more, as the array
+ * lives as long as the agreement. Past YEARS_SMALL bytes (683 years: only
+ * long histories get there, such as bench_history's 6,510 years an
+ * agreement) it jumps to YEARS_LARGE, which allocators serve from whole
+ * pages of their own (tcmalloc above 256 KiB, glibc by mmap above 128
+ * KiB): pages not yet written cost no memory, and the array does not pass
+ * through every size in between, each step leaving a freed block in a
+ * size-class cache that no other allocation asks for (10 MiB of
+ * tcmalloc's at 10 million entries).
+ */
+#define YEARS_SMALL	(16 * 1024)
+#define YEARS_LARGE	(512 * 1024)
+
+static size_t
+years_capacity(size_t cap)
+{
+	size_t ncap = cap + cap / 4 + 4;
+
+	if (ncap * sizeof(struct year) > YEARS_SMALL &&
+	    ncap * sizeof(struct year) < YEARS_LARGE)
+		ncap = YEARS_LARGE / sizeof(struct year);
+	return ncap;
+}
+
 /* A new, resident, empty year y (pointers into a->years move). */
 static struct year *
 year_add(struct agr *a, int32_t y)
@@ -325,8 +350,7 @@ year_add(struct agr *a, int32_t y)
 	    (res = calloc(1, sizeof(*res))) == NULL)
 		return NULL;
 	if (a->nyears == a->capyears) {
-		/* By a quarter: the array lives as long as the agreement. */
-		size_t ncap = a->capyears + a->capyears / 4 + 4;
+		size_t ncap = years_capacity(a->capyears);
 		struct year *ny = realloc(a->years, ncap * sizeof(*ny));
 
 		if (ny == NULL) {
