@@ -7,10 +7,11 @@
  * (settlement plus adjustments). Closed years go out through the caller's
  * pager and come back when needed; what stays is a summary per year (24
  * bytes) and, when the pager keeps no index of report ids, a fingerprint
- * per id, which says which years to read back to find it. A report changes at most one period's effective figures;
- * its segment is then recomputed from the effective figures of its planned
- * periods (at most 12), which gives the adjustments of periods already
- * settled and the settlements of periods that can now settle. Everything is
+ * per id, which says which years to read back to find it. A report
+ * changes at most one period's effective figures; its segment is then
+ * recomputed from the effective figures of its planned periods (at most
+ * 12), which gives the adjustments of periods already settled and the
+ * settlements of periods that can now settle. Everything is
  * computed first and committed only when no step overflowed, so a refused
  * report leaves the engine as it was. Entries are written directly in
  * canonical form (keys in RFC 8785 order), which is what the ledger stores.
@@ -198,7 +199,6 @@ idlist_clear(struct idlist *l)
 }
 
 /* --- state ----------------------------------------------------------------- */
-
 
 size_t
 eng_v_stat_home(const struct agr *a, size_t i)

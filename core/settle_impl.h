@@ -118,6 +118,7 @@ struct yappr {
 	int32_t		 y;
 	struct approval	 v[2];		/* by role */
 };
+
 struct agr {
 	char		*id;
 	struct rules	*r;

@@ -159,6 +159,29 @@ read_all(int fd, void *buf, size_t len, uint64_t off)
 
 /* --- blobs -------------------------------------------------------------- */
 
+/*
+ * The header of the blob at ref: its length and room, both within the
+ * file. 0, or -1 for a reference that names no blob, or a failed read.
+ */
+static int
+blob_header(const struct pagefile *pf, uint64_t ref, uint32_t hdr[2])
+{
+	if (ref > pf->size || pf->size - ref < PF_HDR ||
+	    read_all(pf->fd, hdr, PF_HDR, ref) == -1 ||
+	    hdr[0] > hdr[1] || hdr[1] > pf->size - ref - PF_HDR)
+		return -1;
+	return 0;
+}
+
+/* The header hdr and the blob behind it at off: 0, or -1. */
+static int
+blob_write(const struct pagefile *pf, uint64_t off, const uint32_t hdr[2],
+    const void *blob)
+{
+	return write_all(pf->fd, hdr, PF_HDR, off) == -1 ||
+	    write_all(pf->fd, blob, hdr[0], off + PF_HDR) == -1 ? -1 : 0;
+}
+
 static int
 pf_put(void *arg, uint64_t *ref, const void *blob, size_t len)
 {
@@ -169,22 +192,18 @@ pf_put(void *arg, uint64_t *ref, const void *blob, size_t len)
 	if (len > UINT32_MAX / 2)
 		return -1;
 	if (*ref != SETTLE_PAGE_NONE) {
-		if (*ref > pf->size || pf->size - *ref < PF_HDR ||
-		    read_all(pf->fd, hdr, sizeof(hdr), *ref) == -1)
+		if (blob_header(pf, *ref, hdr) == -1)
 			return -1;
 		if (len <= hdr[1]) {
 			hdr[0] = (uint32_t)len;
-			return write_all(pf->fd, hdr, sizeof(hdr), *ref) == -1 ||
-			    write_all(pf->fd, blob, len, *ref + PF_HDR) == -1 ?
-			    -1 : 0;
+			return blob_write(pf, *ref, hdr, blob);
 		}
 	}
 	/* Room for some growth: a year read back mostly grows a little. */
 	off = pf->size;
 	hdr[0] = (uint32_t)len;
 	hdr[1] = (uint32_t)(len + len / 4);
-	if (write_all(pf->fd, hdr, sizeof(hdr), off) == -1 ||
-	    write_all(pf->fd, blob, len, off + PF_HDR) == -1)
+	if (blob_write(pf, off, hdr, blob) == -1)
 		return -1;
 	pf->size += PF_HDR + hdr[1];
 	if (*ref == SETTLE_PAGE_NONE)
@@ -200,9 +219,7 @@ pf_get(void *arg, uint64_t ref, void **blob, size_t *len)
 	uint32_t hdr[2];
 	void *buf;
 
-	if (ref > pf->size || pf->size - ref < PF_HDR ||
-	    read_all(pf->fd, hdr, sizeof(hdr), ref) == -1 ||
-	    hdr[0] > hdr[1] || hdr[1] > pf->size - ref - PF_HDR ||
+	if (blob_header(pf, ref, hdr) == -1 ||
 	    (buf = malloc(hdr[0] ? hdr[0] : 1)) == NULL)
 		return -1;
 	if (read_all(pf->fd, buf, hdr[0], ref + PF_HDR) == -1) {
