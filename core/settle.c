@@ -474,10 +474,9 @@ settle_free(struct settle *s)
 int
 settle_set_pager(struct settle *s, const struct settle_pager *pg)
 {
-	if (s->submitted || (pg != NULL &&
-	    (pg->ids_add == NULL) != (pg->ids_find == NULL)))
+	if (s->submitted || (pg != NULL && (pg->put == NULL ||
+	    pg->get == NULL || (pg->ids_add == NULL) != (pg->ids_find == NULL))))
 		return -1;
-	s->has_pager = pg != NULL;
 	if (pg != NULL)
 		s->pager = *pg;
 	else

@@ -155,7 +155,6 @@ struct settle {
 	int64_t		 *delta_buf;	/* scratch: adjustments, SEG_MAX × maxvals */
 	int		  scratch_ok;	/* buffers sized for maxfig, maxvals */
 	struct jarena	 *ar;		/* scratch: the report as a tree */
-	int		  has_pager;
 	int		  submitted;	/* a report was accepted */
 	struct settle_pager pager;
 	struct settle_pager_stats pstats;

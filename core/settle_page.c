@@ -291,7 +291,7 @@ eng_close_years(struct settle *s, struct agr *a)
 {
 	int all;
 
-	if (!s->has_pager || a->nresident == 0)
+	if (s->pager.put == NULL || a->nresident == 0)
 		return;
 	all = (s->pager.flags & SETTLE_PAGE_ALL) != 0;
 	/*

@@ -513,7 +513,7 @@ pager_failures(void **state)
  * A pager whose index of report ids fails: the report is refused as
  * unavailable, naming the index, and nothing changes; once the index
  * works the same report is taken as a memory engine takes it. A pager
- * with one of the two index callbacks is refused.
+ * with one of the two index callbacks, or without put, is refused.
  */
 static void
 ids_failures(void **state)
@@ -576,6 +576,11 @@ ids_failures(void **state)
 	pg.ids_find = tp_ids_find;
 	pg.ids_add = NULL;
 	assert_int_equal(settle_set_pager(half, &pg), -1);
+	tp_pager(&t, 0, &pg);
+	pg.put = NULL;
+	assert_int_equal(settle_set_pager(half, &pg), -1);
+	tp_pager(&t, 0, &pg);
+	assert_int_equal(settle_set_pager(half, &pg), 0);
 	settle_free(half);
 	settle_free(s);
 	settle_free(mem);

@@ -88,8 +88,9 @@ struct settle_pager {
 };
 /*
  * Sets the pager (copied; arg is borrowed and must outlive the engine or
- * the next call). Only before the first report is submitted: -1 after.
- * Without one every year stays in memory.
+ * the next call). Only before the first report is submitted: -1 after,
+ * and for a pager without put or get, or with one index callback of the
+ * two. Without one every year stays in memory.
  */
 int		 settle_set_pager(struct settle *s, const struct settle_pager *pg)
 		    __attribute__((warn_unused_result));
